@@ -1,0 +1,51 @@
+#pragma once
+// SMART on FHIR scopes (v2 "user/Patient.cruds", and v1 "user/Patient.read|write|*" read as
+// their v2 equivalents). A ScopeSet answers whether an interaction on a resource type is
+// allowed. Immutable value type; thread-safe to share.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace hygie::auth {
+
+enum class Permission : uint8_t {
+  kCreate = 1,
+  kRead = 2,
+  kUpdate = 4,
+  kDelete = 8,
+  kSearch = 16,
+};
+
+enum class ScopeContext { kPatient, kUser, kSystem };
+
+struct Scope {
+  ScopeContext context = ScopeContext::kUser;
+  std::string type;        // a resource type, or "*"
+  uint8_t permissions = 0; // Permission bits
+  std::string query;       // narrowing query after '?', kept verbatim (may be empty)
+};
+
+// Parses one scope. Non-resource scopes (openid, fhirUser, launch, launch/patient,
+// offline_access, online_access, profile, ...) give nullopt; a resource scope with a bad shape
+// (unknown context, bad permission letters or order, e.g. "user/Patient.rc") is an error.
+Result<std::optional<Scope>> ParseScope(std::string_view text);
+
+class ScopeSet {
+ public:
+  ScopeSet() = default;
+  // Space-separated scopes; malformed resource scopes are an error (kInvalidArgument).
+  static Result<ScopeSet> Parse(std::string_view text);
+
+  // True if any scope grants `permission` on `type` (exact type or "*"), in any context.
+  bool Allows(std::string_view type, Permission permission) const;
+  const std::vector<Scope>& scopes() const { return scopes_; }
+
+ private:
+  std::vector<Scope> scopes_;
+};
+
+}  // namespace hygie::auth

@@ -1,0 +1,90 @@
+#pragma once
+// Access tokens: JWTs signed with ES256 or EdDSA by the built-in issuer (and, later, by
+// trusted OpenID Connect providers). TokenIssuer makes them; TokenVerifier checks them.
+//
+// Verification refuses: a malformed token, "alg" other than ES256/EdDSA (so "none" and HMAC
+// algorithms are refused), an unknown "kid", a bad signature, a wrong "iss" or "aud", past
+// "exp", future "nbf"/"iat" beyond the clock skew, and a missing "tenant" or "exp".
+// Verified tokens are cached by SHA-256 of the token text; a cached entry is still checked
+// for expiry on every use.
+//
+// Thread-safety: both classes are thread-safe.
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "crypto/signing.h"
+
+namespace hygie::auth {
+
+struct Claims {
+  std::string issuer;       // iss
+  std::string subject;      // sub
+  std::string audience;     // aud (a single string; an array is accepted when verifying if
+                            // it contains the expected audience)
+  std::string tenant;       // tenant (Hygie claim)
+  std::string scope;        // scope, space-separated SMART scopes
+  std::optional<std::string> patient;  // patient (SMART launch context)
+  std::string client_id;    // client_id
+  std::string jwt_id;       // jti
+  int64_t issued_at = 0;    // iat, seconds
+  int64_t not_before = 0;   // nbf, seconds (0: absent)
+  int64_t expires_at = 0;   // exp, seconds
+};
+
+class TokenIssuer {
+ public:
+  TokenIssuer(crypto::SigningKey key, std::string issuer, std::string audience,
+              const Clock& clock);
+  // Fills iss, aud, iat, exp = now + ttl_seconds and a random jti, then signs. The header
+  // carries alg and kid (the key's RFC 7638 thumbprint) and typ "at+jwt".
+  Result<std::string> Issue(Claims claims, int64_t ttl_seconds) const;
+  const crypto::PublicKey& public_key() const { return public_; }
+  // {"keys":[<jwk>]}
+  std::string JwksJson() const;
+
+ private:
+  crypto::SigningKey key_;
+  crypto::PublicKey public_;
+  std::string issuer_;
+  std::string audience_;
+  const Clock& clock_;
+};
+
+class TokenVerifier {
+ public:
+  struct Options {
+    std::string issuer;
+    std::string audience;
+    int64_t clock_skew_seconds = 60;
+    size_t cache_capacity = 100000;
+    size_t max_token_bytes = 8192;
+  };
+  TokenVerifier(Options options, std::vector<crypto::PublicKey> keys, const Clock& clock);
+
+  // kUnauthenticated with a short reason for any failure (the reason never echoes the token).
+  Result<std::shared_ptr<const Claims>> Verify(std::string_view token) const;
+
+ private:
+  Result<std::shared_ptr<const Claims>> VerifyUncached(std::string_view token) const;
+  Options options_;
+  std::vector<crypto::PublicKey> keys_;
+  const Clock& clock_;
+  mutable std::mutex cache_mu_;
+  // GUARDED_BY(cache_mu_): SHA-256 of token -> claims; LRU order in cache_lru_.
+  mutable std::unordered_map<std::string, std::pair<std::shared_ptr<const Claims>,
+                                                    std::list<std::string>::iterator>>
+      cache_;
+  mutable std::list<std::string> cache_lru_;
+};
+
+}  // namespace hygie::auth

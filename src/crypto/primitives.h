@@ -1,0 +1,41 @@
+#pragma once
+// Cryptographic primitives over OpenSSL 3: random bytes, SHA-256, HMAC-SHA256, HKDF,
+// AES-256-GCM, base64url, constant-time comparison. Stateless free functions; thread-safe.
+
+#include <string>
+#include <string_view>
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "crypto/secret.h"
+
+namespace hygie::crypto {
+
+inline constexpr size_t kAeadNonceSize = 12;
+inline constexpr size_t kAeadTagSize = 16;
+inline constexpr size_t kAeadOverhead = kAeadNonceSize + kAeadTagSize;
+
+Result<Bytes> RandomBytes(size_t n);
+// A random identifier of 128 bits, as 26 lowercase base32 characters ([a-z2-7]), usable as a
+// FHIR id.
+std::string RandomId();
+
+Bytes Sha256(ByteView data);
+Bytes HmacSha256(const SecretKey& key, ByteView data);
+// HKDF-SHA256 (RFC 5869).
+Result<SecretKey> Hkdf(const SecretKey& ikm, ByteView salt, ByteView info, size_t length);
+
+// AES-256-GCM with a random 96-bit nonce. Output layout: nonce(12) || ciphertext || tag(16).
+// key must be 32 bytes.
+Result<Bytes> AeadSeal(const SecretKey& key, ByteView plaintext, ByteView aad);
+// Inverse of AeadSeal. Any change to key, sealed bytes or aad gives kDataLoss, never data.
+Result<Bytes> AeadOpen(const SecretKey& key, ByteView sealed, ByteView aad);
+
+bool ConstantTimeEquals(ByteView a, ByteView b);
+
+std::string Base64UrlEncode(ByteView data);  // no padding
+Result<Bytes> Base64UrlDecode(std::string_view text);  // rejects padding and bad characters
+std::string Base64Encode(ByteView data);  // standard alphabet, padded
+Result<Bytes> Base64Decode(std::string_view text);
+
+}  // namespace hygie::crypto
