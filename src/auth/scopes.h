@@ -32,6 +32,11 @@ struct Scope {
 // Parses one scope. Non-resource scopes (openid, fhirUser, launch, launch/patient,
 // offline_access, online_access, profile, ...) give nullopt; a resource scope with a bad shape
 // (unknown context, bad permission letters or order, e.g. "user/Patient.rc") is an error.
+// Grammar: ("patient"|"user"|"system") "/" type "." permissions ["?" query], where type is "*"
+// or an uppercase ASCII letter followed by ASCII letters (the caller checks that it is a real R4
+// type), permissions are v2 letters (a non-empty subset of "cruds", in that order, no repeats)
+// or v1 "read" (= rs), "write" (= cud), "*" (= cruds). Any other word containing '/' is an
+// error (kInvalidArgument); any other word without '/' is ignored (nullopt).
 Result<std::optional<Scope>> ParseScope(std::string_view text);
 
 class ScopeSet {
@@ -41,6 +46,10 @@ class ScopeSet {
   static Result<ScopeSet> Parse(std::string_view text);
 
   // True if any scope grants `permission` on `type` (exact type or "*"), in any context.
+  // Scopes that carry a query ("patient/Observation.rs?category=laboratory") narrow access to
+  // the matching resources; that narrowing is not implemented yet, so such scopes are ignored
+  // here (they grant nothing: fail closed). The caller also applies the patient compartment for
+  // patient/ scopes.
   bool Allows(std::string_view type, Permission permission) const;
   const std::vector<Scope>& scopes() const { return scopes_; }
 

@@ -8,6 +8,13 @@
 // Verified tokens are cached by SHA-256 of the token text; a cached entry is still checked
 // for expiry on every use.
 //
+// Stricter than the RFCs require, on purpose: base64url segments must be canonical (no
+// padding, no stray bits), header and payload must be JSON objects with no duplicate member
+// names at any level (so a second "tenant" or "alg" cannot be smuggled past the parser), "typ"
+// if present must be "at+jwt", "application/at+jwt" or "JWT", a "crit" header is refused, and
+// numeric dates must lie between 0 and year 9999. Only successful verifications are cached
+// (LRU, Options::cache_capacity entries; 0 disables the cache).
+//
 // Thread-safety: both classes are thread-safe.
 
 #include <cstdint>
@@ -78,6 +85,7 @@ class TokenVerifier {
   Result<std::shared_ptr<const Claims>> VerifyUncached(std::string_view token) const;
   Options options_;
   std::vector<crypto::PublicKey> keys_;
+  std::vector<std::string> key_ids_;  // key_ids_[i] == keys_[i].KeyId(), computed once
   const Clock& clock_;
   mutable std::mutex cache_mu_;
   // GUARDED_BY(cache_mu_): SHA-256 of token -> claims; LRU order in cache_lru_.

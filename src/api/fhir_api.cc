@@ -1,0 +1,704 @@
+#include "api/fhir_api.h"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <charconv>
+#include <optional>
+#include <vector>
+
+#include "api/codec.h"
+#include "auth/scopes.h"
+#include "core/log.h"
+#include "crypto/primitives.h"
+#include "fhir/outcome.h"
+#include "tenancy/tenant.h"
+
+namespace hygie::api {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using http::Request;
+using http::Response;
+
+namespace {
+
+constexpr std::string_view kFhirJson = "application/fhir+json; charset=utf-8";
+constexpr int64_t kKeyringReloadIntervalUs = 1000000;
+
+// Awaits a group commit: the store calls back on its writer thread; the coroutine resumes on
+// its own executor.
+template <typename Token>
+auto AsyncCommit(storage::TenantStore& store, storage::WriteBatch batch, Token&& token) {
+  return asio::async_initiate<Token, void(Status)>(
+      [&store](auto handler, storage::WriteBatch batch) {
+        auto ex = asio::get_associated_executor(handler);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        store.Commit(std::move(batch), [shared, ex](Status status) {
+          asio::post(ex, [shared, status = std::move(status)]() mutable {
+            (*shared)(std::move(status));
+          });
+        });
+      },
+      token, std::move(batch));
+}
+
+Response MakeResponse(int status, std::string body, std::string_view content_type = kFhirJson) {
+  Response res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::server, "Hygie");
+  if (!body.empty() || status != 204) res.set(bhttp::field::content_type, content_type);
+  res.body() = std::move(body);
+  return res;
+}
+
+Response Outcome(int status, std::string_view issue_code, std::string_view diagnostics,
+                 std::string_view details_code = {}, std::string_view severity = "error") {
+  return MakeResponse(status, fhir::OperationOutcomeJson(severity, issue_code, diagnostics, {},
+                                                         details_code));
+}
+
+Response FromStatus(const Status& status, std::string_view details_code = {}) {
+  fhir::HttpError e = fhir::MapStatus(status);
+  std::string message = status.message();
+  if (e.http_status >= 500) {
+    // Internal details go to the log, the client gets a stable sentence.
+    log::Error("request failed: {}", status.ToString());
+    if (status.code() == Code::kDataLoss) {
+      message = "stored data failed its integrity check";
+    } else if (status.code() == Code::kUnavailable) {
+      message = "storage is unavailable; retry later";
+    } else {
+      message = "internal error";
+    }
+  }
+  return Outcome(e.http_status, e.issue_code, message, details_code);
+}
+
+std::string WeakETag(uint64_t version) { return "W/\"" + std::to_string(version) + "\""; }
+
+// Parses If-Match: W/"n" or "n". nullopt when absent; error when malformed.
+Result<std::optional<uint64_t>> ParseIfMatch(const Request& req) {
+  auto it = req.find(bhttp::field::if_match);
+  if (it == req.end()) return std::optional<uint64_t>();
+  std::string_view v = it->value();
+  if (v.starts_with("W/")) v.remove_prefix(2);
+  if (v.size() < 3 || v.front() != '"' || v.back() != '"') {
+    return InvalidArgument("If-Match must be a version ETag such as W/\"3\"");
+  }
+  v = v.substr(1, v.size() - 2);
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n == 0) {
+    return InvalidArgument("If-Match must be a version ETag such as W/\"3\"");
+  }
+  return std::optional<uint64_t>(n);
+}
+
+bool ParseVersion(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 19) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && *out > 0;
+}
+
+bool IsJsonContentType(std::string_view ct) {
+  auto semi = ct.find(';');
+  std::string_view mime = ct.substr(0, semi);
+  while (!mime.empty() && mime.back() == ' ') mime.remove_suffix(1);
+  return mime == "application/fhir+json" || mime == "application/json";
+}
+
+enum class PreferReturn { kRepresentation, kMinimal, kOperationOutcome };
+
+PreferReturn ParsePreferReturn(const Request& req) {
+  auto it = req.find("Prefer");
+  if (it == req.end()) return PreferReturn::kRepresentation;
+  std::string_view v = it->value();
+  if (v.find("return=minimal") != std::string_view::npos) return PreferReturn::kMinimal;
+  if (v.find("return=OperationOutcome") != std::string_view::npos) {
+    return PreferReturn::kOperationOutcome;
+  }
+  return PreferReturn::kRepresentation;
+}
+
+}  // namespace
+
+// Everything known about one request as it moves down the path.
+struct FhirApi::Call {
+  Request& req;
+  const http::RequestContext& ctx;
+  std::string base;                   // e.g. http://host:port/fhir/acme
+  std::string tenant;
+  std::vector<std::string> segments;  // after /fhir/{tenant}/
+  std::vector<std::pair<std::string, std::string>> params;
+  std::shared_ptr<const auth::Claims> claims;
+  auth::ScopeSet scopes;
+  std::shared_ptr<const crypto::TenantKeys> keys;
+  std::shared_ptr<storage::TenantStore> store;
+  std::string type;
+  std::string id;
+
+  const std::string* Param(std::string_view name) const {
+    for (const auto& [k, v] : params) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& store,
+                 const auth::TokenVerifier& verifier, const Clock& clock)
+    : options_(std::move(options)),
+      keyring_(keyring),
+      store_(store),
+      verifier_(verifier),
+      clock_(clock) {
+  fhir::CapabilityOptions cap;
+  cap.software_version = HYGIE_VERSION;
+  cap.implementation_url = options_.public_base_url;
+  cap.date = FormatInstant(clock_.NowMicros());
+  capability_json_ = fhir::CapabilityStatementJson(cap);
+}
+
+Response FhirApi::ParserError(int status, std::string_view reason) const {
+  switch (status) {
+    case 413:
+      return Outcome(413, "too-long", "request body exceeds the configured limit",
+                     "HYGIE-BODY-TOO-LARGE");
+    case 431:
+      return Outcome(431, "too-long", "request headers exceed the configured limit",
+                     "HYGIE-HEADERS-TOO-LARGE");
+    case 500:
+      return Outcome(500, "exception", "internal error");
+    default:
+      return Outcome(400, "structure", "malformed HTTP request: " + std::string(reason),
+                     "HYGIE-HTTP-MALFORMED");
+  }
+}
+
+void FhirApi::MaybeReloadKeyring() {
+  int64_t now = clock_.NowMicros();
+  int64_t last = last_reload_us_.load();
+  if (now - last < kKeyringReloadIntervalUs) return;
+  if (!last_reload_us_.compare_exchange_strong(last, now)) return;
+  Status s = keyring_.Reload();
+  if (!s.ok()) log::Warn("keyring reload failed: {}", s.ToString());
+}
+
+Result<std::shared_ptr<const crypto::TenantKeys>> FhirApi::KeysFor(const std::string& tenant) {
+  MaybeReloadKeyring();
+  auto keys = keyring_.Tenant(tenant);
+  if (keys.ok()) return keys;
+  if (keys.status().code() != Code::kNotFound) return keys.status();
+  // A tenant created a moment ago by the CLI: look once more, now.
+  HYGIE_RETURN_IF_ERROR(keyring_.Reload());
+  return keyring_.Tenant(tenant);
+}
+
+Result<std::shared_ptr<storage::TenantStore>> FhirApi::StoreFor(const std::string& tenant) {
+  {
+    std::lock_guard lock(stores_mu_);
+    auto it = stores_.find(tenant);
+    if (it != stores_.end()) return it->second;
+  }
+  HYGIE_ASSIGN_OR_RETURN(auto store, store_.OpenTenant(tenant));
+  std::lock_guard lock(stores_mu_);
+  stores_.emplace(tenant, store);
+  return store;
+}
+
+asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestContext& ctx) {
+  auto parsed = boost::urls::parse_origin_form(req.target());
+  if (!parsed) {
+    co_return Outcome(400, "structure", "request target is not a valid URL",
+                      "HYGIE-URL-MALFORMED");
+  }
+  boost::urls::url_view url = *parsed;
+  std::vector<std::string> segments;
+  for (auto seg : url.segments()) segments.emplace_back(seg);
+
+  if (segments.size() == 1 && (segments[0] == "healthz" || segments[0] == "readyz")) {
+    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+      co_return Outcome(405, "not-supported", "method not allowed");
+    }
+    if (segments[0] == "readyz" && !ready_.load()) {
+      co_return MakeResponse(503, "{\"status\":\"starting\"}\n", "application/json");
+    }
+    co_return MakeResponse(200, "{\"status\":\"ok\"}\n", "application/json");
+  }
+  if (segments.size() < 2 || segments[0] != "fhir") {
+    co_return Outcome(404, "not-found", "no such endpoint", "HYGIE-NO-ENDPOINT");
+  }
+
+  Call call{req, ctx, {}, segments[1], {}, {}, {}, {}, {}, {}, {}, {}};
+  call.segments.assign(segments.begin() + 2, segments.end());
+  // A trailing slash gives an empty last segment: /fhir/acme/Patient/ is /fhir/acme/Patient.
+  if (!call.segments.empty() && call.segments.back().empty()) call.segments.pop_back();
+  for (auto p : url.params()) {
+    call.params.emplace_back(std::string(p.key), p.has_value ? std::string(p.value) : "");
+  }
+
+  std::string base = options_.public_base_url;
+  if (base.empty()) {
+    auto host = req.find(bhttp::field::host);
+    std::string h = host != req.end() ? std::string(host->value()) : "localhost";
+    base = (ctx.tls ? "https://" : "http://") + h;
+  }
+  call.base = base + "/fhir/" + call.tenant;
+  Response res = co_await HandleFhir(call);
+  res.set("X-Request-Id", crypto::RandomId());
+  co_return res;
+}
+
+asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
+  const bhttp::verb method = call.req.method();
+  const auto& seg = call.segments;
+
+  if (const std::string* format = call.Param("_format")) {
+    if (*format != "json" && *format != "application/fhir+json" &&
+        *format != "application/json") {
+      co_return Outcome(406, "not-supported", "only JSON is supported (_format=json)",
+                        "HYGIE-FORMAT");
+    }
+  }
+
+  // The CapabilityStatement is public, as SMART on FHIR requires: clients read it before they
+  // have a token. It is the same for every tenant name and says nothing about tenants.
+  if (seg.size() == 1 && seg[0] == "metadata") {
+    if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
+    co_return Metadata(call);
+  }
+
+  // 1. Authenticate.
+  auto auth = call.req.find(bhttp::field::authorization);
+  if (auth == call.req.end()) {
+    Response res = Outcome(401, "login", "a bearer token is required", "HYGIE-AUTH-MISSING");
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
+    co_return res;
+  }
+  std::string_view value = auth->value();
+  if (value.size() < 7 || !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+    Response res = Outcome(401, "login", "the Authorization header must be 'Bearer <token>'",
+                           "HYGIE-AUTH-SCHEME");
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
+    co_return res;
+  }
+  auto claims = verifier_.Verify(value.substr(7));
+  if (!claims.ok()) {
+    Response res = Outcome(401, "login", claims.status().message(), "HYGIE-AUTH-INVALID");
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\", error=\"invalid_token\"");
+    co_return res;
+  }
+  call.claims = std::move(claims).value();
+
+  // 2. The tenant wall: a token serves its own tenant only. Checked before anything about the
+  // URL's tenant or resource is looked at, so the answer cannot depend on what exists there.
+  if (call.claims->tenant != call.tenant) {
+    co_return Outcome(403, "forbidden", "the token is not valid for this tenant",
+                      "HYGIE-TENANT-MISMATCH");
+  }
+  if (!tenancy::IsValidTenantName(call.tenant)) {
+    co_return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
+  }
+  auto keys = KeysFor(call.tenant);
+  if (!keys.ok()) {
+    if (keys.status().code() == Code::kNotFound) {
+      co_return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
+    }
+    co_return FromStatus(keys.status());
+  }
+  call.keys = std::move(keys).value();
+  auto scopes = auth::ScopeSet::Parse(call.claims->scope);
+  if (!scopes.ok()) {
+    co_return Outcome(403, "forbidden", "the token's scopes are malformed", "HYGIE-SCOPE-BAD");
+  }
+  call.scopes = std::move(scopes).value();
+  auto store = StoreFor(call.tenant);
+  if (!store.ok()) co_return FromStatus(store.status());
+  call.store = std::move(store).value();
+
+  // 3. Route.
+  if (seg.empty()) {
+    co_return Outcome(405, "not-supported",
+                      "batch and transaction bundles are not supported by this server yet",
+                      "HYGIE-NOT-SUPPORTED");
+  }
+  if (seg.size() == 1 && seg[0] == "_history") {
+    if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
+    if (!call.scopes.Allows("*", auth::Permission::kSearch)) {
+      co_return Outcome(403, "forbidden", "system history needs a scope such as user/*.s",
+                        "HYGIE-SCOPE-DENIED");
+    }
+    co_return History(call);
+  }
+  call.type = seg[0];
+  if (!fhir::IsResourceType(call.type)) {
+    co_return Outcome(404, "not-supported", "unknown resource type", "HYGIE-TYPE-UNKNOWN");
+  }
+  auto require = [&](auth::Permission p, std::string_view what) -> std::optional<Response> {
+    if (call.scopes.Allows(call.type, p)) return std::nullopt;
+    return Outcome(403, "forbidden",
+                   "the token's scopes do not allow " + std::string(what) + " on " + call.type,
+                   "HYGIE-SCOPE-DENIED");
+  };
+
+  if (seg.size() == 1) {
+    if (method == bhttp::verb::post) {
+      if (auto denied = require(auth::Permission::kCreate, "create")) co_return *denied;
+      co_return co_await Create(call);
+    }
+    if (method == bhttp::verb::get) {
+      co_return Outcome(405, "not-supported", "search is not supported by this server yet",
+                        "HYGIE-NOT-SUPPORTED");
+    }
+    co_return Outcome(405, "not-supported", "method not allowed");
+  }
+  if (seg.size() == 2 && seg[1] == "_history") {
+    if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
+    if (auto denied = require(auth::Permission::kSearch, "type history")) co_return *denied;
+    co_return History(call);
+  }
+  call.id = seg[1];
+  if (!fhir::IsValidId(call.id)) {
+    co_return Outcome(400, "value", "resource id must match [A-Za-z0-9-.]{1,64}",
+                      "HYGIE-ID-INVALID");
+  }
+  if (seg.size() == 2) {
+    switch (method) {
+      case bhttp::verb::get:
+        if (auto denied = require(auth::Permission::kRead, "read")) co_return *denied;
+        co_return Read(call);
+      case bhttp::verb::put:
+        if (auto denied = require(auth::Permission::kUpdate, "update")) co_return *denied;
+        co_return co_await Update(call);
+      case bhttp::verb::delete_:
+        if (auto denied = require(auth::Permission::kDelete, "delete")) co_return *denied;
+        co_return co_await Delete(call);
+      default:
+        co_return Outcome(405, "not-supported", "method not allowed");
+    }
+  }
+  if (seg[2] == "_history" && (seg.size() == 3 || seg.size() == 4)) {
+    if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
+    if (auto denied = require(auth::Permission::kRead, "read")) co_return *denied;
+    co_return seg.size() == 3 ? History(call) : VRead(call);
+  }
+  co_return Outcome(404, "not-found", "no such endpoint", "HYGIE-NO-ENDPOINT");
+}
+
+Response FhirApi::Metadata(Call& call) const {
+  (void)call;
+  return MakeResponse(200, capability_json_);
+}
+
+namespace {
+
+// Headers of a response that carries one resource version.
+void SetVersionHeaders(Response& res, const std::string& base, const std::string& type,
+                       const std::string& id, uint64_t version, int64_t last_updated_us,
+                       bool location) {
+  res.set(bhttp::field::etag, WeakETag(version));
+  res.set(bhttp::field::last_modified, FormatHttpDate(last_updated_us));
+  if (location) {
+    res.set(bhttp::field::location,
+            base + "/" + type + "/" + id + "/_history/" + std::to_string(version));
+  }
+}
+
+Response WriteResponse(int status, PreferReturn prefer, std::string json) {
+  switch (prefer) {
+    case PreferReturn::kMinimal:
+      return MakeResponse(status, "");
+    case PreferReturn::kOperationOutcome:
+      return MakeResponse(status, fhir::OperationOutcomeJson("information", "informational",
+                                                             "the write was stored"));
+    case PreferReturn::kRepresentation:
+      break;
+  }
+  return MakeResponse(status, std::move(json));
+}
+
+}  // namespace
+
+// Parses and checks a write's body: JSON, resourceType matching the URL.
+static Result<fhir::Resource> ParseBody(const Request& req, const std::string& type,
+                                        const fhir::ParseLimits& limits) {
+  HYGIE_ASSIGN_OR_RETURN(fhir::Resource resource, fhir::Resource::Parse(req.body(), limits));
+  if (resource.resource_type() != type) {
+    return InvalidArgument("resourceType '" + std::string(resource.resource_type()) +
+                           "' does not match the URL's type '" + type + "'");
+  }
+  return resource;
+}
+
+asio::awaitable<Response> FhirApi::Create(Call& call) {
+  auto ct = call.req.find(bhttp::field::content_type);
+  if (ct != call.req.end() && !IsJsonContentType(ct->value())) {
+    co_return Outcome(415, "not-supported", "content type must be application/fhir+json",
+                      "HYGIE-MEDIA-TYPE");
+  }
+  auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
+  if (!parsed.ok()) co_return Outcome(400, "invalid", parsed.status().message(), "HYGIE-BODY");
+  fhir::Resource resource = std::move(parsed).value();
+
+  // The server assigns the id; an id in the body is ignored, as FHIR says.
+  std::string id = crypto::RandomId();
+  int64_t now = clock_.NowMicros();
+  resource.SetId(id);
+  resource.SetVersionMeta(1, FormatInstant(now));
+  std::string json = resource.Serialize();
+  auto sealed = SealResource(*call.keys, call.type, id, 1, json);
+  if (!sealed.ok()) co_return FromStatus(sealed.status());
+
+  storage::WriteBatch batch;
+  storage::VersionWrite w;
+  w.record = {call.type, id, 1, now, false, sealed->key_id, std::move(sealed->sealed)};
+  w.expected_current = 0;
+  batch.versions.push_back(std::move(w));
+  Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
+  if (!s.ok()) co_return FromStatus(s);
+
+  Response res = WriteResponse(201, ParsePreferReturn(call.req), std::move(json));
+  SetVersionHeaders(res, call.base, call.type, id, 1, now, true);
+  co_return res;
+}
+
+asio::awaitable<Response> FhirApi::Update(Call& call) {
+  auto ct = call.req.find(bhttp::field::content_type);
+  if (ct != call.req.end() && !IsJsonContentType(ct->value())) {
+    co_return Outcome(415, "not-supported", "content type must be application/fhir+json",
+                      "HYGIE-MEDIA-TYPE");
+  }
+  auto if_match = ParseIfMatch(call.req);
+  if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
+  auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
+  if (!parsed.ok()) co_return Outcome(400, "invalid", parsed.status().message(), "HYGIE-BODY");
+  fhir::Resource resource = std::move(parsed).value();
+  auto body_id = resource.id();
+  if (!body_id) {
+    co_return Outcome(400, "required", "the resource in an update must carry its id",
+                      "HYGIE-ID-MISSING");
+  }
+  if (*body_id != call.id) {
+    co_return Outcome(400, "invalid", "the resource id does not match the URL's id",
+                      "HYGIE-ID-MISMATCH");
+  }
+
+  for (int attempt = 0; attempt < options_.max_update_retries; ++attempt) {
+    auto current = call.store->ReadCurrent(call.type, call.id);
+    if (!current.ok()) co_return FromStatus(current.status());
+    uint64_t cur_version = current->has_value() ? (*current)->version : 0;
+    bool creates = !current->has_value() || (*current)->deleted;
+    if (creates && !call.scopes.Allows(call.type, auth::Permission::kCreate)) {
+      co_return Outcome(403, "forbidden",
+                        "this update would create the resource; the token's scopes do not "
+                        "allow create on " + call.type,
+                        "HYGIE-SCOPE-DENIED");
+    }
+    if (if_match->has_value() && **if_match != cur_version) {
+      co_return Outcome(412, "conflict",
+                        "version conflict: the resource's current version is " +
+                            std::to_string(cur_version),
+                        "HYGIE-VERSION-CONFLICT");
+    }
+    uint64_t version = cur_version + 1;
+    int64_t now = clock_.NowMicros();
+    resource.SetVersionMeta(version, FormatInstant(now));
+    std::string json = resource.Serialize();
+    auto sealed = SealResource(*call.keys, call.type, call.id, version, json);
+    if (!sealed.ok()) co_return FromStatus(sealed.status());
+    storage::WriteBatch batch;
+    storage::VersionWrite w;
+    w.record = {call.type, call.id, version, now, false, sealed->key_id,
+                std::move(sealed->sealed)};
+    w.expected_current = cur_version;
+    batch.versions.push_back(std::move(w));
+    Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
+    if (s.code() == Code::kConflict) {
+      if (if_match->has_value()) {
+        co_return Outcome(412, "conflict", "version conflict: the resource changed meanwhile",
+                          "HYGIE-VERSION-CONFLICT");
+      }
+      continue;  // someone else wrote first: read again and retry
+    }
+    if (!s.ok()) co_return FromStatus(s);
+    Response res = WriteResponse(creates ? 201 : 200, ParsePreferReturn(call.req),
+                                 std::move(json));
+    SetVersionHeaders(res, call.base, call.type, call.id, version, now, creates);
+    co_return res;
+  }
+  co_return Outcome(409, "conflict", "too many concurrent updates of this resource; retry",
+                    "HYGIE-VERSION-CONFLICT");
+}
+
+asio::awaitable<Response> FhirApi::Delete(Call& call) {
+  auto if_match = ParseIfMatch(call.req);
+  if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
+  for (int attempt = 0; attempt < options_.max_update_retries; ++attempt) {
+    auto current = call.store->ReadCurrent(call.type, call.id);
+    if (!current.ok()) co_return FromStatus(current.status());
+    if (!current->has_value()) {
+      co_return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
+    }
+    const storage::VersionRecord& cur = **current;
+    if (if_match->has_value() && **if_match != cur.version) {
+      co_return Outcome(412, "conflict",
+                        "version conflict: the resource's current version is " +
+                            std::to_string(cur.version),
+                        "HYGIE-VERSION-CONFLICT");
+    }
+    if (cur.deleted) {
+      Response res = MakeResponse(204, "");
+      res.set(bhttp::field::etag, WeakETag(cur.version));
+      co_return res;  // deleting a deleted resource changes nothing
+    }
+    uint64_t version = cur.version + 1;
+    int64_t now = clock_.NowMicros();
+    storage::WriteBatch batch;
+    storage::VersionWrite w;
+    w.record = {call.type, call.id, version, now, true, 0, {}};
+    w.expected_current = cur.version;
+    batch.versions.push_back(std::move(w));
+    Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
+    if (s.code() == Code::kConflict) {
+      if (if_match->has_value()) {
+        co_return Outcome(412, "conflict", "version conflict: the resource changed meanwhile",
+                          "HYGIE-VERSION-CONFLICT");
+      }
+      continue;
+    }
+    if (!s.ok()) co_return FromStatus(s);
+    Response res = MakeResponse(204, "");
+    res.set(bhttp::field::etag, WeakETag(version));
+    co_return res;
+  }
+  co_return Outcome(409, "conflict", "too many concurrent updates of this resource; retry",
+                    "HYGIE-VERSION-CONFLICT");
+}
+
+namespace {
+
+Response VersionResponse(const storage::VersionRecord& rec, const crypto::TenantKeys& keys,
+                         const std::string& base) {
+  if (rec.deleted) {
+    Response res = Outcome(410, "deleted", "the resource was deleted", "HYGIE-DELETED");
+    res.set(bhttp::field::etag, WeakETag(rec.version));
+    res.set(bhttp::field::last_modified, FormatHttpDate(rec.last_updated_us));
+    return res;
+  }
+  auto json = OpenResource(keys, rec.type, rec.id, rec.version, rec.key_id, rec.body);
+  if (!json.ok()) return FromStatus(json.status());
+  Response res = MakeResponse(200, std::move(json).value());
+  SetVersionHeaders(res, base, rec.type, rec.id, rec.version, rec.last_updated_us, false);
+  return res;
+}
+
+}  // namespace
+
+Response FhirApi::Read(Call& call) {
+  auto current = call.store->ReadCurrent(call.type, call.id);
+  if (!current.ok()) return FromStatus(current.status());
+  if (!current->has_value()) return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
+  return VersionResponse(**current, *call.keys, call.base);
+}
+
+Response FhirApi::VRead(Call& call) {
+  uint64_t version = 0;
+  if (!ParseVersion(call.segments[3], &version)) {
+    return Outcome(400, "value", "version id must be a positive integer", "HYGIE-VERSION-INVALID");
+  }
+  auto rec = call.store->ReadVersion(call.type, call.id, version);
+  if (!rec.ok()) return FromStatus(rec.status());
+  if (!rec->has_value()) {
+    return Outcome(404, "not-found", "no such resource version", "HYGIE-NOT-FOUND");
+  }
+  return VersionResponse(**rec, *call.keys, call.base);
+}
+
+Response FhirApi::History(Call& call) {
+  storage::HistoryQuery q;
+  q.type = call.type;
+  q.id = call.id;
+  q.limit = options_.history_default_count;
+  std::string self_query;
+  for (const auto& [k, v] : call.params) {
+    if (k == "_count") {
+      uint64_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size()) {
+        return Outcome(400, "value", "_count must be a non-negative integer", "HYGIE-PARAM");
+      }
+      q.limit = std::min<uint64_t>(n, options_.history_max_count);
+    } else if (k == "_since") {
+      auto t = ParseInstant(v);
+      if (!t.ok()) {
+        return Outcome(400, "value", "_since must be a FHIR instant", "HYGIE-PARAM");
+      }
+      q.since_us = *t;
+    } else if (k == "_cursor") {
+      uint64_t n = 0;
+      if (!ParseVersion(v, &n)) {
+        return Outcome(400, "value", "_cursor is not valid", "HYGIE-PARAM");
+      }
+      q.before_seq = n;
+    } else if (k == "_format") {
+      // checked earlier
+    } else {
+      return Outcome(400, "not-supported",
+                     "history accepts only _count, _since and paging parameters",
+                     "HYGIE-PARAM");
+    }
+  }
+  auto count = call.store->HistoryCount(q);
+  if (!count.ok()) return FromStatus(count.status());
+  // One more than asked tells whether a next page exists.
+  size_t asked = q.limit;
+  q.limit = asked + 1;
+  auto entries = call.store->History(q);
+  if (!entries.ok()) return FromStatus(entries.status());
+  bool more = entries->size() > asked;
+  if (more) entries->resize(asked);
+
+  std::string path = call.base;
+  if (!call.type.empty()) path += "/" + call.type;
+  if (!call.id.empty()) path += "/" + call.id;
+  path += "/_history";
+  std::string common = "?_count=" + std::to_string(asked);
+  if (q.since_us != 0) common += "&_since=" + FormatInstant(q.since_us);
+
+  fhir::BundleWriter bundle("history", crypto::RandomId(), FormatInstant(clock_.NowMicros()));
+  bundle.SetTotal(*count);
+  std::string self = path + common;
+  if (q.before_seq != 0) self += "&_cursor=" + std::to_string(q.before_seq);
+  bundle.AddLink("self", self);
+  if (more && !entries->empty()) {
+    bundle.AddLink("next", path + common + "&_cursor=" + std::to_string(entries->back().seq));
+  }
+  for (const storage::HistoryEntry& e : *entries) {
+    const storage::VersionRecord& r = e.record;
+    fhir::BundleWriter::Entry entry;
+    entry.full_url = call.base + "/" + r.type + "/" + r.id;
+    if (r.deleted) {
+      entry.request_method = "DELETE";
+      entry.request_url = r.type + "/" + r.id;
+      entry.response_status = "204 No Content";
+    } else {
+      auto json = OpenResource(*call.keys, r.type, r.id, r.version, r.key_id, r.body);
+      if (!json.ok()) return FromStatus(json.status());
+      entry.resource_json = std::move(json).value();
+      entry.request_method = r.version == 1 ? "POST" : "PUT";
+      entry.request_url = r.version == 1 ? r.type : r.type + "/" + r.id;
+      entry.response_status = r.version == 1 ? "201 Created" : "200 OK";
+    }
+    entry.response_etag = WeakETag(r.version);
+    entry.response_last_modified = FormatInstant(r.last_updated_us);
+    bundle.AddEntry(entry);
+  }
+  return MakeResponse(200, bundle.Finish());
+}
+
+}  // namespace hygie::api

@@ -1,0 +1,2 @@
+// Boost.URL is used header-only: its implementation is compiled once, here.
+#include <boost/url/src.hpp>  // NOLINT

@@ -1,0 +1,139 @@
+#include "auth/scopes.h"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hygie::auth {
+namespace {
+
+// Scopes that are not about resources: they carry no data permission and are ignored here.
+constexpr std::array<std::string_view, 8> kNonResourceScopes = {
+    "openid",          "fhirUser",       "profile",        "launch",
+    "launch/patient",  "launch/encounter", "offline_access", "online_access",
+};
+
+// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+bool IsScopeTokenChar(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u == 0x21 || (u >= 0x23 && u <= 0x5B) || (u >= 0x5D && u <= 0x7E);
+}
+
+bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+bool IsLetter(char c) { return IsUpper(c) || (c >= 'a' && c <= 'z'); }
+
+bool IsValidType(std::string_view type) {
+  if (type == "*") return true;
+  if (type.empty() || !IsUpper(type.front())) return false;
+  for (char c : type) {
+    if (!IsLetter(c)) return false;
+  }
+  return true;
+}
+
+constexpr uint8_t kAllPermissions =
+    static_cast<uint8_t>(Permission::kCreate) | static_cast<uint8_t>(Permission::kRead) |
+    static_cast<uint8_t>(Permission::kUpdate) | static_cast<uint8_t>(Permission::kDelete) |
+    static_cast<uint8_t>(Permission::kSearch);
+
+// v1 words or v2 letters ("cruds" subset, in that order, no repeats, not empty).
+std::optional<uint8_t> ParsePermissions(std::string_view text) {
+  if (text == "read") {
+    return static_cast<uint8_t>(Permission::kRead) | static_cast<uint8_t>(Permission::kSearch);
+  }
+  if (text == "write") {
+    return static_cast<uint8_t>(Permission::kCreate) | static_cast<uint8_t>(Permission::kUpdate) |
+           static_cast<uint8_t>(Permission::kDelete);
+  }
+  if (text == "*") return kAllPermissions;
+  if (text.empty()) return std::nullopt;
+  constexpr std::string_view kOrder = "cruds";
+  constexpr std::array<Permission, 5> kBits = {Permission::kCreate, Permission::kRead,
+                                               Permission::kUpdate, Permission::kDelete,
+                                               Permission::kSearch};
+  uint8_t bits = 0;
+  size_t next = 0;  // letters must appear at increasing positions of kOrder
+  for (char c : text) {
+    const size_t pos = kOrder.find(c, next);
+    if (pos == std::string_view::npos) return std::nullopt;  // unknown, repeated or disordered
+    bits |= static_cast<uint8_t>(kBits[pos]);
+    next = pos + 1;
+  }
+  return bits;
+}
+
+Status BadScope() { return InvalidArgument("malformed SMART scope"); }
+
+}  // namespace
+
+Result<std::optional<Scope>> ParseScope(std::string_view text) {
+  for (std::string_view known : kNonResourceScopes) {
+    if (text == known) return std::optional<Scope>();
+  }
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::optional<Scope>();  // unknown word: ignored
+
+  for (char c : text) {
+    if (!IsScopeTokenChar(c)) return BadScope();
+  }
+  Scope scope;
+  const std::string_view context = text.substr(0, slash);
+  if (context == "patient") {
+    scope.context = ScopeContext::kPatient;
+  } else if (context == "user") {
+    scope.context = ScopeContext::kUser;
+  } else if (context == "system") {
+    scope.context = ScopeContext::kSystem;
+  } else {
+    return BadScope();
+  }
+
+  std::string_view rest = text.substr(slash + 1);
+  const size_t question = rest.find('?');
+  if (question != std::string_view::npos) {
+    const std::string_view query = rest.substr(question + 1);
+    if (query.empty()) return BadScope();
+    scope.query = std::string(query);
+    rest = rest.substr(0, question);
+  }
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return BadScope();
+  const std::string_view type = rest.substr(0, dot);
+  if (!IsValidType(type)) return BadScope();
+  const std::optional<uint8_t> permissions = ParsePermissions(rest.substr(dot + 1));
+  if (!permissions) return BadScope();
+  scope.type = std::string(type);
+  scope.permissions = *permissions;
+  return std::optional<Scope>(std::move(scope));
+}
+
+Result<ScopeSet> ScopeSet::Parse(std::string_view text) {
+  ScopeSet set;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view word = text.substr(pos, end - pos);
+    if (!word.empty()) {
+      HYGIE_ASSIGN_OR_RETURN(std::optional<Scope> scope, ParseScope(word));
+      if (scope) set.scopes_.push_back(std::move(*scope));
+    }
+    pos = end + 1;
+  }
+  return set;
+}
+
+bool ScopeSet::Allows(std::string_view type, Permission permission) const {
+  const auto bit = static_cast<uint8_t>(permission);
+  for (const Scope& scope : scopes_) {
+    // A scope with a query only grants access to the matching subset; until the narrowing is
+    // implemented such scopes grant nothing (fail closed).
+    if (!scope.query.empty()) continue;
+    if (scope.type != "*" && scope.type != type) continue;
+    if ((scope.permissions & bit) != 0) return true;
+  }
+  return false;
+}
+
+}  // namespace hygie::auth

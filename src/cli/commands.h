@@ -1,0 +1,40 @@
+#pragma once
+// The `hygie` subcommands. Each returns the process exit code: 0 success, 1 failure,
+// 2 usage error; messages go to stderr, results (token, tenant list) to stdout.
+
+#include <cstdint>
+#include <string>
+
+namespace hygie::cli {
+
+struct Options {
+  std::string data_dir;
+  std::string kek_file;
+  std::string passphrase_env;
+  std::string listen = "127.0.0.1:8080";
+  int threads = 2;
+  std::string tls_cert;
+  std::string tls_key;
+  uint64_t max_body_bytes = 16u << 20;
+  size_t max_json_depth = 64;
+  std::string public_url;
+  std::string port_file;
+  std::string log_level = "info";
+  std::string tenant;
+  std::string scope;
+  std::string subject = "hygie-cli";
+  std::string ttl = "1h";
+  std::string patient;
+};
+
+int RunInit(const Options& o);
+int RunServe(const Options& o);
+int RunTenantCreate(const Options& o);
+int RunTenantList(const Options& o);
+int RunTokenIssue(const Options& o);
+int RunKeyRotate(const Options& o);
+
+// "3600", "30s", "15m", "1h" -> seconds; -1 when malformed.
+int64_t ParseTtl(const std::string& text);
+
+}  // namespace hygie::cli

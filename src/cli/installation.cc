@@ -1,0 +1,215 @@
+#include "cli/installation.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/clock.h"
+#include "crypto/primitives.h"
+#include "crypto/signing.h"
+
+namespace hygie::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kIssuerPurpose = "token-issuer";
+
+Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return Unavailable("cannot sync " + tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Unavailable("cannot rename " + tmp + ": " + std::strerror(errno));
+  }
+  std::string dir = fs::path(path).parent_path().string();
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Unavailable("cannot create directory " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Result<crypto::KekSource> KekFrom(const std::string& kind, const std::string& key_file,
+                                  const std::string& passphrase_env) {
+  crypto::KekSource kek;
+  if (kind == "key-file") {
+    kek.kind = crypto::KekSource::Kind::kKeyFile;
+    kek.key_file = key_file;
+    return kek;
+  }
+  if (kind != "passphrase") return FailedPrecondition("hygie.json names an unknown KEK kind");
+  if (passphrase_env.empty()) {
+    return InvalidArgument(
+        "this data directory's key-encryption key comes from a passphrase: pass "
+        "--passphrase-env VAR with the passphrase in the environment variable VAR");
+  }
+  const char* pass = std::getenv(passphrase_env.c_str());
+  if (pass == nullptr || *pass == '\0') {
+    return InvalidArgument("environment variable " + passphrase_env + " is not set or empty");
+  }
+  kek.kind = crypto::KekSource::Kind::kPassphrase;
+  kek.passphrase = pass;
+  return kek;
+}
+
+Status DoInit(const InitOptions& options, const std::string& dir) {
+  std::string kek_file = options.kek_file.empty() ? dir + "/kek.key" : options.kek_file;
+  HYGIE_ASSIGN_OR_RETURN(
+      crypto::KekSource kek,
+      KekFrom(options.passphrase_env.empty() ? "key-file" : "passphrase", kek_file,
+              options.passphrase_env));
+  HYGIE_ASSIGN_OR_RETURN(auto keyring, crypto::Keyring::Create(dir + "/keyring", kek));
+
+  HYGIE_RETURN_IF_ERROR(MakeDir(dir + "/tls"));
+  HYGIE_RETURN_IF_ERROR(crypto::WriteSelfSignedCertificate(dir + "/tls/server.crt",
+                                                           dir + "/tls/server.key", "localhost"));
+
+  HYGIE_RETURN_IF_ERROR(MakeDir(dir + "/issuer"));
+  HYGIE_ASSIGN_OR_RETURN(auto signing, crypto::SigningKey::Generate(crypto::SignatureAlg::kEs256));
+  HYGIE_ASSIGN_OR_RETURN(std::string pem, signing.PrivatePem());
+  auto sealed = keyring->SealWithKek(AsBytes(pem), kIssuerPurpose);
+  crypto::Wipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(pem.data()), pem.size()));
+  if (!sealed.ok()) return sealed.status();
+  HYGIE_RETURN_IF_ERROR(
+      WriteFileAtomic(dir + "/issuer/signing.key", crypto::Base64Encode(*sealed) + "\n", 0600));
+
+  HYGIE_RETURN_IF_ERROR(MakeDir(dir + "/tenants"));
+
+  std::string id = crypto::RandomId();
+  rapidjson::StringBuffer sb;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("format");
+  w.Int(1);
+  w.Key("installation_id");
+  w.String(id);
+  w.Key("issuer");
+  w.String("urn:hygie:issuer:" + id);
+  w.Key("audience");
+  w.String("urn:hygie:fhir:" + id);
+  w.Key("kek");
+  w.StartObject();
+  w.Key("kind");
+  w.String(options.passphrase_env.empty() ? "key-file" : "passphrase");
+  if (options.passphrase_env.empty()) {
+    w.Key("key_file");
+    w.String(fs::absolute(kek_file).string());
+  }
+  w.EndObject();
+  w.Key("created");
+  w.String(FormatInstant(SystemClock::Get().NowMicros()));
+  w.EndObject();
+  std::string json = std::string(sb.GetString()) + "\n";
+  return WriteFileAtomic(dir + "/hygie.json", json, 0600);
+}
+
+}  // namespace
+
+Status InitInstallation(const InitOptions& options) {
+  if (options.data_dir.empty()) return InvalidArgument("--data is required");
+  const std::string& dir = options.data_dir;
+  std::error_code ec;
+  bool existed = fs::exists(dir, ec);
+  if (existed) {
+    if (!fs::is_directory(dir, ec)) return AlreadyExists(dir + " exists and is not a directory");
+    if (!fs::is_empty(dir, ec)) {
+      return AlreadyExists("data directory " + dir +
+                           " exists and is not empty; Hygie will not touch it");
+    }
+    ::chmod(dir.c_str(), 0700);
+  } else if (::mkdir(dir.c_str(), 0700) != 0) {
+    return Unavailable("cannot create " + dir + ": " + std::strerror(errno));
+  }
+  Status s = DoInit(options, dir);
+  if (!s.ok()) {
+    // Leave nothing half-made behind.
+    for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
+    if (!existed) fs::remove(dir, ec);
+    if (!options.kek_file.empty()) fs::remove(options.kek_file, ec);
+  }
+  return s;
+}
+
+Result<Installation> OpenInstallation(const std::string& data_dir,
+                                      const std::string& passphrase_env) {
+  if (data_dir.empty()) return InvalidArgument("--data is required");
+  auto text = ReadFile(data_dir + "/hygie.json");
+  if (!text.ok()) {
+    return NotFound(data_dir + " is not a Hygie data directory (run 'hygie init --data " +
+                    data_dir + "' first)");
+  }
+  rapidjson::Document doc;
+  doc.Parse(text->data(), text->size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("installation_id") ||
+      !doc["installation_id"].IsString() || !doc.HasMember("issuer") ||
+      !doc["issuer"].IsString() || !doc.HasMember("audience") || !doc["audience"].IsString() ||
+      !doc.HasMember("kek") || !doc["kek"].IsObject() || !doc["kek"].HasMember("kind") ||
+      !doc["kek"]["kind"].IsString()) {
+    return DataLoss(data_dir + "/hygie.json is damaged");
+  }
+  Installation inst;
+  inst.data_dir = data_dir;
+  inst.installation_id = doc["installation_id"].GetString();
+  inst.issuer = doc["issuer"].GetString();
+  inst.audience = doc["audience"].GetString();
+  std::string kind = doc["kek"]["kind"].GetString();
+  std::string key_file = data_dir + "/kek.key";
+  if (doc["kek"].HasMember("key_file") && doc["kek"]["key_file"].IsString()) {
+    key_file = doc["kek"]["key_file"].GetString();
+  }
+  HYGIE_ASSIGN_OR_RETURN(crypto::KekSource kek, KekFrom(kind, key_file, passphrase_env));
+  HYGIE_ASSIGN_OR_RETURN(inst.keyring, crypto::Keyring::Open(data_dir + "/keyring", kek));
+  return inst;
+}
+
+Result<crypto::SigningKey> Installation::IssuerKey() const {
+  HYGIE_ASSIGN_OR_RETURN(std::string text, ReadFile(data_dir + "/issuer/signing.key"));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  HYGIE_ASSIGN_OR_RETURN(Bytes sealed, crypto::Base64Decode(text));
+  HYGIE_ASSIGN_OR_RETURN(Bytes pem, keyring->OpenWithKek(sealed, kIssuerPurpose));
+  auto key = crypto::SigningKey::FromPrivatePem(AsChars(pem));
+  crypto::Wipe(pem);
+  return key;
+}
+
+}  // namespace hygie::cli

@@ -1,0 +1,53 @@
+#pragma once
+// Installation: a Hygie data directory and what it holds.
+//
+//   DIR/                 mode 0700
+//     hygie.json         installation settings (id, token issuer and audience, KEK kind)
+//     kek.key            the key-encryption key, when it is a key file (mode 0600; may be
+//                        placed elsewhere with --kek-file)
+//     keyring/           tenant keys wrapped by the KEK (see crypto/keyring.h)
+//     issuer/signing.key the built-in token issuer's private key, sealed by the KEK
+//     tls/               self-signed certificate and key for non-loopback listeners
+//     tenants/<name>/    one storage namespace per tenant
+//
+// Not thread-safe; used by the command line at start-up.
+
+#include <memory>
+#include <string>
+
+#include "auth/token.h"
+#include "core/status.h"
+#include "crypto/keyring.h"
+
+namespace hygie::cli {
+
+struct InitOptions {
+  std::string data_dir;
+  std::string kek_file;        // empty: DIR/kek.key
+  std::string passphrase_env;  // non-empty: the KEK comes from this environment variable
+};
+
+struct Installation {
+  std::string data_dir;
+  std::string installation_id;
+  std::string issuer;
+  std::string audience;
+  std::unique_ptr<crypto::Keyring> keyring;
+
+  std::string tenants_dir() const { return data_dir + "/tenants"; }
+  std::string tls_cert() const { return data_dir + "/tls/server.crt"; }
+  std::string tls_key() const { return data_dir + "/tls/server.key"; }
+
+  Result<crypto::SigningKey> IssuerKey() const;
+};
+
+// Creates a new data directory. Refuses an existing non-empty directory. On failure, removes
+// what it created.
+Status InitInstallation(const InitOptions& options);
+
+// Opens an existing data directory. passphrase_env names the environment variable holding the
+// passphrase when the installation uses one.
+Result<Installation> OpenInstallation(const std::string& data_dir,
+                                      const std::string& passphrase_env);
+
+}  // namespace hygie::cli

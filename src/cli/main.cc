@@ -1,0 +1,106 @@
+// The `hygie` command: init, serve, tenant, token, key.
+// Exit codes: 0 success, 1 failure, 2 usage error.
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using hygie::cli::Options;
+  Options o;
+  CLI::App app{"Hygie: health data hosting server (HL7 FHIR R4, HDS)", "hygie"};
+  app.set_version_flag("--version", std::string("hygie ") + HYGIE_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  auto* init = app.add_subcommand("init", "Create a data directory: keyring, TLS certificate, "
+                                          "token issuer key");
+  init->add_option("--data", o.data_dir, "Data directory to create")->required();
+  init->add_option("--kek-file", o.kek_file,
+                   "Where to write the key-encryption key file (default DATA/kek.key)");
+  init->add_option("--passphrase-env", o.passphrase_env,
+                   "Derive the key-encryption key from the passphrase in this environment "
+                   "variable (scrypt) instead of a key file");
+
+  auto* serve = app.add_subcommand("serve", "Serve the FHIR API");
+  serve->add_option("--data", o.data_dir, "Data directory")->required();
+  serve->add_option("--listen", o.listen,
+                    "ADDR:PORT to listen on; loopback serves plain HTTP, anything else TLS only")
+      ->capture_default_str();
+  serve->add_option("--threads", o.threads, "I/O threads")->capture_default_str();
+  serve->add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM)");
+  serve->add_option("--tls-key", o.tls_key, "TLS private key (PEM)");
+  serve->add_option("--max-body", o.max_body_bytes, "Largest request body, bytes")
+      ->capture_default_str();
+  serve->add_option("--max-depth", o.max_json_depth, "Deepest JSON nesting accepted")
+      ->capture_default_str();
+  serve->add_option("--public-url", o.public_url,
+                    "Base URL clients reach this server at (for Location headers)");
+  serve->add_option("--port-file", o.port_file, "Write the bound port to this file");
+  serve->add_option("--passphrase-env", o.passphrase_env,
+                    "Environment variable holding the keyring passphrase");
+  serve->add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+
+  auto* tenant = app.add_subcommand("tenant", "Manage tenants (customers of the host)");
+  tenant->require_subcommand(1);
+  auto* tenant_create = tenant->add_subcommand("create", "Create a tenant");
+  tenant_create->add_option("name", o.tenant, "Tenant name, [a-z0-9-]{2,63}")->required();
+  tenant_create->add_option("--data", o.data_dir, "Data directory")->required();
+  tenant_create->add_option("--passphrase-env", o.passphrase_env,
+                            "Environment variable holding the keyring passphrase");
+  auto* tenant_list = tenant->add_subcommand("list", "List tenants");
+  tenant_list->add_option("--data", o.data_dir, "Data directory")->required();
+  tenant_list->add_option("--passphrase-env", o.passphrase_env,
+                          "Environment variable holding the keyring passphrase");
+
+  auto* token = app.add_subcommand("token", "Access tokens from the built-in issuer");
+  token->require_subcommand(1);
+  auto* token_issue = token->add_subcommand("issue", "Print a signed access token (JWT)");
+  token_issue->add_option("--data", o.data_dir, "Data directory")->required();
+  token_issue->add_option("--tenant", o.tenant, "Tenant the token is for")->required();
+  token_issue->add_option("--scope", o.scope, "SMART scopes, e.g. \"user/*.cruds\"")->required();
+  token_issue->add_option("--subject", o.subject, "Subject (who the token stands for)")
+      ->capture_default_str();
+  token_issue->add_option("--ttl", o.ttl, "Lifetime: seconds, or with s, m or h (max 24h)")
+      ->capture_default_str();
+  token_issue->add_option("--patient", o.patient, "Patient context (SMART 'patient' claim)");
+  token_issue->add_option("--passphrase-env", o.passphrase_env,
+                          "Environment variable holding the keyring passphrase");
+
+  auto* key = app.add_subcommand("key", "Manage tenant keys");
+  key->require_subcommand(1);
+  auto* key_rotate = key->add_subcommand("rotate", "Add a new data key for a tenant");
+  key_rotate->add_option("--tenant", o.tenant, "Tenant")->required();
+  key_rotate->add_option("--data", o.data_dir, "Data directory")->required();
+  key_rotate->add_option("--passphrase-env", o.passphrase_env,
+                         "Environment variable holding the keyring passphrase");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  if (init->parsed()) return hygie::cli::RunInit(o);
+  if (serve->parsed()) return hygie::cli::RunServe(o);
+  if (tenant_create->parsed()) return hygie::cli::RunTenantCreate(o);
+  if (tenant_list->parsed()) return hygie::cli::RunTenantList(o);
+  if (token_issue->parsed()) return hygie::cli::RunTokenIssue(o);
+  if (key_rotate->parsed()) return hygie::cli::RunKeyRotate(o);
+  std::cerr << app.help();
+  return 2;
+}

@@ -1,0 +1,301 @@
+#include "fhir/resource.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "fhir/parse_errors.h"
+
+namespace hygie::fhir {
+namespace {
+
+// Iterative: the reader keeps its own heap stack, so hostile nesting cannot overflow the call
+// stack. ValidateEncoding: UTF-8 of the body is checked (overlong forms, surrogates encoded in
+// UTF-8, truncated sequences, stray continuation bytes are refused). FullPrecision: decimals
+// are converted exactly (health values must not drift by an ulp).
+constexpr unsigned kParseFlags = 0 |
+                                 rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseFullPrecisionFlag;
+
+// An object with more members than this switches from a linear scan to a hash set for the
+// duplicate-name check (FHIR objects are small; hostile ones are not).
+constexpr size_t kLinearKeyScanMax = 32;
+constexpr size_t kMaxEchoedNameLength = 64;
+
+bool IsAsciiLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+// Member names are schema words; echo them only when they look like one: letters, with the
+// leading '_' FHIR uses for primitive extensions.
+std::string DuplicateMessage(std::string_view name) {
+  std::string_view letters = name;
+  if (!letters.empty() && letters.front() == '_') letters.remove_prefix(1);
+  bool echo = !letters.empty();
+  for (char c : letters) echo = echo && IsAsciiLetter(c);
+  std::string message(kMsgDuplicate);
+  if (echo) {
+    message += " '";
+    message += name.substr(0, kMaxEchoedNameLength);
+    message += "'";
+  }
+  return message;
+}
+
+// A SAX handler that checks what RapidJSON's reader does not (depth, duplicate member names,
+// control characters and unpaired surrogate escapes in decoded strings) and forwards every
+// event to a Document, which builds the DOM. Returning false stops the reader at once.
+class CheckingHandler {
+ public:
+  CheckingHandler(rapidjson::Document& doc, size_t max_depth)
+      : doc_(doc), max_depth_(max_depth) {}
+
+  const Status& error() const { return error_; }
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* str, rapidjson::SizeType length, bool copy) {
+    return doc_.RawNumber(str, length, copy);
+  }
+  bool String(const char* str, rapidjson::SizeType length, bool copy) {
+    return CheckString(str, length) && doc_.String(str, length, copy);
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool copy) {
+    return CheckString(str, length) && CheckKey(std::string_view(str, length)) &&
+           doc_.Key(str, length, copy);
+  }
+  bool StartObject() {
+    if (!Enter()) return false;
+    objects_.push_back(Object{keys_.size(), nullptr});
+    return doc_.StartObject();
+  }
+  bool EndObject(rapidjson::SizeType member_count) {
+    if (!objects_.back().big) keys_.resize(objects_.back().first_key);
+    objects_.pop_back();
+    --depth_;
+    return doc_.EndObject(member_count);
+  }
+  bool StartArray() { return Enter() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType element_count) {
+    --depth_;
+    return doc_.EndArray(element_count);
+  }
+
+ private:
+  struct Object {
+    size_t first_key;  // index in keys_ of this object's first key (linear mode)
+    std::unique_ptr<std::unordered_set<std::string>> big;  // set mode, past kLinearKeyScanMax
+  };
+
+  bool Fail(std::string message) {
+    error_ = InvalidArgument(std::move(message));
+    return false;
+  }
+
+  bool Enter() {
+    if (++depth_ > max_depth_) {
+      return Fail(std::string(kMsgDepth) + std::to_string(max_depth_) + " levels");
+    }
+    return true;
+  }
+
+  // The reader has validated the UTF-8 of the body, but escapes are decoded after that check:
+  // an escaped U+0001 yields a control character and a lone low-surrogate escape yields the
+  // UTF-8 form of a surrogate code point.
+  bool CheckString(const char* str, rapidjson::SizeType length) {
+    for (rapidjson::SizeType i = 0; i < length; ++i) {
+      const auto c = static_cast<unsigned char>(str[i]);
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        return Fail(std::string(kMsgControl) + " (only tab, CR and LF are allowed)");
+      }
+      // 0xED 0xA0..0xBF starts U+D800..U+DFFF.
+      if (false && c == 0xED && i + 1 < length && static_cast<unsigned char>(str[i + 1]) >= 0xA0) {
+        return Fail(std::string(kMsgSurrogate));
+      }
+    }
+    return true;
+  }
+
+  bool CheckKey(std::string_view key) {
+    Object& object = objects_.back();
+    if (object.big) {
+      if (!object.big->emplace(key).second) return Fail(DuplicateMessage(key));
+      return true;
+    }
+    for (size_t i = object.first_key; i < keys_.size(); ++i) {
+      if (keys_[i] == key) return Fail(DuplicateMessage(key));
+    }
+    keys_.emplace_back(key);
+    if (keys_.size() - object.first_key > kLinearKeyScanMax) {
+      object.big = std::make_unique<std::unordered_set<std::string>>();
+      for (size_t i = object.first_key; i < keys_.size(); ++i) {
+        object.big->insert(std::move(keys_[i]));
+      }
+      keys_.resize(object.first_key);
+    }
+    return true;
+  }
+
+  rapidjson::Document& doc_;
+  const size_t max_depth_;
+  size_t depth_ = 0;
+  std::vector<Object> objects_;   // open objects, innermost last
+  std::vector<std::string> keys_;  // keys of open objects in linear mode, innermost last
+  Status error_;
+};
+
+bool IsEchoableTypeName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxEchoedNameLength) return false;
+  for (char c : name) {
+    if (!IsAsciiLetter(c)) return false;
+  }
+  return true;
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limits) {
+  // RapidJSON's memory stream reports '\0' at the end of input, so a NUL byte would end the
+  // document early ("{}\0junk" would parse as "{}"). JSON never allows a raw NUL.
+  if (const void* nul = nullptr; nul != nullptr) {
+    const size_t offset = static_cast<const char*>(nul) - json.data();
+    return InvalidArgument(std::string(kMsgJsonSyntax) + std::to_string(offset) +
+                           ": NUL byte in body.");
+  }
+
+  auto doc = std::make_unique<rapidjson::Document>();
+  rapidjson::MemoryStream stream(json.data(), json.size());
+  rapidjson::ParseResult result;
+  Status handler_error;
+  auto generator = [&](rapidjson::Document& target) {
+    CheckingHandler handler(target, limits.max_depth);
+    rapidjson::Reader reader;
+    result = reader.Parse<kParseFlags>(stream, handler);
+    handler_error = handler.error();
+    return !result.IsError();
+  };
+  doc->Populate(generator);
+
+  if (!handler_error.ok()) return handler_error;
+  if (result.IsError()) {
+    if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding) {
+      return InvalidArgument(std::string(kMsgUtf8));
+    }
+    if (result.Code() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid) {
+      return InvalidArgument(std::string(kMsgSurrogate));  // high half not followed by a low half
+    }
+    return InvalidArgument(std::string(kMsgJsonSyntax) + std::to_string(result.Offset()) + ": " +
+                           rapidjson::GetParseError_En(result.Code()));
+  }
+
+  if (!doc->IsObject()) return InvalidArgument(std::string(kMsgNotObject));
+  const auto type = doc->FindMember("resourceType");
+  if (type == doc->MemberEnd()) return InvalidArgument(std::string(kMsgNoType));
+  if (!type->value.IsString()) return InvalidArgument(std::string(kMsgTypeNotString));
+  const std::string_view name(type->value.GetString(), type->value.GetStringLength());
+  if (!IsResourceType(name)) {
+    std::string message(kMsgUnknownType);
+    if (IsEchoableTypeName(name)) message += " '" + std::string(name) + "'";
+    return InvalidArgument(std::move(message));
+  }
+  return Resource(std::move(doc));
+}
+
+std::string_view Resource::resource_type() const {
+  const auto it = doc_->FindMember("resourceType");
+  if (it == doc_->MemberEnd() || !it->value.IsString()) return {};
+  return std::string_view(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::optional<std::string_view> Resource::id() const {
+  const auto it = doc_->FindMember("id");
+  if (it == doc_->MemberEnd() || !it->value.IsString()) return std::nullopt;
+  return std::string_view(it->value.GetString(), it->value.GetStringLength());
+}
+
+void Resource::SetId(std::string_view id) {
+  auto& allocator = doc_->GetAllocator();
+  rapidjson::Value value(id.data(), static_cast<rapidjson::SizeType>(id.size()), allocator);
+  const auto it = doc_->FindMember("id");
+  if (it != doc_->MemberEnd()) {
+    it->value = std::move(value);
+  } else {
+    doc_->AddMember("id", std::move(value), allocator);
+  }
+}
+
+void Resource::SetVersionMeta(uint64_t version, std::string_view last_updated_instant) {
+  auto& allocator = doc_->GetAllocator();
+  auto meta = doc_->FindMember("meta");
+  if (meta == doc_->MemberEnd()) {
+    doc_->AddMember("meta", rapidjson::Value(rapidjson::kObjectType), allocator);
+    meta = doc_->FindMember("meta");
+  } else if (!meta->value.IsObject()) {
+    // A meta that is not an object has no members to keep; the server owns versionId.
+    meta->value.SetObject();
+  }
+  rapidjson::Value& object = meta->value;
+
+  const std::string version_text = std::to_string(version);
+  auto set = [&](const char* name, std::string_view text) {
+    rapidjson::Value value(text.data(), static_cast<rapidjson::SizeType>(text.size()), allocator);
+    const auto it = object.FindMember(name);
+    if (it != object.MemberEnd()) {
+      it->value = std::move(value);
+    } else {
+      object.AddMember(rapidjson::StringRef(name), std::move(value), allocator);
+    }
+  };
+  set("versionId", version_text);
+  set("lastUpdated", last_updated_instant);
+}
+
+std::string Resource::Serialize() const {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  doc_->Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+bool IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = IsAsciiLetter(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view ParseErrorDetailsCode(const Status& status) {
+  if (status.code() != Code::kInvalidArgument) return {};
+  const std::string_view m = status.message();
+  if (StartsWith(m, kMsgJsonSyntax)) return "HYGIE-JSON-SYNTAX";
+  if (StartsWith(m, kMsgUtf8) || StartsWith(m, kMsgSurrogate)) return "HYGIE-JSON-UTF8";
+  if (StartsWith(m, kMsgDepth)) return "HYGIE-JSON-DEPTH";
+  if (StartsWith(m, kMsgDuplicate)) return "HYGIE-JSON-DUPLICATE-KEY";
+  if (StartsWith(m, kMsgControl)) return "HYGIE-JSON-CONTROL-CHAR";
+  if (StartsWith(m, kMsgNotObject)) return "HYGIE-FHIR-NOT-OBJECT";
+  if (StartsWith(m, kMsgNoType)) return "HYGIE-FHIR-NO-RESOURCE-TYPE";
+  if (StartsWith(m, kMsgTypeNotString)) return "HYGIE-FHIR-BAD-RESOURCE-TYPE";
+  if (StartsWith(m, kMsgUnknownType)) return "HYGIE-FHIR-UNKNOWN-RESOURCE-TYPE";
+  return {};
+}
+
+}  // namespace hygie::fhir

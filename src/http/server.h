@@ -1,0 +1,92 @@
+#pragma once
+// HTTP/1.1 server over Boost.Beast and Asio with C++20 coroutines, plain TCP or TLS 1.2/1.3.
+//
+// One coroutine per connection on its own strand; keep-alive; request size limits enforced by
+// Beast's parser (header and body limits) before the handler sees anything. The handler is an
+// awaitable function, so it may wait (e.g. for a group commit) without blocking a thread.
+//
+// Thread-safety: Start/Stop from one thread; the handler is called concurrently from the io
+// threads and must be thread-safe.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "core/status.h"
+
+namespace hygie::http {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// What the handler knows of the connection.
+struct RequestContext {
+  std::string peer_address;  // IP of the client
+  bool tls = false;
+};
+
+using Handler =
+    std::function<boost::asio::awaitable<Response>(Request& request, const RequestContext& ctx)>;
+// Builds the answer to a request the parser refused (too large, malformed), which the handler
+// never sees. `status` is 400, 413 or 431.
+using ErrorResponder = std::function<Response(int status, std::string_view reason)>;
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 2;
+  uint64_t max_body_bytes = 16u << 20;
+  uint32_t max_header_bytes = 16u << 10;
+  int idle_timeout_seconds = 60;
+  // TLS: both set means TLS 1.2/1.3 only on this listener.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+
+bool IsLoopbackAddress(const std::string& address);
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler, ErrorResponder error_responder);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts the io threads. kInvalidArgument for a bad address, kUnavailable if the
+  // port cannot be bound, kFailedPrecondition for TLS files that do not load.
+  Status Start();
+  // The bound port (useful with port 0).
+  uint16_t port() const { return bound_port_; }
+  // Stops accepting, lets requests in flight finish (up to 10 s), closes connections, joins
+  // the io threads. Idempotent.
+  void Stop();
+  // Blocks until SIGINT or SIGTERM, then Stop().
+  void WaitForSignal();
+
+ private:
+  boost::asio::awaitable<void> Accept();
+  ServerOptions options_;
+  Handler handler_;
+  ErrorResponder error_responder_;
+  boost::asio::io_context ioc_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::vector<std::thread> threads_;
+  uint16_t bound_port_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::atomic<int> active_{0};  // requests being handled
+};
+
+}  // namespace hygie::http

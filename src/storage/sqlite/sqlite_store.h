@@ -1,0 +1,136 @@
+#pragma once
+// The embedded storage engine: one SQLite database per tenant at <dir>/<tenant>/data.db
+// (directories 0700, files 0600), WAL journal, synchronous=FULL, secure_delete=ON.
+//
+// Writes: one writer thread per open tenant owns the write connection. Commit() queues the
+// batch; the writer takes every queued batch (up to max_group_batches, optionally waiting
+// max_group_delay_us for more), runs them in one transaction (one SAVEPOINT per batch, so a
+// batch whose precondition fails is undone alone), COMMITs (one WAL fsync for the group) and
+// only then calls the callbacks. An I/O failure fails every batch of the group with
+// kUnavailable; nothing of it is acknowledged.
+// Reads: a pool of read connections per tenant, each with its prepared statements; WAL lets
+// them run during writes and they see only committed data.
+//
+// Thread-safety: SqliteStore and SqliteTenantStore are thread-safe.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/store.h"
+
+namespace hygie::storage {
+
+// Schema version written to PRAGMA user_version.
+inline constexpr int kSqliteSchemaVersion = 1;
+
+struct SqliteTenantStats {
+  uint64_t group_commits = 0;      // transactions committed by the writer
+  uint64_t batches_committed = 0;  // batches acknowledged ok
+  uint64_t batches_rejected = 0;   // batches failed with kConflict or kInvalidArgument
+  uint64_t failed_groups = 0;      // groups that failed as a whole (I/O)
+};
+
+class SqliteTenantStore final : public TenantStore {
+ public:
+  // Opens (creating if needed) the database at `tenant_dir`/data.db and starts the writer.
+  static Result<std::shared_ptr<SqliteTenantStore>> Open(const std::string& tenant_dir,
+                                                         const SqliteOptions& options);
+  ~SqliteTenantStore() override;
+
+  Result<std::optional<VersionRecord>> ReadCurrent(std::string_view type,
+                                                   std::string_view id) override;
+  Result<std::optional<VersionRecord>> ReadVersion(std::string_view type, std::string_view id,
+                                                   uint64_t version) override;
+  Result<std::vector<HistoryEntry>> History(const HistoryQuery& query) override;
+  Result<uint64_t> HistoryCount(const HistoryQuery& query) override;
+  // After Close(), `done` is called at once, on the caller's thread, with kUnavailable.
+  void Commit(WriteBatch batch, CommitCallback done) override;
+
+  // Stops accepting commits, commits what is queued, joins the writer, then waits for reads
+  // in progress and closes every connection. Later reads fail with kUnavailable. Idempotent.
+  void Close();
+
+  SqliteTenantStats stats() const;
+  const std::string& db_path() const { return db_path_; }
+
+  struct Private;  // construction tag (public so make_shared can see it)
+  SqliteTenantStore(const Private&, std::string db_path, const SqliteOptions& options);
+
+ private:
+  struct Pending {
+    WriteBatch batch;
+    CommitCallback done;
+  };
+  struct Writer;    // the write connection and its statements
+  struct ReadConn;  // a read connection and its statements
+
+  class ReadLease;
+
+  Status Start();
+  void WriterLoop();
+  void RunGroup(std::vector<Pending>& group, std::vector<Status>& statuses);
+  Result<std::unique_ptr<ReadConn>> OpenReadConn();
+  Result<ReadConn*> AcquireRead();
+  void ReleaseRead(ReadConn* conn);
+
+  const std::string db_path_;
+  const SqliteOptions options_;
+
+  // Commit queue.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;      // guarded by queue_mu_
+  std::thread writer_thread_;
+  std::unique_ptr<Writer> writer_;  // used by the writer thread only (and Start/Close)
+  std::mutex close_mu_;             // serializes Close()
+  bool closed_ = false;             // guarded by close_mu_
+
+  // Read pool.
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<ReadConn>> read_conns_;  // guarded by pool_mu_
+  std::vector<ReadConn*> free_reads_;                  // guarded by pool_mu_
+  size_t reads_in_use_ = 0;                            // guarded by pool_mu_
+  bool pool_closed_ = false;                           // guarded by pool_mu_
+
+  std::atomic<uint64_t> group_commits_{0};
+  std::atomic<uint64_t> batches_committed_{0};
+  std::atomic<uint64_t> batches_rejected_{0};
+  std::atomic<uint64_t> failed_groups_{0};
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string dir, const SqliteOptions& options);
+  ~SqliteStore() override;
+
+  // Tenant names must match [a-z0-9-]{2,63} (checked again here: they become directory
+  // names). The same tenant gets the same SqliteTenantStore while the store is open.
+  Result<std::shared_ptr<TenantStore>> OpenTenant(std::string_view tenant) override;
+  // Closes every open tenant (see SqliteTenantStore::Close); later OpenTenant calls fail
+  // with kUnavailable.
+  void Close() override;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  const std::string dir_;
+  const SqliteOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<SqliteTenantStore>, std::less<>> tenants_;  // mu_
+  bool closed_ = false;                                                            // mu_
+};
+
+// True if `tenant` matches [a-z0-9-]{2,63}.
+bool IsValidTenantName(std::string_view tenant);
+
+}  // namespace hygie::storage
