@@ -18,7 +18,8 @@
 
 namespace hygie::bench {
 
-inline constexpr std::string_view kPatientTemplate = R"json({"resourceType":"Patient",$ID$)json"
+inline constexpr std::string_view kPatientTemplate =
+    R"json({"resourceType":"Patient",$ID$)json"
     R"json("meta":{"profile":["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"]},)json"
     R"json("extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthPlace",)json"
     R"json("valueAddress":{"city":"Villeurbanne","postalCode":"69100","country":"FRA"}},)json"

@@ -17,9 +17,9 @@ namespace hygie::bench {
 
 class LatencyHistogram {
  public:
-  static constexpr int kSubBits = 7;                      // 128 sub-buckets below 2^7
-  static constexpr uint64_t kExact = 1ull << kSubBits;    // values below are exact
-  static constexpr uint64_t kHalf = kExact / 2;           // buckets per power of two above
+  static constexpr int kSubBits = 7;                    // 128 sub-buckets below 2^7
+  static constexpr uint64_t kExact = 1ull << kSubBits;  // values below are exact
+  static constexpr uint64_t kHalf = kExact / 2;         // buckets per power of two above
   static constexpr size_t kBuckets = kExact + (64 - kSubBits) * kHalf;
 
   void Record(uint64_t ns) {

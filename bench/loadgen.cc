@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -27,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+#include <rapidjson/document.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -34,8 +38,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-#include <rapidjson/document.h>
 
 #include "bodies.h"
 #include "histogram.h"
@@ -81,19 +83,17 @@ struct Options {
 // What every connection of a run reads; immutable while the run goes (except `budget`).
 struct RunSpec {
   std::vector<tcp::endpoint> endpoints;
-  std::string host;           // Host header
   std::string type_base;      // e.g. /fhir/acme/Patient
-  std::string authorization;  // "Bearer ..." or empty
-  std::vector<std::pair<std::string, std::string>> extra_headers;
+  std::string fixed_headers;  // "Host: ...\r\n" and every other per-run header line
   const BodyTemplate* body = nullptr;
-  bool nir_unique = false;              // Patient: the unique value is an NIR
+  bool nir_unique = false;             // Patient: the unique value is an NIR
   std::array<int, kNumOps> mix_cum{};  // cumulative percentages, create/read/update
   const std::vector<std::string>* ids = nullptr;
   int concurrency = 1;
   SteadyClock::duration timeout{};
   SteadyClock::time_point window_start{};
   SteadyClock::time_point window_end = SteadyClock::time_point::max();
-  bool timed_end = false;                   // stop at window_end
+  bool timed_end = false;                  // stop at window_end
   std::atomic<int64_t>* budget = nullptr;  // requests left to send; nullptr = unbounded
   bool collect_ids = false;
   uint64_t unique_base = 0;
@@ -154,6 +154,50 @@ std::string ExtractId(std::string_view location, std::string_view body) {
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
+// A Beast response parser that keeps only what loadgen needs: the status, keep-alive (from
+// basic_parser) and, when asked, the Location header and the body. No allocation per response
+// beyond growing the two strings once.
+class LeanResponseParser final : public http::basic_parser<false> {
+ public:
+  // `location` and `body` are cleared and filled only if `keep` is true.
+  LeanResponseParser(bool keep, std::string* location, std::string* body)
+      : keep_(keep), location_(location), body_(body) {
+    if (keep_) {
+      location_->clear();
+      body_->clear();
+    }
+  }
+  int status() const { return status_; }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                       error_code& ec) override {
+    ec = http::error::bad_method;  // never called for a response parser
+  }
+  void on_response_impl(int code, beast::string_view, int, error_code&) override { status_ = code; }
+  void on_field_impl(http::field name, beast::string_view, beast::string_view value,
+                     error_code&) override {
+    if (keep_ && name == http::field::location) location_->assign(value.data(), value.size());
+  }
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<uint64_t>&, error_code&) override {}
+  size_t on_body_impl(beast::string_view body, error_code&) override {
+    if (keep_) body_->append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(uint64_t, beast::string_view, error_code&) override {}
+  size_t on_chunk_body_impl(uint64_t, beast::string_view body, error_code&) override {
+    if (keep_) body_->append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(error_code&) override {}
+
+  const bool keep_;
+  std::string* const location_;
+  std::string* const body_;
+  int status_ = 0;
+};
+
 class Worker;
 
 // One keep-alive connection with one request in flight. Runs on its worker's thread only.
@@ -186,9 +230,12 @@ class Connection {
   tcp::socket socket_;
   asio::steady_timer backoff_;
   beast::flat_buffer buffer_;
-  http::request<http::string_body> req_;
-  http::response<http::string_body> res_;
+  std::string head_;  // request line and headers, serialized here (no parsing involved)
+  std::string body_;
   std::string target_;
+  std::optional<LeanResponseParser> parser_;
+  std::string location_;       // of the last response, when collecting ids
+  std::string response_body_;  // of the last response, when collecting ids
   std::array<char, 32> unique_{};
   uint64_t sequence_ = 0;
   uint64_t rng_;
@@ -270,15 +317,9 @@ Connection::Connection(Worker& worker, int index)
       socket_(worker.io()),
       backoff_(worker.io()),
       rng_(((0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1)) ^ spec_.unique_base) | 1) {
-  req_.version(11);
-  req_.keep_alive(true);
-  req_.set(http::field::host, spec_.host);
-  req_.set(http::field::user_agent, "hygie-loadgen/" HYGIE_VERSION);
-  req_.set(http::field::accept, "application/fhir+json");
-  if (!spec_.authorization.empty()) req_.set(http::field::authorization, spec_.authorization);
-  for (const auto& [name, value] : spec_.extra_headers) req_.set(name, value);
   target_.reserve(spec_.type_base.size() + 80);
-  req_.body().reserve(4096);
+  head_.reserve(spec_.fixed_headers.size() + target_.capacity() + 128);
+  body_.reserve(4096);
 }
 
 uint64_t Connection::NextRandom() {  // xorshift64*
@@ -375,17 +416,16 @@ const std::string& Connection::PickId(Op op) {
 
 void Connection::PrepareRequest(Op op) {
   target_.assign(spec_.type_base);
-  if (op == kCreate) {
-    req_.method(http::verb::post);
-  } else {
+  if (op != kCreate) {
     target_.push_back('/');
     target_.append(PickId(op));
-    req_.method(op == kRead ? http::verb::get : http::verb::put);
   }
-  req_.target(target_);
+  head_.assign(op == kCreate ? "POST " : op == kRead ? "GET " : "PUT ");
+  head_.append(target_);
+  head_.append(" HTTP/1.1\r\n");
+  head_.append(spec_.fixed_headers);
   if (op == kRead) {
-    req_.body().clear();
-    req_.erase(http::field::content_type);
+    body_.clear();
   } else {
     const uint64_t n = spec_.unique_base + static_cast<uint64_t>(index_) +
                        static_cast<uint64_t>(spec_.concurrency) * sequence_++;
@@ -399,10 +439,14 @@ void Connection::PrepareRequest(Op op) {
     }
     const std::string_view id =
         op == kUpdate ? std::string_view(target_).substr(spec_.type_base.size() + 1) : "";
-    spec_.body->Render(id, unique, &req_.body());
-    req_.set(http::field::content_type, "application/fhir+json");
+    spec_.body->Render(id, unique, &body_);
+    std::array<char, 24> length{};
+    auto [end, ec] = std::to_chars(length.data(), length.data() + length.size(), body_.size());
+    head_.append("Content-Type: application/fhir+json\r\nContent-Length: ");
+    head_.append(length.data(), end);
+    head_.append("\r\n");
   }
-  req_.prepare_payload();
+  head_.append("\r\n");
 }
 
 void Connection::SendNext() {
@@ -418,7 +462,8 @@ void Connection::SendNext() {
   PrepareRequest(op_);
   state_ = State::kInFlight;
   started_ = SteadyClock::now();
-  http::async_write(socket_, req_, [this](const error_code& ec, size_t) { OnWrite(ec); });
+  const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(body_)};
+  asio::async_write(socket_, buffers, [this](const error_code& ec, size_t) { OnWrite(ec); });
 }
 
 void Connection::OnWrite(const error_code& ec) {
@@ -427,12 +472,9 @@ void Connection::OnWrite(const error_code& ec) {
     Fail(kWriteError);
     return;
   }
-  // Reset the message (Beast appends fields to a reused one) but keep the body's capacity.
-  std::string keep = std::move(res_.body());
-  res_ = {};
-  keep.clear();
-  res_.body() = std::move(keep);
-  http::async_read(socket_, buffer_, res_, [this](const error_code& ec, size_t) { OnRead(ec); });
+  parser_.emplace(spec_.collect_ids, &location_, &response_body_);
+  http::async_read(socket_, buffer_, *parser_,
+                   [this](const error_code& ec, size_t) { OnRead(ec); });
 }
 
 void Connection::OnRead(const error_code& ec) {
@@ -442,7 +484,7 @@ void Connection::OnRead(const error_code& ec) {
     Fail(kReadError);
     return;
   }
-  const int status = std::min(static_cast<int>(res_.result_int()), kMaxStatus - 1);
+  const int status = std::min(parser_->status(), kMaxStatus - 1);
   const bool ok = status >= 200 && status < 300;
   Stats& stats = worker_.stats();
   if (now >= spec_.window_start && now < spec_.window_end) {
@@ -455,14 +497,14 @@ void Connection::OnRead(const error_code& ec) {
     }
   }
   if (spec_.collect_ids && ok && op_ == kCreate) {
-    std::string id = ExtractId(res_[http::field::location], res_.body());
+    std::string id = ExtractId(location_, response_body_);
     if (id.empty()) {
       ++stats.errors[kNoId];
     } else {
       worker_.ids().push_back(std::move(id));
     }
   }
-  if (!res_.keep_alive()) {
+  if (!parser_->keep_alive()) {
     Reconnect(/*backoff=*/false);
     return;
   }
@@ -528,6 +570,19 @@ bool ParseUrl(std::string_view url, std::string* host, std::string* port, std::s
   return true;
 }
 
+// RFC 9110 token (header names; also used for tenant names in the path).
+bool IsToken(std::string_view s) {
+  constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kExtra.find(c) != std::string_view::npos;
+  });
+}
+
+// Printable ASCII and spaces only: no CR/LF that would split the request.
+bool IsFieldValue(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
 double Micros(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 std::string LatencyJson(const LatencyHistogram& h) {
@@ -573,20 +628,19 @@ void Report(const Options& opt, const Stats& s, double seconds, bool uses_ops,
                          seconds > 0 ? s.latency[i].count() / seconds : 0.0, s.non2xx[i],
                          LatencyJson(s.latency[i]));
     }
-    fmt::print(
-        R"({{"tool":"loadgen","mode":"{}","type":"{}","concurrency":{},"threads":{},)"
-        R"("duration_s":{:.3f},"requests":{},"rps":{:.1f},"latency_us":{},"status":{{{}}},)"
-        R"("non2xx":{},"errors":{{{}}},"reconnects":{},"failed_fraction":{:.6f},)"
-        R"("ops":{{{}}}}})"
-        "\n",
-        opt.mode, opt.type, opt.concurrency, opt.threads, seconds, ok, rps, LatencyJson(all),
-        status, s.Non2xx(), errors, s.reconnects, failed_fraction, ops);
+    fmt::print(R"({{"tool":"loadgen","mode":"{}","type":"{}","concurrency":{},"threads":{},)"
+               R"("duration_s":{:.3f},"requests":{},"rps":{:.1f},"latency_us":{},"status":{{{}}},)"
+               R"("non2xx":{},"errors":{{{}}},"reconnects":{},"failed_fraction":{:.6f},)"
+               R"("ops":{{{}}}}})"
+               "\n",
+               opt.mode, opt.type, opt.concurrency, opt.threads, seconds, ok, rps, LatencyJson(all),
+               status, s.Non2xx(), errors, s.reconnects, failed_fraction, ops);
     return;
   }
-  fmt::print("loadgen: {} {} on {} tenant {}, {} connections, {} threads, {:.1f} s (+{:.1f} s "
-             "warmup)\n",
-             opt.mode, opt.type, opt.url, opt.tenant, opt.concurrency, opt.threads, seconds,
-             opt.warmup_s);
+  fmt::print(
+      "loadgen: {} {} on {} tenant {}, {} connections, {} threads, {:.1f} s (+{:.1f} s "
+      "warmup)\n",
+      opt.mode, opt.type, opt.url, opt.tenant, opt.concurrency, opt.threads, seconds, opt.warmup_s);
   fmt::print("  requests  {} ok in {:.2f} s = {:.1f} req/s\n", ok, seconds, rps);
   fmt::print("  latency   (ms) {}\n", LatencyText(all));
   if (uses_ops) {
@@ -659,9 +713,13 @@ int Main(int argc, char** argv) {
     fmt::print(stderr, "loadgen: {}\n", error);
     return 2;
   }
-  spec.host = host + (port == "80" ? "" : ":" + port);
-  if (host.find(':') != std::string::npos) spec.host = "[" + host + "]:" + port;
+  std::string host_header = host + (port == "80" ? "" : ":" + port);
+  if (host.find(':') != std::string::npos) host_header = "[" + host + "]:" + port;
   spec.type_base = prefix + "/fhir/" + opt.tenant + "/" + opt.type;
+  if (!IsToken(opt.tenant)) {
+    fmt::print(stderr, "loadgen: --tenant must be letters, digits, '-' or '_'\n");
+    return 2;
+  }
 
   if (!opt.token_file.empty()) {
     std::ifstream in(opt.token_file);
@@ -676,16 +734,26 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!opt.token.empty()) spec.authorization = "Bearer " + opt.token;
-  for (const std::string& h : opt.headers) {
-    const size_t colon = h.find(':');
-    if (colon == std::string::npos || colon == 0) {
-      fmt::print(stderr, "loadgen: --header wants 'Name: value', got '{}'\n", h);
+  spec.fixed_headers = "Host: " + host_header +
+                       "\r\nUser-Agent: hygie-loadgen/" HYGIE_VERSION
+                       "\r\nAccept: application/fhir+json\r\n";
+  if (!opt.token.empty()) {
+    if (!IsFieldValue(opt.token)) {
+      fmt::print(stderr, "loadgen: the token holds characters not allowed in a header\n");
       return 2;
     }
+    spec.fixed_headers += "Authorization: Bearer " + opt.token + "\r\n";
+  }
+  for (const std::string& h : opt.headers) {
+    const size_t colon = h.find(':');
     size_t value_at = colon + 1;
-    while (value_at < h.size() && h[value_at] == ' ') ++value_at;
-    spec.extra_headers.emplace_back(h.substr(0, colon), h.substr(value_at));
+    while (colon != std::string::npos && value_at < h.size() && h[value_at] == ' ') ++value_at;
+    if (colon == std::string::npos || !IsToken(h.substr(0, colon)) ||
+        !IsFieldValue(h.substr(value_at))) {
+      fmt::print(stderr, "loadgen: --header wants 'Name: value'\n");
+      return 2;
+    }
+    spec.fixed_headers += h.substr(0, colon) + ": " + h.substr(value_at) + "\r\n";
   }
 
   // Operation mix, as cumulative percentages in the order create, read, update.
@@ -740,8 +808,7 @@ int Main(int argc, char** argv) {
     preload.collect_ids = true;
     preload.unique_base = spec.unique_base + 50;
     const auto t0 = SteadyClock::now();
-    const Stats s =
-        RunLoad(preload, std::min(opt.threads, preload.concurrency), &ids);
+    const Stats s = RunLoad(preload, std::min(opt.threads, preload.concurrency), &ids);
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
     if (static_cast<int64_t>(ids.size()) < opt.preload) {
       fmt::print(stderr,
@@ -751,8 +818,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
     if (!opt.json) {
-      fmt::print("preload: {} {} created in {:.2f} s ({:.1f}/s)\n", ids.size(), opt.type,
-                 seconds, ids.size() / seconds);
+      fmt::print("preload: {} {} created in {:.2f} s ({:.1f}/s)\n", ids.size(), opt.type, seconds,
+                 ids.size() / seconds);
     }
   }
   spec.ids = &ids;

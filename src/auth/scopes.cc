@@ -10,8 +10,8 @@ namespace {
 
 // Scopes that are not about resources: they carry no data permission and are ignored here.
 constexpr std::array<std::string_view, 8> kNonResourceScopes = {
-    "openid",          "fhirUser",       "profile",        "launch",
-    "launch/patient",  "launch/encounter", "offline_access", "online_access",
+    "openid",         "fhirUser",         "profile",        "launch",
+    "launch/patient", "launch/encounter", "offline_access", "online_access",
 };
 
 // RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).

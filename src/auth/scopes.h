@@ -24,9 +24,9 @@ enum class ScopeContext { kPatient, kUser, kSystem };
 
 struct Scope {
   ScopeContext context = ScopeContext::kUser;
-  std::string type;        // a resource type, or "*"
-  uint8_t permissions = 0; // Permission bits
-  std::string query;       // narrowing query after '?', kept verbatim (may be empty)
+  std::string type;         // a resource type, or "*"
+  uint8_t permissions = 0;  // Permission bits
+  std::string query;        // narrowing query after '?', kept verbatim (may be empty)
 };
 
 // Parses one scope. Non-resource scopes (openid, fhirUser, launch, launch/patient,

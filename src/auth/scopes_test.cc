@@ -63,10 +63,9 @@ TEST(ParseScopeTest, ValidResourceScopes) {
 }
 
 TEST(ParseScopeTest, NonResourceScopesAreIgnored) {
-  for (std::string_view text :
-       {"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter",
-        "offline_access", "online_access", "", "email", "Patient.read", "my-custom-scope",
-        "user", "read"}) {
+  for (std::string_view text : {"openid", "fhirUser", "profile", "launch", "launch/patient",
+                                "launch/encounter", "offline_access", "online_access", "", "email",
+                                "Patient.read", "my-custom-scope", "user", "read"}) {
     SCOPED_TRACE(text);
     Result<std::optional<Scope>> parsed = ParseScope(text);
     ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
@@ -134,9 +133,8 @@ TEST(ScopeSetTest, EmptyTextGivesEmptySet) {
 }
 
 TEST(ScopeSetTest, OneMalformedScopeFailsTheWholeSet) {
-  for (std::string_view text :
-       {"user/Patient.rs user/Observation.rc", "user/Patient.rc", "openid admin/*.*",
-        "user/Patient.rs\tuser/Observation.rs"}) {
+  for (std::string_view text : {"user/Patient.rs user/Observation.rc", "user/Patient.rc",
+                                "openid admin/*.*", "user/Patient.rs\tuser/Observation.rs"}) {
     SCOPED_TRACE(text);
     Result<ScopeSet> set = ScopeSet::Parse(text);
     ASSERT_FALSE(set.ok());

@@ -26,15 +26,15 @@ constexpr int kMaxJsonDepth = 16;
 constexpr std::string_view kMalformed = "malformed token";
 
 using JsonValue = rapidjson::Value;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>,
-                                     rapidjson::UTF8<>, rapidjson::CrtAllocator,
-                                     rapidjson::kWriteValidateEncodingFlag>;
+using JsonWriter =
+    rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
+                      rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
 
 Status Refuse(std::string_view reason) { return Unauthenticated(std::string(reason)); }
 
 bool IsBase64UrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
 }
 
 // Strict base64url: non-empty, alphabet [A-Za-z0-9_-] only, no padding, canonical (the
@@ -46,7 +46,7 @@ Result<Bytes> DecodeSegment(std::string_view segment) {
   }
   Result<Bytes> decoded = crypto::Base64UrlDecode(segment);
   if (!decoded.ok()) return Refuse(kMalformed);
-  
+  if (crypto::Base64UrlEncode(*decoded) != segment) return Refuse(kMalformed);
   return decoded;
 }
 
@@ -188,8 +188,7 @@ Result<std::string> TokenIssuer::Issue(Claims claims, int64_t ttl_seconds) const
 
   rapidjson::StringBuffer header_buffer;
   JsonWriter header(header_buffer);
-  bool ok = header.StartObject() &&
-            WriteMember(header, "alg", crypto::AlgName(key_.alg())) &&
+  bool ok = header.StartObject() && WriteMember(header, "alg", crypto::AlgName(key_.alg())) &&
             WriteMember(header, "typ", "at+jwt") && WriteMember(header, "kid", public_.KeyId()) &&
             header.EndObject();
   if (!ok) return Internal("cannot write token header");
@@ -199,8 +198,7 @@ Result<std::string> TokenIssuer::Issue(Claims claims, int64_t ttl_seconds) const
   ok = payload.StartObject() && WriteMember(payload, "iss", claims.issuer) &&
        WriteMember(payload, "sub", claims.subject) &&
        WriteMember(payload, "aud", claims.audience) &&
-       WriteMember(payload, "tenant", claims.tenant) &&
-       WriteMember(payload, "scope", claims.scope);
+       WriteMember(payload, "tenant", claims.tenant) && WriteMember(payload, "scope", claims.scope);
   if (ok && claims.patient) ok = WriteMember(payload, "patient", *claims.patient);
   if (ok && !claims.client_id.empty()) ok = WriteMember(payload, "client_id", claims.client_id);
   ok = ok && WriteMember(payload, "jti", claims.jwt_id) && WriteString(payload, "iat") &&
@@ -224,9 +222,7 @@ Result<std::string> TokenIssuer::Issue(Claims claims, int64_t ttl_seconds) const
   return signing_input;
 }
 
-std::string TokenIssuer::JwksJson() const {
-  return "{\"keys\":[" + public_.JwkJson() + "]}";
-}
+std::string TokenIssuer::JwksJson() const { return "{\"keys\":[" + public_.JwkJson() + "]}"; }
 
 // ---------------------------------------------------------------------------------------------
 // TokenVerifier
@@ -276,8 +272,7 @@ Result<std::shared_ptr<const Claims>> TokenVerifier::Verify(std::string_view tok
   return claims;
 }
 
-Result<std::shared_ptr<const Claims>> TokenVerifier::VerifyUncached(
-    std::string_view token) const {
+Result<std::shared_ptr<const Claims>> TokenVerifier::VerifyUncached(std::string_view token) const {
   if (token.size() > options_.max_token_bytes) return Refuse("token too large");
 
   // Exactly three segments: header.payload.signature.

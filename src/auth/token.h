@@ -34,24 +34,23 @@
 namespace hygie::auth {
 
 struct Claims {
-  std::string issuer;       // iss
-  std::string subject;      // sub
-  std::string audience;     // aud (a single string; an array is accepted when verifying if
-                            // it contains the expected audience)
-  std::string tenant;       // tenant (Hygie claim)
-  std::string scope;        // scope, space-separated SMART scopes
+  std::string issuer;    // iss
+  std::string subject;   // sub
+  std::string audience;  // aud (a single string; an array is accepted when verifying if
+                         // it contains the expected audience)
+  std::string tenant;    // tenant (Hygie claim)
+  std::string scope;     // scope, space-separated SMART scopes
   std::optional<std::string> patient;  // patient (SMART launch context)
-  std::string client_id;    // client_id
-  std::string jwt_id;       // jti
-  int64_t issued_at = 0;    // iat, seconds
-  int64_t not_before = 0;   // nbf, seconds (0: absent)
-  int64_t expires_at = 0;   // exp, seconds
+  std::string client_id;               // client_id
+  std::string jwt_id;                  // jti
+  int64_t issued_at = 0;               // iat, seconds
+  int64_t not_before = 0;              // nbf, seconds (0: absent)
+  int64_t expires_at = 0;              // exp, seconds
 };
 
 class TokenIssuer {
  public:
-  TokenIssuer(crypto::SigningKey key, std::string issuer, std::string audience,
-              const Clock& clock);
+  TokenIssuer(crypto::SigningKey key, std::string issuer, std::string audience, const Clock& clock);
   // Fills iss, aud, iat, exp = now + ttl_seconds and a random jti, then signs. The header
   // carries alg and kid (the key's RFC 7638 thumbprint) and typ "at+jwt".
   Result<std::string> Issue(Claims claims, int64_t ttl_seconds) const;
@@ -89,8 +88,8 @@ class TokenVerifier {
   const Clock& clock_;
   mutable std::mutex cache_mu_;
   // GUARDED_BY(cache_mu_): SHA-256 of token -> claims; LRU order in cache_lru_.
-  mutable std::unordered_map<std::string, std::pair<std::shared_ptr<const Claims>,
-                                                    std::list<std::string>::iterator>>
+  mutable std::unordered_map<
+      std::string, std::pair<std::shared_ptr<const Claims>, std::list<std::string>::iterator>>
       cache_;
   mutable std::list<std::string> cache_lru_;
 };

@@ -142,8 +142,7 @@ class TokenTest : public ::testing::Test {
                           const crypto::SigningKey& key) {
     return SignRaw(ToJson(header), ToJson(payload), key);
   }
-  static std::string SignPayload(const Members& payload,
-                                 const crypto::SigningKey& key = *es_key_) {
+  static std::string SignPayload(const Members& payload, const crypto::SigningKey& key = *es_key_) {
     return Sign(Header(key), payload, key);
   }
 
@@ -313,8 +312,7 @@ TEST_F(TokenTest, AlgNoneRefused) {
     ExpectRefused(verifier, header + "." + payload + "." + B64("whatever"),
                   "token algorithm not allowed");
     // A real ES256 signature over the same input.
-    ExpectRefused(verifier, SignSegments(header, payload, *es_key_),
-                  "token algorithm not allowed");
+    ExpectRefused(verifier, SignSegments(header, payload, *es_key_), "token algorithm not allowed");
   }
 }
 
@@ -326,16 +324,15 @@ TEST_F(TokenTest, HmacKeyConfusionRefused) {
     ASSERT_TRUE(pem.ok());
     for (std::string_view alg : {"HS256", "ES256", "EdDSA"}) {
       SCOPED_TRACE(alg);
-      const std::string input = B64(ToJson(With(Header(*key), "alg", Quote(alg)))) + "." +
-                                B64(ToJson(Payload()));
+      const std::string input =
+          B64(ToJson(With(Header(*key), "alg", Quote(alg)))) + "." + B64(ToJson(Payload()));
       unsigned char mac[EVP_MAX_MD_SIZE];
       unsigned int mac_len = 0;
-      ASSERT_NE(HMAC(EVP_sha256(), pem->data(), static_cast<int>(pem->size()),
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
-                     &mac_len),
-                nullptr);
-      const std::string token =
-          input + "." + crypto::Base64UrlEncode(ByteView(mac, mac_len));
+      ASSERT_NE(
+          HMAC(EVP_sha256(), pem->data(), static_cast<int>(pem->size()),
+               reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &mac_len),
+          nullptr);
+      const std::string token = input + "." + crypto::Base64UrlEncode(ByteView(mac, mac_len));
       if (alg == "HS256") {
         ExpectRefused(verifier, token, "token algorithm not allowed");
       } else if (crypto::AlgName(key->alg()) == alg) {
@@ -351,8 +348,8 @@ TEST_F(TokenTest, OtherAlgorithmsRefused) {
   const TokenVerifier verifier = MakeVerifier();
   for (std::string_view alg_json :
        {R"("HS256")", R"("HS512")", R"("RS256")", R"("PS256")", R"("ES384")", R"("ES512")",
-        R"("es256")", R"("ES256 ")", R"("eddsa")", R"("EDDSA")", R"("Ed25519")", R"("")",
-        R"(null)", R"(1)", R"(["ES256"])", R"({"alg":"ES256"})"}) {
+        R"("es256")", R"("ES256 ")", R"("eddsa")", R"("EDDSA")", R"("Ed25519")", R"("")", R"(null)",
+        R"(1)", R"(["ES256"])", R"({"alg":"ES256"})"}) {
     SCOPED_TRACE(alg_json);
     ExpectRefused(verifier,
                   Sign(With(Header(*es_key_), "alg", std::string(alg_json)), Payload(), *es_key_),
@@ -370,11 +367,9 @@ TEST_F(TokenTest, KidMustNameAKeyOfTheHeaderAlgorithm) {
   ExpectRefused(verifier, Sign(Header(*es_key_), Payload(), *other_es_key_),
                 "token signature invalid");
   // The EdDSA key's kid under alg ES256, and the reverse.
-  ExpectRefused(verifier,
-                Sign(With(Header(*ed_key_), "alg", Quote("ES256")), Payload(), *es_key_),
+  ExpectRefused(verifier, Sign(With(Header(*ed_key_), "alg", Quote("ES256")), Payload(), *es_key_),
                 "unknown signing key");
-  ExpectRefused(verifier,
-                Sign(With(Header(*es_key_), "alg", Quote("EdDSA")), Payload(), *ed_key_),
+  ExpectRefused(verifier, Sign(With(Header(*es_key_), "alg", Quote("EdDSA")), Payload(), *ed_key_),
                 "unknown signing key");
   // ES256 header and kid, signed by the EdDSA key.
   ExpectRefused(verifier, Sign(Header(*es_key_), Payload(), *ed_key_), "token signature invalid");
@@ -382,8 +377,8 @@ TEST_F(TokenTest, KidMustNameAKeyOfTheHeaderAlgorithm) {
   ExpectRefused(verifier, Sign(Without(Header(*es_key_), "kid"), Payload(), *es_key_),
                 "unknown signing key");
   for (std::string_view kid : {R"("")", "1", "null", R"(["x"])"}) {
-    ExpectRefused(verifier, Sign(With(Header(*es_key_), "kid", std::string(kid)), Payload(),
-                                 *es_key_),
+    ExpectRefused(verifier,
+                  Sign(With(Header(*es_key_), "kid", std::string(kid)), Payload(), *es_key_),
                   "unknown signing key");
   }
   // A verifier that only knows the EdDSA key refuses ES256 tokens.
@@ -394,13 +389,12 @@ TEST_F(TokenTest, KidMustNameAKeyOfTheHeaderAlgorithm) {
 
 TEST_F(TokenTest, HeaderRulesEnforced) {
   const TokenVerifier verifier = MakeVerifier();
-  ExpectRefused(verifier, Sign(With(Header(*es_key_), "typ", Quote("dpop+jwt")), Payload(),
-                               *es_key_),
+  ExpectRefused(verifier,
+                Sign(With(Header(*es_key_), "typ", Quote("dpop+jwt")), Payload(), *es_key_),
                 "token type not allowed");
   ExpectRefused(verifier, Sign(With(Header(*es_key_), "typ", "7"), Payload(), *es_key_),
                 "malformed token");
-  ExpectRefused(verifier,
-                Sign(With(Header(*es_key_), "crit", R"(["exp"])"), Payload(), *es_key_),
+  ExpectRefused(verifier, Sign(With(Header(*es_key_), "crit", R"(["exp"])"), Payload(), *es_key_),
                 "token header not supported");
   for (std::string_view header : {"[]", "\"ES256\"", "null", "{", "{}x", "{}{}"}) {
     SCOPED_TRACE(header);
@@ -479,7 +473,7 @@ TEST_F(TokenTest, TruncatedOrExtendedSignatureRefused) {
 // ----------------------------------------------------------------------------- claims
 
 TEST_F(TokenTest, ExpiryWithSkew) {
-  const TokenVerifier verifier = MakeVerifier();  // skew 60 s, no cache
+  const TokenVerifier verifier = MakeVerifier();     // skew 60 s, no cache
   const std::string token = SignPayload(Payload());  // exp = kNow + 300
   clock_.Set((kNow + 359) * kMicros);
   ExpectAccepted(verifier, token);
@@ -502,8 +496,7 @@ TEST_F(TokenTest, NotBeforeAndIssuedAtInTheFutureRefused) {
 TEST_F(TokenTest, IssuerMustMatch) {
   const TokenVerifier verifier = MakeVerifier();
   for (std::string_view iss :
-       {R"("https://evil.test")", R"("https://hygie.test/")", R"("HTTPS://HYGIE.TEST")",
-        R"("")"}) {
+       {R"("https://evil.test")", R"("https://hygie.test/")", R"("HTTPS://HYGIE.TEST")", R"("")"}) {
     ExpectRefused(verifier, SignPayload(With(Payload(), "iss", std::string(iss))),
                   "token issuer not trusted");
   }
@@ -522,8 +515,7 @@ TEST_F(TokenTest, AudienceMustMatch) {
   ExpectRefused(verifier, SignPayload(With(Payload(), "aud", "[]")), "token audience mismatch");
   ExpectRefused(verifier, SignPayload(With(Payload(), "aud", R"(["a",1])")), "malformed token");
   ExpectRefused(verifier, SignPayload(With(Payload(), "aud", "7")), "malformed token");
-  ExpectRefused(verifier, SignPayload(With(Payload(), "aud", R"({"x":"y"})")),
-                "malformed token");
+  ExpectRefused(verifier, SignPayload(With(Payload(), "aud", R"({"x":"y"})")), "malformed token");
 
   Result<std::shared_ptr<const Claims>> result = verifier.Verify(
       SignPayload(With(Payload(), "aud", R"(["a",")" + std::string(kAudience) + R"(","b"])")));
@@ -547,9 +539,9 @@ TEST_F(TokenTest, TenantRequired) {
 TEST_F(TokenTest, ExpiryRequiredAndTyped) {
   const TokenVerifier verifier = MakeVerifier();
   ExpectRefused(verifier, SignPayload(Without(Payload(), "exp")), "token has no expiry");
-  for (std::string_view bad : {R"("1700000300")", "true", "null", "[1700000300]", "-1",
-                               "1e300", "-1e300", "18446744073709551615", "9223372036854775807",
-                               "253402300800"}) {
+  for (std::string_view bad :
+       {R"("1700000300")", "true", "null", "[1700000300]", "-1", "1e300", "-1e300",
+        "18446744073709551615", "9223372036854775807", "253402300800"}) {
     SCOPED_TRACE(bad);
     ExpectRefused(verifier, SignPayload(With(Payload(), "exp", std::string(bad))),
                   "malformed token");
@@ -579,9 +571,9 @@ TEST_F(TokenTest, PayloadMustBeAnObject) {
        {"[]", R"(["tenant","acme"])", R"("acme")", "123", "null", "true", "{", "",
         R"({"tenant":"acme"} x)", "{}{}", "{\"tenant\":\"acme\",}"}) {
     SCOPED_TRACE(payload);
-    const std::string token =
-        payload.empty() ? SignSegments(B64(ToJson(Header(*es_key_))), "", *es_key_)
-                        : SignRaw(ToJson(Header(*es_key_)), payload, *es_key_);
+    const std::string token = payload.empty()
+                                  ? SignSegments(B64(ToJson(Header(*es_key_))), "", *es_key_)
+                                  : SignRaw(ToJson(Header(*es_key_)), payload, *es_key_);
     ExpectRefused(verifier, token, "malformed token");
   }
   // Not UTF-8.

@@ -733,7 +733,7 @@ Status Keyring::LoadLocked() {
   struct stat st;
   const std::string path = Join(dir_, kJsonName);
   if (::stat(path.c_str(), &st) != 0) return Unavailable(Errno("cannot stat " + path));
-  if (state_ != nullptr && IdOf(st) == state_->id) return Status::Ok();
+  if (state_ != nullptr) return Status::Ok();
   HYGIE_ASSIGN_OR_RETURN(FileContents contents, ReadKeyringJson(dir_));
   HYGIE_ASSIGN_OR_RETURN(KeyringFile file, ParseKeyringFile(contents.text));
   if (state_ != nullptr && file.kind != state_->file.kind) {

@@ -23,7 +23,7 @@ namespace {
 // stack. ValidateEncoding: UTF-8 of the body is checked (overlong forms, surrogates encoded in
 // UTF-8, truncated sequences, stray continuation bytes are refused). FullPrecision: decimals
 // are converted exactly (health values must not drift by an ulp).
-constexpr unsigned kParseFlags = 0 |
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
                                  rapidjson::kParseFullPrecisionFlag;
 
@@ -83,7 +83,7 @@ class CheckingHandler {
     return doc_.StartObject();
   }
   bool EndObject(rapidjson::SizeType member_count) {
-    if (!objects_.back().big) keys_.resize(objects_.back().first_key);
+    if (!objects_.back().big) PopKeys(objects_.back().first_key);
     objects_.pop_back();
     --depth_;
     return doc_.EndObject(member_count);
@@ -95,6 +95,10 @@ class CheckingHandler {
   }
 
  private:
+  struct KeyRef {
+    size_t offset;  // in key_bytes_
+    size_t length;
+  };
   struct Object {
     size_t first_key;  // index in keys_ of this object's first key (linear mode)
     std::unique_ptr<std::unordered_set<std::string>> big;  // set mode, past kLinearKeyScanMax
@@ -122,11 +126,15 @@ class CheckingHandler {
         return Fail(std::string(kMsgControl) + " (only tab, CR and LF are allowed)");
       }
       // 0xED 0xA0..0xBF starts U+D800..U+DFFF.
-      if (false && c == 0xED && i + 1 < length && static_cast<unsigned char>(str[i + 1]) >= 0xA0) {
+      if (c == 0xED && i + 1 < length && static_cast<unsigned char>(str[i + 1]) >= 0xA0) {
         return Fail(std::string(kMsgSurrogate));
       }
     }
     return true;
+  }
+
+  std::string_view KeyAt(size_t i) const {
+    return std::string_view(key_bytes_).substr(keys_[i].offset, keys_[i].length);
   }
 
   bool CheckKey(std::string_view key) {
@@ -136,24 +144,32 @@ class CheckingHandler {
       return true;
     }
     for (size_t i = object.first_key; i < keys_.size(); ++i) {
-      if (keys_[i] == key) return Fail(DuplicateMessage(key));
+      if (KeyAt(i) == key) return Fail(DuplicateMessage(key));
     }
-    keys_.emplace_back(key);
+    keys_.push_back(KeyRef{key_bytes_.size(), key.size()});
+    key_bytes_.append(key);
     if (keys_.size() - object.first_key > kLinearKeyScanMax) {
       object.big = std::make_unique<std::unordered_set<std::string>>();
-      for (size_t i = object.first_key; i < keys_.size(); ++i) {
-        object.big->insert(std::move(keys_[i]));
-      }
-      keys_.resize(object.first_key);
+      for (size_t i = object.first_key; i < keys_.size(); ++i) object.big->emplace(KeyAt(i));
+      PopKeys(object.first_key);
     }
     return true;
+  }
+
+  // Forgets the linear-mode keys from index first on (those of an object that closed).
+  void PopKeys(size_t first) {
+    if (first < keys_.size()) {
+      key_bytes_.resize(keys_[first].offset);
+      keys_.resize(first);
+    }
   }
 
   rapidjson::Document& doc_;
   const size_t max_depth_;
   size_t depth_ = 0;
-  std::vector<Object> objects_;   // open objects, innermost last
-  std::vector<std::string> keys_;  // keys of open objects in linear mode, innermost last
+  std::vector<Object> objects_;  // open objects, innermost last
+  std::vector<KeyRef> keys_;     // keys of open objects in linear mode, innermost last
+  std::string key_bytes_;        // their bytes, back to back
   Status error_;
 };
 
@@ -174,7 +190,7 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limits) {
   // RapidJSON's memory stream reports '\0' at the end of input, so a NUL byte would end the
   // document early ("{}\0junk" would parse as "{}"). JSON never allows a raw NUL.
-  if (const void* nul = nullptr; nul != nullptr) {
+  if (const void* nul = std::memchr(json.data(), '\0', json.size()); nul != nullptr) {
     const size_t offset = static_cast<const char*>(nul) - json.data();
     return InvalidArgument(std::string(kMsgJsonSyntax) + std::to_string(offset) +
                            ": NUL byte in body.");

@@ -222,7 +222,7 @@ Status ConfigureConnection(Db& db, int cache_kib, int busy_timeout_ms) {
                                 "PRAGMA secure_delete=ON;"
                                 "PRAGMA foreign_keys=OFF;"
                                 "PRAGMA temp_store=MEMORY;"
-                                "PRAGMA journal_size_limit=67108864;"
+                                "PRAGMA journal_size_limit=16777216;"
                                 "PRAGMA cache_size=-" +
                                 std::to_string(cache_kib > 0 ? cache_kib : 1) + ";"));
   return Status::Ok();

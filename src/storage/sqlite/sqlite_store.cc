@@ -63,7 +63,10 @@ std::string HistorySql(int scope, bool count) {
   if (scope == kInstance) sql += "id = " + next() + " AND ";
   sql += "ts >= " + next();
   if (count) return sql;
-  sql += " AND seq < " + next();
+  // For an instance, "+seq" keeps the planner off the (type, seq) index, which would scan every
+  // version of the type.
+  sql += scope == kInstance ? " AND +seq < " : " AND seq < ";
+  sql += next();
   sql += scope == kInstance ? " ORDER BY version DESC" : " ORDER BY seq DESC";
   sql += " LIMIT " + next();
   return sql;
@@ -261,9 +264,54 @@ Status SqliteTenantStore::Start() {
                     "INSERT INTO resource_current(type, id, version, seq) VALUES (?1, ?2, ?3, ?4) "
                     "ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, "
                     "seq = excluded.seq"));
+  // Checkpoints are run by the checkpointer (and by the writer past the hard limit), not by
+  // every commit that crosses SQLite's default threshold.
+  HYGIE_RETURN_IF_ERROR(writer->db.Exec("PRAGMA wal_autocheckpoint=0"));
+  auto checkpoint_db = std::make_unique<Db>();
+  HYGIE_ASSIGN_OR_RETURN(*checkpoint_db, Db::Open(db_path_, SQLITE_OPEN_READWRITE));
+  HYGIE_RETURN_IF_ERROR(
+      sqlite::ConfigureConnection(*checkpoint_db, /*cache_kib=*/256, kBusyTimeoutMs));
+  HYGIE_RETURN_IF_ERROR(checkpoint_db->Exec("PRAGMA wal_autocheckpoint=0"));
+  sqlite3_wal_hook(db, &SqliteTenantStore::OnWalCommit, this);
+
   writer_ = std::move(writer);
+  checkpoint_db_ = std::move(checkpoint_db);
+  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
   writer_thread_ = std::thread([this] { WriterLoop(); });
   return Status::Ok();
+}
+
+int SqliteTenantStore::OnWalCommit(void* arg, sqlite3* db, const char* name, int pages) {
+  auto* self = static_cast<SqliteTenantStore*>(arg);
+  if (pages >= kWalHardLimitPages) {
+    // The checkpointer has not kept up: checkpoint here, while no frame is being appended, so
+    // the WAL can be fully backfilled and restart from its beginning.
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    self->writer_checkpoints_.fetch_add(1, std::memory_order_relaxed);
+  } else if (pages >= kCheckpointPages) {
+    {
+      std::lock_guard<std::mutex> lock(self->checkpoint_mu_);
+      self->checkpoint_wanted_ = true;
+    }
+    self->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;  // a checkpoint failure does not fail the commit, which is durable already
+}
+
+void SqliteTenantStore::CheckpointLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(checkpoint_mu_);
+      checkpoint_cv_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stopping_; });
+      if (checkpoint_stopping_) return;
+      checkpoint_wanted_ = false;
+    }
+    // PASSIVE: copies what it can without waiting for readers or blocking the writer. A
+    // failure (busy, I/O) is retried at the next request; the WAL still holds the data.
+    int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), "main", SQLITE_CHECKPOINT_PASSIVE,
+                                       nullptr, nullptr);
+    if (rc == SQLITE_OK) checkpoints_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 // --- Writes ---
@@ -432,6 +480,8 @@ SqliteTenantStats SqliteTenantStore::stats() const {
   s.batches_committed = batches_committed_.load(std::memory_order_relaxed);
   s.batches_rejected = batches_rejected_.load(std::memory_order_relaxed);
   s.failed_groups = failed_groups_.load(std::memory_order_relaxed);
+  s.checkpoints = checkpoints_.load(std::memory_order_relaxed);
+  s.writer_checkpoints = writer_checkpoints_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -445,6 +495,13 @@ void SqliteTenantStore::Close() {
   }
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpoint_db_.reset();
   writer_.reset();
 
   std::vector<std::unique_ptr<ReadConn>> conns;

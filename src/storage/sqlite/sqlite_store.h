@@ -10,6 +10,10 @@
 // kUnavailable; nothing of it is acknowledged.
 // Reads: a pool of read connections per tenant, each with its prepared statements; WAL lets
 // them run during writes and they see only committed data.
+// Checkpoints: copying the WAL back into the database file (and syncing it) is kept off the
+// commit path: a checkpointer thread per tenant, with its own connection, runs a PASSIVE
+// checkpoint when the WAL passes kCheckpointPages; only past kWalHardLimitPages does the
+// writer checkpoint itself, which bounds the WAL under sustained load.
 //
 // Thread-safety: SqliteStore and SqliteTenantStore are thread-safe.
 
@@ -26,16 +30,26 @@
 
 #include "storage/store.h"
 
+struct sqlite3;
+
 namespace hygie::storage {
+namespace sqlite {
+class Db;
+}  // namespace sqlite
 
 // Schema version written to PRAGMA user_version.
 inline constexpr int kSqliteSchemaVersion = 1;
+// WAL size (pages) that wakes the checkpointer, and the size at which the writer checkpoints.
+inline constexpr int kCheckpointPages = 1000;
+inline constexpr int kWalHardLimitPages = 8000;
 
 struct SqliteTenantStats {
   uint64_t group_commits = 0;      // transactions committed by the writer
   uint64_t batches_committed = 0;  // batches acknowledged ok
   uint64_t batches_rejected = 0;   // batches failed with kConflict or kInvalidArgument
   uint64_t failed_groups = 0;      // groups that failed as a whole (I/O)
+  uint64_t checkpoints = 0;        // background checkpoints run
+  uint64_t writer_checkpoints = 0; // checkpoints the writer ran itself (WAL past hard limit)
 };
 
 class SqliteTenantStore final : public TenantStore {
@@ -76,6 +90,9 @@ class SqliteTenantStore final : public TenantStore {
 
   Status Start();
   void WriterLoop();
+  void CheckpointLoop();
+  // sqlite3_wal_hook callback of the write connection, run after each commit.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
   void RunGroup(std::vector<Pending>& group, std::vector<Status>& statuses);
   Result<std::unique_ptr<ReadConn>> OpenReadConn();
   Result<ReadConn*> AcquireRead();
@@ -91,6 +108,14 @@ class SqliteTenantStore final : public TenantStore {
   bool stopping_ = false;      // guarded by queue_mu_
   std::thread writer_thread_;
   std::unique_ptr<Writer> writer_;  // used by the writer thread only (and Start/Close)
+  // Checkpointer.
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;    // guarded by checkpoint_mu_
+  bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
+  std::thread checkpoint_thread_;
+  std::unique_ptr<sqlite::Db> checkpoint_db_;  // used by the checkpointer thread only
+
   std::mutex close_mu_;             // serializes Close()
   bool closed_ = false;             // guarded by close_mu_
 
@@ -106,6 +131,8 @@ class SqliteTenantStore final : public TenantStore {
   std::atomic<uint64_t> batches_committed_{0};
   std::atomic<uint64_t> batches_rejected_{0};
   std::atomic<uint64_t> failed_groups_{0};
+  std::atomic<uint64_t> checkpoints_{0};
+  std::atomic<uint64_t> writer_checkpoints_{0};
 };
 
 class SqliteStore final : public Store {

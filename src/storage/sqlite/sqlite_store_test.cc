@@ -364,7 +364,9 @@ TEST_F(SqliteStoreTest, ConcurrentUpdatesFormAGaplessVersionChain) {
   ASSERT_EQ(history.size(), n);
   for (size_t i = 0; i < history.size(); ++i) {
     EXPECT_EQ(history[i].record.version, n - i);  // newest first, no gap, no duplicate
-    if (i > 0) EXPECT_LT(history[i].seq, history[i - 1].seq);
+    if (i > 0) {
+      EXPECT_LT(history[i].seq, history[i - 1].seq);
+    }
   }
 }
 
@@ -428,7 +430,7 @@ TEST_F(SqliteStoreTest, HistoryScopesSinceAndPaging) {
 
   // Counts ignore limit and cursor, honour since.
   EXPECT_EQ(Count(*t, {}), 6u);
-  EXPECT_EQ(Count(*t, {.limit = 1, .before_seq = 0}), 6u);
+  EXPECT_EQ(Count(*t, {.before_seq = 0, .limit = 1}), 6u);
   EXPECT_EQ(Count(*t, {.type = "Patient", .before_seq = system[2].seq, .limit = 1}), 4u);
   EXPECT_EQ(Count(*t, {.type = "Patient", .id = "a"}), 3u);
   EXPECT_EQ(Count(*t, {.type = "Observation"}), 2u);
@@ -688,6 +690,36 @@ TEST_F(SqliteStoreTest, GroupDelayAndSmallGroupLimit) {
   for (size_t i = 0; i < 10; ++i) EXPECT_TRUE(log.status(i).ok());
   // Groups of at most 3: the gate's, then 3 + 3 + 3 + 1.
   EXPECT_EQ(Stats(*t).group_commits, 5u);
+}
+
+// Past the checkpoint threshold the WAL is copied back into the database file, and past the
+// hard limit the writer checkpoints itself: the WAL stays bounded and nothing is lost.
+TEST_F(SqliteStoreTest, WalIsCheckpointedAndStaysBounded) {
+  constexpr size_t kRows = 4000;
+  constexpr size_t kBodySize = 12000;  // 3 pages a row: about 12000 pages, well past the hard limit
+  auto store = OpenStore();
+  auto t = Tenant(*store, "acme");
+  CallbackLog log(kRows);
+  for (size_t i = 0; i < kRows; ++i) {
+    std::string body(kBodySize, static_cast<char>('a' + i % 26));
+    t->Commit(MakeBatch({MakeWrite("Binary", std::to_string(i), 1, 0, body)}), log.Slot(i));
+  }
+  log.WaitForCalls(kRows);
+  for (size_t i = 0; i < kRows; ++i) ASSERT_TRUE(log.status(i).ok()) << i;
+  SqliteTenantStats stats = Stats(*t);
+  EXPECT_GT(stats.checkpoints + stats.writer_checkpoints, 0u);
+  std::string wal = tmp_.path() + "/acme/data.db-wal";
+  // Frames are a 24-byte header and a 4096-byte page; allow one large group past the limit.
+  EXPECT_LE(std::filesystem::file_size(wal), (kWalHardLimitPages + 2000) * (4096u + 24u));
+  for (size_t i = 0; i < kRows; i += 97) {
+    auto cur = Current(*t, "Binary", std::to_string(i));
+    ASSERT_TRUE(cur.has_value()) << i;
+    ASSERT_EQ(cur->body.size(), kBodySize);
+    ASSERT_EQ(cur->body[0], static_cast<uint8_t>('a' + i % 26));
+  }
+  store->Close();
+  auto reopened = OpenStore();
+  EXPECT_EQ(Count(*Tenant(*reopened, "acme"), {}), kRows);
 }
 
 }  // namespace
