@@ -201,13 +201,20 @@ void BM_RapidJson_Parse(benchmark::State& state, std::string_view json) {
 BENCHMARK_CAPTURE(BM_RapidJson_Parse, Patient, kPatient);
 BENCHMARK_CAPTURE(BM_RapidJson_Parse, Observation, kObservation);
 
-// Reference only: RapidJSON's defaults (recursive descent, no UTF-8 validation, fast but
-// inexact decimal conversion). Not acceptable for Hygie; shows what the safety flags cost.
-void BM_RapidJson_ParseUnsafeDefaults(benchmark::State& state, std::string_view json) {
+// Reference only: what each of the flags of Resource::Parse costs, one at a time, from
+// RapidJSON's defaults (recursive descent, no UTF-8 validation, fast but inexact decimal
+// conversion; not acceptable for Hygie).
+template <unsigned kFlags>
+void ParseWith(std::string_view json, rapidjson::Document& doc) {
+  rapidjson::MemoryStream stream(json.data(), json.size());
+  doc.ParseStream<kFlags, rapidjson::UTF8<>>(stream);
+}
+
+void BM_RapidJson_ParseFlag(benchmark::State& state, std::string_view json,
+                            void (*parse)(std::string_view, rapidjson::Document&)) {
   for (auto _ : state) {
     rapidjson::Document doc;
-    rapidjson::MemoryStream stream(json.data(), json.size());
-    doc.ParseStream<rapidjson::kParseDefaultFlags, rapidjson::UTF8<>>(stream);
+    parse(json, doc);
     if (doc.HasParseError()) {
       state.SkipWithError("parse failed");
       break;
@@ -216,8 +223,14 @@ void BM_RapidJson_ParseUnsafeDefaults(benchmark::State& state, std::string_view 
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * json.size()));
 }
-BENCHMARK_CAPTURE(BM_RapidJson_ParseUnsafeDefaults, Patient, kPatient);
-BENCHMARK_CAPTURE(BM_RapidJson_ParseUnsafeDefaults, Observation, kObservation);
+BENCHMARK_CAPTURE(BM_RapidJson_ParseFlag, Patient_UnsafeDefaults, kPatient,
+                  &ParseWith<rapidjson::kParseDefaultFlags>);
+BENCHMARK_CAPTURE(BM_RapidJson_ParseFlag, Patient_OnlyIterative, kPatient,
+                  &ParseWith<rapidjson::kParseIterativeFlag>);
+BENCHMARK_CAPTURE(BM_RapidJson_ParseFlag, Patient_OnlyValidateEncoding, kPatient,
+                  &ParseWith<rapidjson::kParseValidateEncodingFlag>);
+BENCHMARK_CAPTURE(BM_RapidJson_ParseFlag, Patient_OnlyFullPrecision, kPatient,
+                  &ParseWith<rapidjson::kParseFullPrecisionFlag>);
 
 void BM_RapidJson_WritePath(benchmark::State& state, std::string_view json) {
   for (auto _ : state) {

@@ -32,12 +32,17 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <CLI/CLI.hpp>
+// GCC 12 with -fsanitize=address reports a false maybe-uninitialized inside Beast's parser
+// (boost::optional<uint64_t> returned as boost::none); it is reported at the header's lines.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#pragma GCC diagnostic pop
 
 #include "bodies.h"
 #include "histogram.h"

@@ -231,8 +231,8 @@ Result<SecretKey> Scrypt(std::string_view passphrase, ByteView salt, const Scryp
   HYGIE_RETURN_IF_ERROR(CheckScrypt(p));
   const uint64_t maxmem = 2 * uint64_t{128} * p.r * p.n + uint64_t{128} * p.r * p.p + (1u << 20);
   uint8_t out[kKeySize];
-  if (EVP_PBE_scrypt(passphrase.data(), passphrase.size(), salt.data(), salt.size(), p.n, p.r,
-                     p.p, maxmem, out, sizeof(out)) != 1) {
+  if (EVP_PBE_scrypt(passphrase.data(), passphrase.size(), salt.data(), salt.size(), p.n, p.r, p.p,
+                     maxmem, out, sizeof(out)) != 1) {
     ERR_clear_error();
     Wipe(out);
     return ResourceExhausted("scrypt key derivation failed (memory?)");
@@ -262,17 +262,15 @@ struct TenantRecord {
 struct KeyringFile {
   int format = kFormatVersion;
   KekSource::Kind kind = KekSource::Kind::kKeyFile;
-  Bytes salt;            // kPassphrase
-  ScryptParams scrypt;   // kPassphrase
-  Bytes check;           // AeadSeal(kek, kCheckPlaintext, kCheckAad)
+  Bytes salt;           // kPassphrase
+  ScryptParams scrypt;  // kPassphrase
+  Bytes check;          // AeadSeal(kek, kCheckPlaintext, kCheckAad)
   std::map<std::string, TenantRecord, std::less<>> tenants;
 };
 
 using JsonValue = rapidjson::Value;
 
-Status Malformed(const std::string& what) {
-  return DataLoss("keyring.json is malformed: " + what);
-}
+Status Malformed(const std::string& what) { return DataLoss("keyring.json is malformed: " + what); }
 
 Result<const JsonValue*> Member(const JsonValue& obj, const char* name) {
   auto it = obj.FindMember(name);
@@ -551,8 +549,8 @@ Result<std::shared_ptr<const TenantKeys>> UnwrapTenant(const SecretKey& kek,
 
 // ----- TenantKeys ---------------------------------------------------------------------------
 
-TenantKeys::TenantKeys(std::string tenant, std::map<uint32_t, SecretKey> data_keys,
-                       uint32_t active, SecretKey index_key, SecretKey audit_seed)
+TenantKeys::TenantKeys(std::string tenant, std::map<uint32_t, SecretKey> data_keys, uint32_t active,
+                       SecretKey index_key, SecretKey audit_seed)
     : tenant_(std::move(tenant)),
       data_keys_(std::move(data_keys)),
       active_(active),
@@ -722,8 +720,7 @@ Result<std::unique_ptr<Keyring>> Keyring::Open(const std::string& dir, const Kek
   } else {
     HYGIE_ASSIGN_OR_RETURN(key, Scrypt(kek.passphrase, file.salt, file.scrypt));
   }
-  HYGIE_ASSIGN_OR_RETURN(auto state,
-                         BuildState<State>(key, std::move(file), contents.id, nullptr));
+  HYGIE_ASSIGN_OR_RETURN(auto state, BuildState<State>(key, std::move(file), contents.id, nullptr));
   std::unique_ptr<Keyring> keyring(new Keyring(dir, std::move(key)));
   keyring->state_ = std::move(state);
   return keyring;
@@ -733,7 +730,7 @@ Status Keyring::LoadLocked() {
   struct stat st;
   const std::string path = Join(dir_, kJsonName);
   if (::stat(path.c_str(), &st) != 0) return Unavailable(Errno("cannot stat " + path));
-  if (state_ != nullptr) return Status::Ok();
+  if (state_ != nullptr && IdOf(st) == state_->id) return Status::Ok();
   HYGIE_ASSIGN_OR_RETURN(FileContents contents, ReadKeyringJson(dir_));
   HYGIE_ASSIGN_OR_RETURN(KeyringFile file, ParseKeyringFile(contents.text));
   if (state_ != nullptr && file.kind != state_->file.kind) {

@@ -79,7 +79,8 @@ void EditJson(const std::string& path, const std::function<void(rapidjson::Docum
 void WriteKeyFile(const std::string& path, const Bytes& bytes, mode_t mode) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   }
   ASSERT_EQ(::chmod(path.c_str(), mode), 0);
 }
@@ -283,8 +284,8 @@ TEST_F(KeyringTest, CreateNeverOverwrites) {
 TEST_F(KeyringTest, TenantNamesAreValidated) {
   auto ring = CreateWithKeyFile();
   ASSERT_NE(ring, nullptr);
-  for (std::string_view bad : {"", "a", "Acme", "acme_1", "acme.1", "../x", "a/b", "a|b",
-                               "acme ", "caf\xc3\xa9"}) {
+  for (std::string_view bad :
+       {"", "a", "Acme", "acme_1", "acme.1", "../x", "a/b", "a|b", "acme ", "caf\xc3\xa9"}) {
     EXPECT_EQ(ring->AddTenant(bad).code(), Code::kInvalidArgument) << bad;
     EXPECT_EQ(ring->RotateDataKey(bad).status().code(), Code::kInvalidArgument) << bad;
   }
@@ -500,9 +501,8 @@ TEST_F(KeyringTest, MalformedOrUnknownFilesAreRefused) {
   EXPECT_EQ(Keyring::Open(dir(), KeyFile(key_file())).status().code(), Code::kFailedPrecondition);
 
   ReplaceFile(json(), original);
-  EditJson(json(), [](rapidjson::Document& d) {
-    d["tenants"]["acme"]["active_data_key"].SetUint(7);
-  });
+  EditJson(json(),
+           [](rapidjson::Document& d) { d["tenants"]["acme"]["active_data_key"].SetUint(7); });
   EXPECT_EQ(Keyring::Open(dir(), KeyFile(key_file())).status().code(), Code::kDataLoss);
 
   ReplaceFile(json(), original);

@@ -51,12 +51,12 @@ void WipeString(std::string& s) {
 }
 
 bool IsStdChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '+' || c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
 }
 bool IsUrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
 }
 
 // Decodes `text`, which holds only standard-alphabet characters with its length a multiple
@@ -133,8 +133,8 @@ Bytes HmacSha256(const SecretKey& key, ByteView data) {
   if (key.size() > static_cast<size_t>(INT_MAX)) Fatal("HMAC key size");
   Bytes out(kSha256Size);
   unsigned int len = 0;
-  if (HMAC(EVP_sha256(), DataOrEmpty(key.bytes()), static_cast<int>(key.size()),
-           DataOrEmpty(data), data.size(), out.data(), &len) == nullptr ||
+  if (HMAC(EVP_sha256(), DataOrEmpty(key.bytes()), static_cast<int>(key.size()), DataOrEmpty(data),
+           data.size(), out.data(), &len) == nullptr ||
       len != kSha256Size) {
     Fatal("HMAC");
   }
@@ -193,8 +193,8 @@ Result<Bytes> AeadSeal(const SecretKey& key, ByteView plaintext, ByteView aad) {
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return Internal("EVP_CIPHER_CTX_new failed");
   // The default GCM IV length is 12 bytes (kAeadNonceSize).
-  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.bytes().data(),
-                         out.data()) != 1) {
+  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.bytes().data(), out.data()) !=
+      1) {
     ERR_clear_error();
     return Internal("AES-256-GCM init failed");
   }
@@ -260,8 +260,8 @@ Result<Bytes> AeadOpen(const SecretKey& key, ByteView sealed, ByteView aad) {
   size_t written = 0;
   for (size_t pos = 0; pos < ct_size; pos += kMaxChunk) {
     size_t n = std::min(ct_size - pos, kMaxChunk);
-    if (EVP_DecryptUpdate(ctx.get(), out.data() + written, &len, ct + pos,
-                          static_cast<int>(n)) != 1) {
+    if (EVP_DecryptUpdate(ctx.get(), out.data() + written, &len, ct + pos, static_cast<int>(n)) !=
+        1) {
       ERR_clear_error();
       Wipe(out);
       return Internal("AES-256-GCM decryption failed");
@@ -275,8 +275,7 @@ Result<Bytes> AeadOpen(const SecretKey& key, ByteView sealed, ByteView aad) {
     return Internal("AES-256-GCM tag setup failed");
   }
   uint8_t final_block[16];
-  if (EVP_DecryptFinal_ex(ctx.get(), final_block, &len) != 1 || len != 0 ||
-      written != ct_size) {
+  if (EVP_DecryptFinal_ex(ctx.get(), final_block, &len) != 1 || len != 0 || written != ct_size) {
     ERR_clear_error();
     Wipe(out);
     return DataLoss(
@@ -295,7 +294,7 @@ bool ConstantTimeEquals(ByteView a, ByteView b) {
 
 std::string Base64Encode(ByteView data) {
   std::string out;
-  out.resize((data.size() + 2) / 3 * 4 + 1);  // EVP_EncodeBlock writes a trailing NUL
+  out.resize((data.size() + 2) / 3 * 4 + 1);            // EVP_EncodeBlock writes a trailing NUL
   constexpr size_t kInChunk = (kMaxChunk / 4 / 3) * 3;  // multiple of 3: no padding mid-way
   size_t out_pos = 0;
   for (size_t pos = 0; pos < data.size(); pos += kInChunk) {

@@ -83,8 +83,7 @@ TEST(RandomTest, RandomIdIs26LowercaseBase32Characters) {
       EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')) << id;
     }
     // 128 bits in 26 characters: the last character carries 3 bits and 2 zero bits.
-    EXPECT_EQ(std::string_view("abcdefghijklmnopqrstuvwxyz234567").find(id.back()) % 4, 0u)
-        << id;
+    EXPECT_EQ(std::string_view("abcdefghijklmnopqrstuvwxyz234567").find(id.back()) % 4, 0u) << id;
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
@@ -138,11 +137,11 @@ TEST(HashTest, HkdfRefusesBadLengths) {
 TEST(AeadTest, NistGcmTestCase16Opens) {
   // McGrew & Viega, "The Galois/Counter Mode of Operation", test case 16 (AES-256, 96-bit IV).
   SecretKey key = KeyFromHex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
-  Bytes sealed = Hex(
-      "cafebabefacedbaddecaf888"
-      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
-      "56828838c5f61e6393ba7a0abcc9f662"
-      "76fc6ece0f4e1768cddf8853bb2d551b");
+  Bytes sealed =
+      Hex("cafebabefacedbaddecaf888"
+          "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
+          "56828838c5f61e6393ba7a0abcc9f662"
+          "76fc6ece0f4e1768cddf8853bb2d551b");
   Bytes aad = Hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
   auto plain = AeadOpen(key, sealed, aad);
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
@@ -248,9 +247,13 @@ TEST(ConstantTimeEqualsTest, ComparesContentAndLength) {
 // ----- Base64 -------------------------------------------------------------------------------
 
 TEST(Base64Test, Rfc4648Vectors) {
-  const std::pair<std::string, std::string> kVectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<std::string, std::string> kVectors[] = {{"", ""},
+                                                          {"f", "Zg=="},
+                                                          {"fo", "Zm8="},
+                                                          {"foo", "Zm9v"},
+                                                          {"foob", "Zm9vYg=="},
+                                                          {"fooba", "Zm9vYmE="},
+                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : kVectors) {
     EXPECT_EQ(Base64Encode(AsBytes(plain)), encoded);
     auto decoded = Base64Decode(encoded);
@@ -288,17 +291,18 @@ TEST(Base64Test, UrlAlphabetRoundTripsAllLengthsAndBytes) {
 }
 
 TEST(Base64Test, UrlDecodeRejectsPaddingAndForeignCharacters) {
-  const std::string_view kBad[] = {"Zg==", "Zm8=", "Zg=", "Z", "Zm9vY", "Zm+v", "Zm/v", "Zm 9v",
-                               "Zm9v\n", " Zm9v", "Zm9\x80", std::string_view("Zm\0v", 4), "Zh",
-                               "Zm9=", "====", "Z===", "é"};
+  const std::string_view kBad[] = {
+      "Zg==", "Zm8=",  "Zg=",    "Z",     "Zm9vY",   "Zm+v",
+      "Zm/v", "Zm 9v", "Zm9v\n", " Zm9v", "Zm9\x80", std::string_view("Zm\0v", 4),
+      "Zh",   "Zm9=",  "====",   "Z===",  "é"};
   for (std::string_view bad : kBad) {
     EXPECT_EQ(Base64UrlDecode(bad).status().code(), Code::kInvalidArgument) << bad;
   }
 }
 
 TEST(Base64Test, StandardDecodeRejectsMalformedInput) {
-  const std::string_view kBad[] = {"Zg", "Zg=", "Zg===", "=Zg=", "Z=g=", "Zm-v", "Zm_v", "Zm9v ",
-                               "Zm9v\n", "Zh==", "Zm9=", "Zm9vYg=A", "===="};
+  const std::string_view kBad[] = {"Zg",    "Zg=",    "Zg===", "=Zg=", "Z=g=",     "Zm-v", "Zm_v",
+                                   "Zm9v ", "Zm9v\n", "Zh==",  "Zm9=", "Zm9vYg=A", "===="};
   for (std::string_view bad : kBad) {
     EXPECT_EQ(Base64Decode(bad).status().code(), Code::kInvalidArgument) << bad;
   }

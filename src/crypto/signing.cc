@@ -225,8 +225,7 @@ Result<Bytes> DerToJose(ByteView der) {
   const BIGNUM* r = nullptr;
   const BIGNUM* s = nullptr;
   ECDSA_SIG_get0(sig.get(), &r, &s);
-  std::unique_ptr<EC_GROUP, EcGroupDeleter> group(
-      EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+  std::unique_ptr<EC_GROUP, EcGroupDeleter> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
   BnPtr half(BN_new());
   BnPtr low_s(BN_new());
   if (!group || !half || !low_s) return Internal(OpenSslMessage("out of memory"));
@@ -365,8 +364,7 @@ Result<PublicKey> PublicKey::FromJwkFields(std::string_view kty, std::string_vie
     if (!x.ok() || x->size() != kEd25519KeySize) {
       return InvalidArgument("Ed25519 JWK \"x\" must be 32 bytes in base64url");
     }
-    PkeyPtr pkey(
-        EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, x->data(), x->size()));
+    PkeyPtr pkey(EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, x->data(), x->size()));
     if (!pkey) return InvalidArgument(OpenSslMessage("invalid Ed25519 public key"));
     HYGIE_ASSIGN_OR_RETURN(auto impl, Impl::Make(std::move(pkey)));
     return PublicKey(std::move(impl));
@@ -449,8 +447,7 @@ bool PublicKey::Verify(ByteView message, ByteView signature) const {
     to_check = signature;
   }
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  bool ok = ctx &&
-            EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, impl_->pkey.get()) == 1 &&
+  bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, impl_->pkey.get()) == 1 &&
             EVP_DigestVerify(ctx.get(), to_check.data(), to_check.size(), DataOrEmpty(message),
                              message.size()) == 1;
   ERR_clear_error();
@@ -477,8 +474,8 @@ Result<SigningKey> SigningKey::Generate(SignatureAlg alg) {
   if (!pkey) return Internal(OpenSslMessage("key generation failed"));
   HYGIE_ASSIGN_OR_RETURN(PkeyPtr pub, PublicOnly(pkey.get()));
   HYGIE_ASSIGN_OR_RETURN(auto pub_impl, PublicKey::Impl::Make(std::move(pub)));
-  return SigningKey(std::unique_ptr<Impl>(
-      new Impl{std::move(pkey), alg, PublicKey(std::move(pub_impl))}));
+  return SigningKey(
+      std::unique_ptr<Impl>(new Impl{std::move(pkey), alg, PublicKey(std::move(pub_impl))}));
 }
 
 Result<SigningKey> SigningKey::FromPrivatePem(std::string_view pem) {
@@ -488,8 +485,8 @@ Result<SigningKey> SigningKey::FromPrivatePem(std::string_view pem) {
   HYGIE_ASSIGN_OR_RETURN(SignatureAlg alg, AlgOf(pkey.get()));
   HYGIE_ASSIGN_OR_RETURN(PkeyPtr pub, PublicOnly(pkey.get()));
   HYGIE_ASSIGN_OR_RETURN(auto pub_impl, PublicKey::Impl::Make(std::move(pub)));
-  return SigningKey(std::unique_ptr<Impl>(
-      new Impl{std::move(pkey), alg, PublicKey(std::move(pub_impl))}));
+  return SigningKey(
+      std::unique_ptr<Impl>(new Impl{std::move(pkey), alg, PublicKey(std::move(pub_impl))}));
 }
 
 Result<std::string> SigningKey::PrivatePem() const {
@@ -580,8 +577,7 @@ Status WriteSelfSignedCertificate(const std::string& cert_path, const std::strin
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
   HYGIE_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
-  HYGIE_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_key_usage,
-                                     "critical,digitalSignature"));
+  HYGIE_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
   HYGIE_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_ext_key_usage, "serverAuth"));
   HYGIE_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
   HYGIE_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_subject_alt_name, san));

@@ -219,8 +219,7 @@ TEST_P(SignVerifyTest, JwkRoundTripThroughFromJwkFields) {
   EXPECT_FALSE(doc.HasMember("d"));
 
   auto rebuilt = PublicKey::FromJwkFields(doc["kty"].GetString(), doc["crv"].GetString(),
-                                          doc["x"].GetString(),
-                                          ec ? doc["y"].GetString() : "");
+                                          doc["x"].GetString(), ec ? doc["y"].GetString() : "");
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
   EXPECT_EQ(rebuilt->KeyId(), pub.KeyId());
   EXPECT_EQ(rebuilt->JwkJson(), json);
@@ -347,9 +346,9 @@ TEST(Es256Test, FromJwkFieldsRejectsBadPoints) {
   EXPECT_FALSE(PublicKey::FromJwkFields("EC", "P-256", ff, kRfc7515Y).ok());
   // Wrong lengths: 31 and 33 bytes, and a missing y.
   Bytes x = *Base64UrlDecode(kRfc7515X);
-  EXPECT_FALSE(PublicKey::FromJwkFields("EC", "P-256", Base64UrlEncode(ByteView(x).first(31)),
-                                        kRfc7515Y)
-                   .ok());
+  EXPECT_FALSE(
+      PublicKey::FromJwkFields("EC", "P-256", Base64UrlEncode(ByteView(x).first(31)), kRfc7515Y)
+          .ok());
   Bytes x33 = x;
   x33.insert(x33.begin(), 0);
   EXPECT_FALSE(PublicKey::FromJwkFields("EC", "P-256", Base64UrlEncode(x33), kRfc7515Y).ok());
@@ -426,8 +425,7 @@ TEST(PemTest, RefusesGarbageUnsupportedAndEncryptedKeys) {
   EXPECT_EQ(SigningKey::FromPrivatePem(Pkcs8Pem(p384)).status().code(), Code::kInvalidArgument);
   EVP_PKEY* x25519 = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
   ASSERT_NE(x25519, nullptr);
-  EXPECT_EQ(SigningKey::FromPrivatePem(Pkcs8Pem(x25519)).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(SigningKey::FromPrivatePem(Pkcs8Pem(x25519)).status().code(), Code::kInvalidArgument);
 
   // An encrypted PKCS#8 key is refused without prompting for a password.
   EVP_PKEY* p256 = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
@@ -459,15 +457,15 @@ struct X509Free {
 
 std::set<std::string> SubjectAltNames(X509* cert) {
   std::set<std::string> out;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type == GEN_DNS) {
-      out.insert("DNS:" + std::string(reinterpret_cast<const char*>(
-                                          ASN1_STRING_get0_data(n->d.dNSName)),
-                                      ASN1_STRING_length(n->d.dNSName)));
+      out.insert("DNS:" +
+                 std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName)),
+                             ASN1_STRING_length(n->d.dNSName)));
     } else if (n->type == GEN_IPADD) {
       const int len = ASN1_STRING_length(n->d.iPAddress);
       char text[INET6_ADDRSTRLEN] = {0};
@@ -500,9 +498,9 @@ TEST(CertificateTest, SelfSignedCertificateHasTheExpectedShape) {
   auto cert = LoadCert(cert_path);
   ASSERT_NE(cert, nullptr);
   EXPECT_EQ(X509_get_version(cert.get()), 2);  // v3
-  EXPECT_EQ(SubjectAltNames(cert.get()),
-            (std::set<std::string>{"DNS:localhost", "IP:127.0.0.1", "IP:::1",
-                                   "DNS:hygie.example.org"}));
+  EXPECT_EQ(
+      SubjectAltNames(cert.get()),
+      (std::set<std::string>{"DNS:localhost", "IP:127.0.0.1", "IP:::1", "DNS:hygie.example.org"}));
   EXPECT_EQ(X509_check_host(cert.get(), "hygie.example.org", 0, 0, nullptr), 1);
   EXPECT_EQ(X509_check_ip_asc(cert.get(), "127.0.0.1", 0), 1);
   EXPECT_EQ(X509_check_ip_asc(cert.get(), "::1", 0), 1);
@@ -512,8 +510,7 @@ TEST(CertificateTest, SelfSignedCertificateHasTheExpectedShape) {
   char cn[128] = {0};
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof(cn));
   EXPECT_STREQ(cn, "hygie.example.org");
-  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_issuer_name(cert.get())),
-            0);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_issuer_name(cert.get())), 0);
   EXPECT_EQ(X509_get_signature_nid(cert.get()), NID_ecdsa_with_SHA256);
   EVP_PKEY* cert_key = X509_get0_pubkey(cert.get());
   ASSERT_NE(cert_key, nullptr);
@@ -530,9 +527,9 @@ TEST(CertificateTest, SelfSignedCertificateHasTheExpectedShape) {
   // 825 days of validity, starting about now.
   int days = 0;
   int secs = 0;
-  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert.get()),
-                           X509_get0_notAfter(cert.get())),
-            1);
+  ASSERT_EQ(
+      ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert.get()), X509_get0_notAfter(cert.get())),
+      1);
   EXPECT_EQ(days, 825);
   EXPECT_EQ(secs, 0);
   EXPECT_LT(X509_cmp_current_time(X509_get0_notBefore(cert.get())), 0);
@@ -579,9 +576,9 @@ TEST(CertificateTest, RefusesNamesThatCouldInjectExtensions) {
               Code::kInvalidArgument)
         << bad;
   }
-  EXPECT_EQ(WriteSelfSignedCertificate(dir.Path("c.crt"), dir.Path("c.key"), std::string(65, 'a'))
-                .code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(
+      WriteSelfSignedCertificate(dir.Path("c.crt"), dir.Path("c.key"), std::string(65, 'a')).code(),
+      Code::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir.Path("c.key")));
 }
 

@@ -24,7 +24,9 @@ rapidjson::Document ParseBack(const std::string& json) {
   return doc;
 }
 
-std::string Str(const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
+std::string Str(const rapidjson::Value& v) {
+  return std::string(v.GetString(), v.GetStringLength());
+}
 
 TEST(OperationOutcomeTest, OneIssueWithEverything) {
   auto doc = ParseBack(OperationOutcomeJson("error", "invalid", "JSON nested deeper than 64 levels",
@@ -92,12 +94,18 @@ TEST(MapStatusTest, Table) {
     const char* issue;
   };
   const Row rows[] = {
-      {Code::kInvalidArgument, 400, "invalid"},     {Code::kNotFound, 404, "not-found"},
-      {Code::kGone, 410, "deleted"},                {Code::kAlreadyExists, 409, "duplicate"},
-      {Code::kConflict, 409, "conflict"},           {Code::kFailedPrecondition, 412, "conflict"},
-      {Code::kUnauthenticated, 401, "login"},       {Code::kPermissionDenied, 403, "forbidden"},
-      {Code::kResourceExhausted, 413, "too-long"},  {Code::kDataLoss, 500, "exception"},
-      {Code::kUnavailable, 503, "transient"},       {Code::kInternal, 500, "exception"},
+      {Code::kInvalidArgument, 400, "invalid"},
+      {Code::kNotFound, 404, "not-found"},
+      {Code::kGone, 410, "deleted"},
+      {Code::kAlreadyExists, 409, "duplicate"},
+      {Code::kConflict, 409, "conflict"},
+      {Code::kFailedPrecondition, 412, "conflict"},
+      {Code::kUnauthenticated, 401, "login"},
+      {Code::kPermissionDenied, 403, "forbidden"},
+      {Code::kResourceExhausted, 413, "too-long"},
+      {Code::kDataLoss, 500, "exception"},
+      {Code::kUnavailable, 503, "transient"},
+      {Code::kInternal, 500, "exception"},
   };
   for (const Row& row : rows) {
     const HttpError e = MapStatus(Status(row.code, "m"));

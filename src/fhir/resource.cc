@@ -55,8 +55,7 @@ std::string DuplicateMessage(std::string_view name) {
 // event to a Document, which builds the DOM. Returning false stops the reader at once.
 class CheckingHandler {
  public:
-  CheckingHandler(rapidjson::Document& doc, size_t max_depth)
-      : doc_(doc), max_depth_(max_depth) {}
+  CheckingHandler(rapidjson::Document& doc, size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
   const Status& error() const { return error_; }
 

@@ -72,14 +72,14 @@ TEST(ResourceParseTest, IdAbsentOrNotString) {
 TEST(ResourceParseTest, MalformedJson) {
   for (std::string_view bad : {
            std::string_view(R"({"resourceType":"Patient","name":[{"family":"Du)"),  // truncated
-           std::string_view(R"({"resourceType":"Patient"} x)"),    // trailing garbage
-           std::string_view(R"({"resourceType":"Patient"}{})"),    // two documents
-           std::string_view(R"({'resourceType':'Patient'})"),      // single quotes
-           std::string_view(R"({"resourceType":"Patient",})"),     // trailing comma
+           std::string_view(R"({"resourceType":"Patient"} x)"),     // trailing garbage
+           std::string_view(R"({"resourceType":"Patient"}{})"),     // two documents
+           std::string_view(R"({'resourceType':'Patient'})"),       // single quotes
+           std::string_view(R"({"resourceType":"Patient",})"),      // trailing comma
            std::string_view(R"({"resourceType":"Patient"/*c*/})"),  // comment
            std::string_view(R"({"resourceType":"Patient","x":NaN})"),
-           std::string_view(R"({"resourceType":"Patient","x":1e999})"),  // overflow
-           std::string_view(R"({"resourceType":"Patient","x":"a\qb"})"),  // bad escape
+           std::string_view(R"({"resourceType":"Patient","x":1e999})"),        // overflow
+           std::string_view(R"({"resourceType":"Patient","x":"a\qb"})"),       // bad escape
            std::string_view("{\"resourceType\":\"Patient\",\"x\":\"a\nb\"}"),  // raw LF in string
            std::string_view(""),
            std::string_view("   "),
@@ -117,11 +117,13 @@ TEST(ResourceParseTest, InvalidUtf8) {
   for (std::string_view bad : {
            std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xC0\xAF\"}"),  // overlong '/'
            std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xE0\x80\xAF\"}"),  // overlong
-           std::string_view("{\"resourceType\":\"Patient\",\"x\":\"a\x80z\"}"),  // lone continuation
+           std::string_view(
+               "{\"resourceType\":\"Patient\",\"x\":\"a\x80z\"}"),  // lone continuation
            std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xED\xA0\x80\"}"),  // D800
            std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xED\xBF\xBF\"}"),  // DFFF
-           std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xE2\x82\"}"),  // truncated
-           std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xF4\x90\x80\x80\"}"),  // >10FFFF
+           std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xE2\x82\"}"),      // truncated
+           std::string_view(
+               "{\"resourceType\":\"Patient\",\"x\":\"\xF4\x90\x80\x80\"}"),  // >10FFFF
            std::string_view("{\"resourceType\":\"Patient\",\"x\":\"\xFF\"}"),
            std::string_view("{\"resourceType\":\"Patient\",\"\xC3\":1}"),  // in a key
        }) {
@@ -132,9 +134,9 @@ TEST(ResourceParseTest, InvalidUtf8) {
   // Truncated multibyte sequence at the very end of the body (outside a string).
   ParseError("{\"resourceType\":\"Patient\"}\xE2\x82").IgnoreError();
   // Valid multibyte text passes: 2, 3 and 4 byte forms.
-  EXPECT_TRUE(
-      Resource::Parse("{\"resourceType\":\"Patient\",\"x\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}")
-          .ok());
+  EXPECT_TRUE(Resource::Parse(
+                  "{\"resourceType\":\"Patient\",\"x\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}")
+                  .ok());
 }
 
 TEST(ResourceParseTest, UnpairedSurrogateEscapesAreRefused) {
@@ -219,9 +221,9 @@ TEST(ResourceParseTest, DuplicateMemberNames) {
   // A name seen in an inner object that closed does not count against the outer one...
   EXPECT_TRUE(Resource::Parse(R"({"a":{"resourceType":1},"resourceType":"Patient"})").ok());
   // ...but the outer object's names are still tracked after an inner one closes.
-  EXPECT_EQ(ParseError(R"({"resourceType":"Patient","a":{"b":1},"resourceType":"Patient"})")
-                .message(),
-            "duplicate member name 'resourceType'");
+  EXPECT_EQ(
+      ParseError(R"({"resourceType":"Patient","a":{"b":1},"resourceType":"Patient"})").message(),
+      "duplicate member name 'resourceType'");
   // Same name after escape decoding ("\u0061" is "a").
   EXPECT_EQ(ParseError(R"({"resourceType":"Patient","a":1,"\u0061":2})").message(),
             "duplicate member name 'a'");
@@ -254,7 +256,8 @@ TEST(ResourceParseTest, DuplicateNameEchoIsRestricted) {
 }
 
 TEST(ResourceParseTest, TopLevelMustBeAnObject) {
-  for (std::string_view bad : {"[]", "1", "\"Patient\"", "null", "true", R"([{"resourceType":"Patient"}])"}) {
+  for (std::string_view bad :
+       {"[]", "1", "\"Patient\"", "null", "true", R"([{"resourceType":"Patient"}])"}) {
     Status s = ParseError(bad);
     EXPECT_EQ(s.message(), "resource is not a JSON object") << bad;
     EXPECT_EQ(ParseErrorDetailsCode(s), "HYGIE-FHIR-NOT-OBJECT");
@@ -269,9 +272,9 @@ TEST(ResourceParseTest, ResourceTypeChecks) {
   EXPECT_EQ(ParseError(R"({"contained":[{"resourceType":"Patient"}]})").message(),
             "resource has no resourceType");
 
-  for (std::string_view bad : {R"({"resourceType":1})", R"({"resourceType":null})",
-                               R"({"resourceType":["Patient"]})",
-                               R"({"resourceType":{"x":"Patient"}})"}) {
+  for (std::string_view bad :
+       {R"({"resourceType":1})", R"({"resourceType":null})", R"({"resourceType":["Patient"]})",
+        R"({"resourceType":{"x":"Patient"}})"}) {
     s = ParseError(bad);
     EXPECT_EQ(s.message(), "resourceType is not a string") << bad;
     EXPECT_EQ(ParseErrorDetailsCode(s), "HYGIE-FHIR-BAD-RESOURCE-TYPE");
@@ -285,8 +288,8 @@ TEST(ResourceParseTest, ResourceTypeChecks) {
   EXPECT_EQ(ParseError(R"({"resourceType":"SubscriptionTopic"})").message(),
             "unknown resource type 'SubscriptionTopic'");
   // Not [A-Za-z]{1,64}: not echoed.
-  for (std::string_view bad : {R"({"resourceType":"Dupont Jean 1984"})",
-                               R"({"resourceType":""})", R"({"resourceType":"Pati\u00e9nt"})"}) {
+  for (std::string_view bad : {R"({"resourceType":"Dupont Jean 1984"})", R"({"resourceType":""})",
+                               R"({"resourceType":"Pati\u00e9nt"})"}) {
     EXPECT_EQ(ParseError(bad).message(), "unknown resource type") << bad;
   }
   const std::string long_type(65, 'P');
@@ -340,9 +343,8 @@ TEST(ResourceTest, SetVersionMetaCreatesMeta) {
   auto r = Resource::Parse(R"({"resourceType":"Patient","id":"a"})");
   ASSERT_TRUE(r.ok());
   r->SetVersionMeta(1, "2024-01-01T00:00:00Z");
-  EXPECT_EQ(r->Serialize(),
-            R"({"resourceType":"Patient","id":"a","meta":{"versionId":"1",)"
-            R"("lastUpdated":"2024-01-01T00:00:00Z"}})");
+  EXPECT_EQ(r->Serialize(), R"({"resourceType":"Patient","id":"a","meta":{"versionId":"1",)"
+                            R"("lastUpdated":"2024-01-01T00:00:00Z"}})");
   r->SetVersionMeta(18446744073709551615ull, "2024-01-02T00:00:00Z");
   EXPECT_EQ(std::string(r->doc()["meta"]["versionId"].GetString()), "18446744073709551615");
   EXPECT_EQ(r->doc()["meta"].MemberCount(), 2u);
@@ -391,8 +393,8 @@ TEST(IdTest, IsValidId) {
   EXPECT_TRUE(IsValidId(std::string(64, 'a')));
   EXPECT_FALSE(IsValidId(std::string(65, 'a')));
   EXPECT_FALSE(IsValidId(""));
-  for (std::string_view bad : {"a b", "a/b", "a_b", "a%2F", "../x", "a\n", "\xC3\xA9", "a:b",
-                               "a#", "a?b", "a*"}) {
+  for (std::string_view bad :
+       {"a b", "a/b", "a_b", "a%2F", "../x", "a\n", "\xC3\xA9", "a:b", "a#", "a?b", "a*"}) {
     EXPECT_FALSE(IsValidId(bad)) << bad;
   }
   EXPECT_FALSE(IsValidId(std::string_view("ab\0c", 4)));

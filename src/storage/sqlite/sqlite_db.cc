@@ -216,15 +216,17 @@ Status ConfigureConnection(Db& db, int cache_kib, int busy_timeout_ms) {
   int rc = sqlite3_busy_timeout(db.get(), busy_timeout_ms);
   HYGIE_RETURN_IF_ERROR(SqliteStatus(rc, db.get(), "busy_timeout"));
   HYGIE_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode=WAL"));
-  if (mode != "wal") return Unavailable("sqlite: cannot enable WAL journal mode (got " + mode + ")");
+  if (mode != "wal")
+    return Unavailable("sqlite: cannot enable WAL journal mode (got " + mode + ")");
   // A negative cache_size is a size in KiB.
-  HYGIE_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL;"
-                                "PRAGMA secure_delete=ON;"
-                                "PRAGMA foreign_keys=OFF;"
-                                "PRAGMA temp_store=MEMORY;"
-                                "PRAGMA journal_size_limit=16777216;"
-                                "PRAGMA cache_size=-" +
-                                std::to_string(cache_kib > 0 ? cache_kib : 1) + ";"));
+  HYGIE_RETURN_IF_ERROR(
+      db.Exec("PRAGMA synchronous=FULL;"
+              "PRAGMA secure_delete=ON;"
+              "PRAGMA foreign_keys=OFF;"
+              "PRAGMA temp_store=MEMORY;"
+              "PRAGMA journal_size_limit=16777216;"
+              "PRAGMA cache_size=-" +
+              std::to_string(cache_kib > 0 ? cache_kib : 1) + ";"));
   return Status::Ok();
 }
 

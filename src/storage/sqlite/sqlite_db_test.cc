@@ -8,8 +8,8 @@
 namespace hygie::storage::sqlite {
 namespace {
 
-using ::testing::HasSubstr;
 using storage::testing::TempDir;
+using ::testing::HasSubstr;
 
 TEST(SqliteStatusTest, MapsResultCodes) {
   EXPECT_TRUE(SqliteStatus(SQLITE_OK, nullptr, "x").ok());

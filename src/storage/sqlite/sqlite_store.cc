@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -277,7 +279,10 @@ Status SqliteTenantStore::Start() {
   writer_ = std::move(writer);
   checkpoint_db_ = std::move(checkpoint_db);
   checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
-  writer_thread_ = std::thread([this] { WriterLoop(); });
+  writer_thread_ = std::thread([this] {
+    writer_id_.store(std::this_thread::get_id());
+    WriterLoop();
+  });
   return Status::Ok();
 }
 
@@ -339,8 +344,8 @@ void SqliteTenantStore::WriterLoop() {
       queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and everything queued has been committed
       if (options_.max_group_delay_us > 0 && queue_.size() < max_batches && !stopping_) {
-        auto deadline =
-            std::chrono::steady_clock::now() + std::chrono::microseconds(options_.max_group_delay_us);
+        auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::microseconds(options_.max_group_delay_us);
         queue_cv_.wait_until(lock, deadline, [this, max_batches] {
           return queue_.size() >= max_batches || stopping_;
         });
@@ -486,6 +491,12 @@ SqliteTenantStats SqliteTenantStore::stats() const {
 }
 
 void SqliteTenantStore::Close() {
+  if (std::this_thread::get_id() == writer_id_.load()) {
+    // A commit callback closed the store or dropped its last reference: the writer cannot
+    // join itself. A programmer error, reported plainly rather than as a deadlock.
+    std::fputs("hygie storage: TenantStore closed or destroyed from a commit callback\n", stderr);
+    std::abort();
+  }
   std::lock_guard<std::mutex> close_lock(close_mu_);
   if (closed_) return;
   closed_ = true;
@@ -663,8 +674,8 @@ Result<std::vector<HistoryEntry>> SqliteTenantStore::History(const HistoryQuery&
                        ? kMaxInt64
                        : static_cast<int64_t>(query.before_seq);
   HYGIE_RETURN_IF_ERROR(stmt.BindInt64(param++, before));
-  int64_t limit = query.limit > static_cast<size_t>(kMaxInt64) ? kMaxInt64
-                                                               : static_cast<int64_t>(query.limit);
+  int64_t limit =
+      query.limit > static_cast<size_t>(kMaxInt64) ? kMaxInt64 : static_cast<int64_t>(query.limit);
   HYGIE_RETURN_IF_ERROR(stmt.BindInt64(param++, limit));
   entries.reserve(std::min<size_t>(query.limit, 1024));
   while (true) {

@@ -44,12 +44,12 @@ inline constexpr int kCheckpointPages = 1000;
 inline constexpr int kWalHardLimitPages = 8000;
 
 struct SqliteTenantStats {
-  uint64_t group_commits = 0;      // transactions committed by the writer
-  uint64_t batches_committed = 0;  // batches acknowledged ok
-  uint64_t batches_rejected = 0;   // batches failed with kConflict or kInvalidArgument
-  uint64_t failed_groups = 0;      // groups that failed as a whole (I/O)
-  uint64_t checkpoints = 0;        // background checkpoints run
-  uint64_t writer_checkpoints = 0; // checkpoints the writer ran itself (WAL past hard limit)
+  uint64_t group_commits = 0;       // transactions committed by the writer
+  uint64_t batches_committed = 0;   // batches acknowledged ok
+  uint64_t batches_rejected = 0;    // batches failed with kConflict or kInvalidArgument
+  uint64_t failed_groups = 0;       // groups that failed as a whole (I/O)
+  uint64_t checkpoints = 0;         // background checkpoints run
+  uint64_t writer_checkpoints = 0;  // checkpoints the writer ran itself (WAL past hard limit)
 };
 
 class SqliteTenantStore final : public TenantStore {
@@ -70,6 +70,8 @@ class SqliteTenantStore final : public TenantStore {
 
   // Stops accepting commits, commits what is queued, joins the writer, then waits for reads
   // in progress and closes every connection. Later reads fail with kUnavailable. Idempotent.
+  // Must not be called from a commit callback, and a callback must not hold the last
+  // reference to the store (the writer thread cannot join itself: the process aborts).
   void Close();
 
   SqliteTenantStats stats() const;
@@ -107,7 +109,8 @@ class SqliteTenantStore final : public TenantStore {
   std::deque<Pending> queue_;  // guarded by queue_mu_
   bool stopping_ = false;      // guarded by queue_mu_
   std::thread writer_thread_;
-  std::unique_ptr<Writer> writer_;  // used by the writer thread only (and Start/Close)
+  std::atomic<std::thread::id> writer_id_{};  // to detect Close() from a callback
+  std::unique_ptr<Writer> writer_;            // used by the writer thread only (and Start/Close)
   // Checkpointer.
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
@@ -116,8 +119,8 @@ class SqliteTenantStore final : public TenantStore {
   std::thread checkpoint_thread_;
   std::unique_ptr<sqlite::Db> checkpoint_db_;  // used by the checkpointer thread only
 
-  std::mutex close_mu_;             // serializes Close()
-  bool closed_ = false;             // guarded by close_mu_
+  std::mutex close_mu_;  // serializes Close()
+  bool closed_ = false;  // guarded by close_mu_
 
   // Read pool.
   std::mutex pool_mu_;
@@ -154,7 +157,7 @@ class SqliteStore final : public Store {
   const SqliteOptions options_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<SqliteTenantStore>, std::less<>> tenants_;  // mu_
-  bool closed_ = false;                                                            // mu_
+  bool closed_ = false;                                                             // mu_
 };
 
 // True if `tenant` matches [a-z0-9-]{2,63}.

@@ -20,12 +20,12 @@
 namespace hygie::storage {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::CallbackLog;
 using testing::Gate;
+using ::testing::HasSubstr;
 using testing::MakeBatch;
 using testing::MakeWrite;
+using ::testing::Not;
 using testing::TempDir;
 
 class SqliteStoreTest : public ::testing::Test {
@@ -84,8 +84,10 @@ class SqliteStoreTest : public ::testing::Test {
 TEST_F(SqliteStoreTest, WriteThenReadCurrentAndOldVersions) {
   auto store = OpenStore();
   auto t = Tenant(*store, "acme");
-  ASSERT_TRUE(t->CommitAndWait(MakeBatch({MakeWrite("Patient", "p1", 1, 0, "sealed-v1", 100)})).ok());
-  ASSERT_TRUE(t->CommitAndWait(MakeBatch({MakeWrite("Patient", "p1", 2, 1, "sealed-v2", 200)})).ok());
+  ASSERT_TRUE(
+      t->CommitAndWait(MakeBatch({MakeWrite("Patient", "p1", 1, 0, "sealed-v1", 100)})).ok());
+  ASSERT_TRUE(
+      t->CommitAndWait(MakeBatch({MakeWrite("Patient", "p1", 2, 1, "sealed-v2", 200)})).ok());
 
   auto cur = Current(*t, "Patient", "p1");
   ASSERT_TRUE(cur.has_value());
@@ -193,9 +195,9 @@ TEST_F(SqliteStoreTest, BatchIsAllOrNothing) {
   auto t = Tenant(*store, "acme");
   ASSERT_TRUE(t->CommitAndWait(MakeBatch({MakeWrite("Patient", "p1", 1, 0, "v1")})).ok());
   // The last write's precondition fails: the first two must not be written.
-  Status s = t->CommitAndWait(MakeBatch({MakeWrite("Observation", "o1", 1, 0, "o"),
-                                         MakeWrite("Patient", "p2", 1, 0, "p2"),
-                                         MakeWrite("Patient", "p1", 1, 0, "again")}));
+  Status s = t->CommitAndWait(
+      MakeBatch({MakeWrite("Observation", "o1", 1, 0, "o"), MakeWrite("Patient", "p2", 1, 0, "p2"),
+                 MakeWrite("Patient", "p1", 1, 0, "again")}));
   EXPECT_EQ(s.code(), Code::kConflict);
   EXPECT_FALSE(Current(*t, "Observation", "o1").has_value());
   EXPECT_FALSE(Current(*t, "Patient", "p2").has_value());
@@ -206,9 +208,9 @@ TEST_F(SqliteStoreTest, BatchIsAllOrNothing) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_FALSE(Current(*t, "Observation", "o1").has_value());
   // And a valid batch of several writes, two of them on the same resource, goes in whole.
-  s = t->CommitAndWait(MakeBatch({MakeWrite("Observation", "o1", 1, 0, "o"),
-                                  MakeWrite("Patient", "p1", 2, 1, "v2"),
-                                  MakeWrite("Patient", "p1", 3, 2, "v3")}));
+  s = t->CommitAndWait(
+      MakeBatch({MakeWrite("Observation", "o1", 1, 0, "o"), MakeWrite("Patient", "p1", 2, 1, "v2"),
+                 MakeWrite("Patient", "p1", 3, 2, "v3")}));
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Current(*t, "Patient", "p1")->version, 3u);
   EXPECT_TRUE(Current(*t, "Observation", "o1").has_value());
@@ -238,8 +240,9 @@ TEST_F(SqliteStoreTest, OneGroupSerializesBatchesAndIsolatesConflicts) {
   t->Commit(MakeBatch({MakeWrite("Patient", "a", 1, 0, "dup")}), log.Slot(1));
   t->Commit(MakeBatch({MakeWrite("Patient", "b", 1, 0, "b1")}), log.Slot(2));
   t->Commit(MakeBatch({MakeWrite("Patient", "a", 2, 1, "a2")}), log.Slot(3));
-  t->Commit(MakeBatch({MakeWrite("Patient", "b", 2, 1, "b2"), MakeWrite("Patient", "a", 2, 1, "x")}),
-            log.Slot(4));
+  t->Commit(
+      MakeBatch({MakeWrite("Patient", "b", 2, 1, "b2"), MakeWrite("Patient", "a", 2, 1, "x")}),
+      log.Slot(4));
   gate.Open();
   log.WaitForCalls(5);
   EXPECT_TRUE(log.status(0).ok());
@@ -342,8 +345,8 @@ TEST_F(SqliteStoreTest, ConcurrentUpdatesFormAGaplessVersionChain) {
           continue;
         }
         uint64_t v = (*cur)->version;
-        Status s = t->CommitAndWait(MakeBatch(
-            {MakeWrite("Patient", "p", v + 1, v, "t" + std::to_string(th) + "-" + std::to_string(i))}));
+        Status s = t->CommitAndWait(MakeBatch({MakeWrite(
+            "Patient", "p", v + 1, v, "t" + std::to_string(th) + "-" + std::to_string(i))}));
         if (s.ok()) {
           wins++;
         } else if (s.code() == Code::kConflict) {
@@ -449,10 +452,13 @@ TEST_F(SqliteStoreTest, TenantsAreIsolated) {
   auto acme = Tenant(*store, "acme");
   auto beta = Tenant(*store, "beta-2");
   ASSERT_NE(acme.get(), beta.get());
-  ASSERT_TRUE(acme->CommitAndWait(MakeBatch({MakeWrite("Patient", "1", 1, 0, "ACME-CANARY")})).ok());
+  ASSERT_TRUE(
+      acme->CommitAndWait(MakeBatch({MakeWrite("Patient", "1", 1, 0, "ACME-CANARY")})).ok());
   // The same type/id in another tenant is a different resource: a create succeeds there.
-  ASSERT_TRUE(beta->CommitAndWait(MakeBatch({MakeWrite("Patient", "1", 1, 0, "BETA-CANARY")})).ok());
-  ASSERT_TRUE(beta->CommitAndWait(MakeBatch({MakeWrite("Patient", "1", 2, 1, "BETA-CANARY2")})).ok());
+  ASSERT_TRUE(
+      beta->CommitAndWait(MakeBatch({MakeWrite("Patient", "1", 1, 0, "BETA-CANARY")})).ok());
+  ASSERT_TRUE(
+      beta->CommitAndWait(MakeBatch({MakeWrite("Patient", "1", 2, 1, "BETA-CANARY2")})).ok());
   EXPECT_EQ(AsChars(Current(*acme, "Patient", "1")->body), "ACME-CANARY");
   EXPECT_EQ(Current(*acme, "Patient", "1")->version, 1u);
   EXPECT_EQ(Current(*beta, "Patient", "1")->version, 2u);
@@ -488,7 +494,8 @@ TEST_F(SqliteStoreTest, OpenTenantReturnsTheSameStoreAndValidatesNames) {
     auto r = store->OpenTenant(bad);
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
   }
-  EXPECT_TRUE(store->OpenTenant("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").ok());
+  EXPECT_TRUE(
+      store->OpenTenant("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").ok());
   EXPECT_FALSE(std::filesystem::exists(tmp_.path() + "/../acme/data.db") &&
                !std::filesystem::equivalent(tmp_.path() + "/../acme", tmp_.path() + "/acme"));
 }
@@ -720,6 +727,22 @@ TEST_F(SqliteStoreTest, WalIsCheckpointedAndStaysBounded) {
   store->Close();
   auto reopened = OpenStore();
   EXPECT_EQ(Count(*Tenant(*reopened, "acme"), {}), kRows);
+}
+
+TEST(SqliteStoreDeathTest, CloseFromACommitCallbackAbortsWithAMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  EXPECT_DEATH(
+      {
+        auto store = std::move(OpenSqliteStore(tmp.path())).value();
+        auto tenant = std::move(store->OpenTenant("acme")).value();
+        auto* raw = dynamic_cast<SqliteTenantStore*>(tenant.get());
+        tenant->Commit(MakeBatch({MakeWrite("Patient", "p", 1, 0, "x")}),
+                       [raw](Status) { raw->Close(); });
+        store->Close();
+      },
+      "closed or destroyed from a commit callback");
 }
 
 }  // namespace

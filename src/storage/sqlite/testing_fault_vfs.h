@@ -26,7 +26,9 @@ class FaultVfs {
     vfs_.pNext = nullptr;
     vfs_.pAppData = this;
     vfs_.xOpen = &Open;
-    vfs_.xDelete = [](sqlite3_vfs* v, const char* n, int d) { return Real(v)->xDelete(Real(v), n, d); };
+    vfs_.xDelete = [](sqlite3_vfs* v, const char* n, int d) {
+      return Real(v)->xDelete(Real(v), n, d);
+    };
     vfs_.xAccess = [](sqlite3_vfs* v, const char* n, int f, int* o) {
       return Real(v)->xAccess(Real(v), n, f, o);
     };
@@ -141,10 +143,25 @@ class FaultVfs {
     return R(f)->pMethods->xUnfetch(R(f), o, p);
   }
 
-  static constexpr sqlite3_io_methods kMethods = {
-      3,        &Close,      &Read,        &Write,      &Truncate,          &Sync,
-      &FileSize, &Lock,      &Unlock,      &CheckReservedLock, &FileControl, &SectorSize,
-      &DeviceCharacteristics, &ShmMap, &ShmLock, &ShmBarrier, &ShmUnmap, &Fetch, &Unfetch};
+  static constexpr sqlite3_io_methods kMethods = {3,
+                                                  &Close,
+                                                  &Read,
+                                                  &Write,
+                                                  &Truncate,
+                                                  &Sync,
+                                                  &FileSize,
+                                                  &Lock,
+                                                  &Unlock,
+                                                  &CheckReservedLock,
+                                                  &FileControl,
+                                                  &SectorSize,
+                                                  &DeviceCharacteristics,
+                                                  &ShmMap,
+                                                  &ShmLock,
+                                                  &ShmBarrier,
+                                                  &ShmUnmap,
+                                                  &Fetch,
+                                                  &Unfetch};
 
   sqlite3_vfs* real_ = nullptr;
   sqlite3_vfs vfs_{};

@@ -30,6 +30,10 @@
 #include <sstream>
 #include <thread>
 
+#include "auth/token.h"
+#include "cli/installation.h"
+#include "core/clock.h"
+
 extern char** environ;
 
 namespace hygie::e2e {
@@ -641,6 +645,38 @@ void Deployment::StartServer() { server_ = ServerProcess::Launch(inst_.data(), s
 void Deployment::Restart() {
   StopServer();
   StartServer();
+}
+
+}  // namespace hygie::e2e
+
+namespace hygie::e2e {
+
+std::string LibToken(const std::string& data_dir, const LibTokenOptions& options) {
+  auto inst = cli::OpenInstallation(data_dir, "");
+  if (!inst.ok()) {
+    ADD_FAILURE() << "OpenInstallation: " << inst.status().ToString();
+    return "";
+  }
+  auto key = inst->IssuerKey();
+  if (!key.ok()) {
+    ADD_FAILURE() << "IssuerKey: " << key.status().ToString();
+    return "";
+  }
+  FakeClock clock(SystemClock::Get().NowMicros() + options.clock_offset_seconds * 1000000);
+  auth::TokenIssuer issuer(std::move(key).value(),
+                           options.issuer.empty() ? inst->issuer : options.issuer,
+                           options.audience.empty() ? inst->audience : options.audience, clock);
+  auth::Claims claims;
+  claims.subject = options.subject;
+  claims.tenant = options.tenant;
+  claims.scope = options.scope;
+  claims.client_id = "e2e-test";
+  auto token = issuer.Issue(claims, options.ttl_seconds);
+  if (!token.ok()) {
+    ADD_FAILURE() << "Issue: " << token.status().ToString();
+    return "";
+  }
+  return *token;
 }
 
 }  // namespace hygie::e2e

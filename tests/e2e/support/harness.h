@@ -190,10 +190,24 @@ HistoryWalk WalkHistory(HttpClient& client, const std::string& token, const std:
 // Bundle.total of GET path (a history URL); -1 on failure.
 int64_t HistoryTotal(HttpClient& client, const std::string& token, const std::string& path);
 
+// Issues a token through hygie_lib with the installation's own issuer key, bypassing the
+// CLI's checks: any tenant name or scope, a clock moved by `clock_offset_seconds`, and
+// optionally another issuer or audience. Empty string (and a test failure) on error.
+struct LibTokenOptions {
+  std::string tenant;
+  std::string scope = "user/*.cruds";
+  int64_t ttl_seconds = 3600;
+  int64_t clock_offset_seconds = 0;
+  std::string issuer;    // empty: the installation's
+  std::string audience;  // empty: the installation's
+  std::string subject = "e2e-test";
+};
+std::string LibToken(const std::string& data_dir, const LibTokenOptions& options);
+
 // An installation with one tenant, a token for it (user/*.cruds) and a running server.
 class Deployment {
  public:
-  explicit Deployment(std::string tenant = "t", const ServeOptions& serve = {});
+  explicit Deployment(std::string tenant = "acme", const ServeOptions& serve = {});
   Installation& inst() { return inst_; }
   const std::string& data() const { return inst_.data(); }
   const std::string& tenant() const { return tenant_; }
