@@ -3,20 +3,22 @@
 //
 // Measured per body (a ~2 KiB Patient and a ~2 KiB Observation):
 //   (a) parse only: RapidJSON DOM with the flags of Resource::Parse (iterative, UTF-8
-//       validation, full precision); hygie::fhir::Resource::Parse (the same plus the depth,
-//       duplicate-name and control-character checks); simdjson DOM (validates UTF-8); simdjson
-//       On Demand with a full walk (On Demand validates only what it visits).
+//       validation, full precision) and, for reference, each flag alone; simdjson DOM (validates
+//       UTF-8 and every value); simdjson On Demand with a full walk (it validates UTF-8 up front
+//       but values only when visited, so everything is visited); hygie::fhir::Resource::Parse
+//       (RapidJSON plus the depth, duplicate-name and control-character checks).
 //   (b) the write path of the server: parse, set id and meta.versionId/lastUpdated, serialize.
 //       RapidJSON does it natively. simdjson has no mutable DOM and no serializer, so its
 //       variant parses with simdjson and copies into a RapidJSON document to mutate and write:
 //       two libraries.
 //
-// Built by CMake with RapidJSON only (header-only) unless HYGIE_JSON_BENCH_FULL is defined; the
-// full variant also needs the fhir module and -lsimdjson. By hand, from the repository root:
-//   g++ -O2 -std=c++20 -DNDEBUG -DRAPIDJSON_HAS_STDSTRING=1 -DHYGIE_JSON_BENCH_FULL=1 -Isrc
-//     bench/json_bench.cc src/fhir/resource.cc src/fhir/r4_types.cc src/core/status.cc
+// simdjson is linked by CMake (bench loop of CMakeLists.txt). The Resource benchmarks need the
+// fhir module, which a build restricted by HYGIE_MODULES may lack: they are compiled only when
+// HYGIE_JSON_BENCH_WITH_FHIR is defined. By hand, from the repository root, in one line:
+//   g++ -O2 -std=c++20 -DNDEBUG -DRAPIDJSON_HAS_STDSTRING=1 -DHYGIE_JSON_BENCH_WITH_FHIR=1
+//     -Isrc bench/json_bench.cc src/fhir/resource.cc src/fhir/r4_types.cc src/core/status.cc
 //     -lsimdjson -lbenchmark -lpthread -o /tmp/json_bench
-// (one command line).
+// Run: /tmp/json_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 #include <cstdint>
 #include <string>
@@ -29,9 +31,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#if defined(HYGIE_JSON_BENCH_FULL)
 #include <simdjson.h>
 
+#if defined(HYGIE_JSON_BENCH_WITH_FHIR)
 #include "fhir/resource.h"
 #endif
 
@@ -248,39 +250,6 @@ void BM_RapidJson_WritePath(benchmark::State& state, std::string_view json) {
 BENCHMARK_CAPTURE(BM_RapidJson_WritePath, Patient, kPatient);
 BENCHMARK_CAPTURE(BM_RapidJson_WritePath, Observation, kObservation);
 
-#if defined(HYGIE_JSON_BENCH_FULL)
-
-void BM_HygieResource_Parse(benchmark::State& state, std::string_view json) {
-  for (auto _ : state) {
-    auto r = hygie::fhir::Resource::Parse(json);
-    if (!r.ok()) {
-      state.SkipWithError("parse failed");
-      break;
-    }
-    benchmark::DoNotOptimize(r.ok());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * json.size()));
-}
-BENCHMARK_CAPTURE(BM_HygieResource_Parse, Patient, kPatient);
-BENCHMARK_CAPTURE(BM_HygieResource_Parse, Observation, kObservation);
-
-void BM_HygieResource_WritePath(benchmark::State& state, std::string_view json) {
-  for (auto _ : state) {
-    auto r = hygie::fhir::Resource::Parse(json);
-    if (!r.ok()) {
-      state.SkipWithError("parse failed");
-      break;
-    }
-    r->SetId(kNewId);
-    r->SetVersionMeta(kVersion, kInstant);
-    std::string out = r->Serialize();
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * json.size()));
-}
-BENCHMARK_CAPTURE(BM_HygieResource_WritePath, Patient, kPatient);
-BENCHMARK_CAPTURE(BM_HygieResource_WritePath, Observation, kObservation);
-
 // One parser per thread, reused, as a server would. parse(ptr, len) copies the body into a
 // padded buffer (simdjson reads past the end): the server would pay that copy too.
 void BM_Simdjson_DomParse(benchmark::State& state, std::string_view json) {
@@ -447,7 +416,40 @@ void BM_SimdjsonPlusRapidJson_WritePath(benchmark::State& state, std::string_vie
 BENCHMARK_CAPTURE(BM_SimdjsonPlusRapidJson_WritePath, Patient, kPatient);
 BENCHMARK_CAPTURE(BM_SimdjsonPlusRapidJson_WritePath, Observation, kObservation);
 
-#endif  // HYGIE_JSON_BENCH_FULL
+#if defined(HYGIE_JSON_BENCH_WITH_FHIR)
+
+void BM_HygieResource_Parse(benchmark::State& state, std::string_view json) {
+  for (auto _ : state) {
+    auto r = hygie::fhir::Resource::Parse(json);
+    if (!r.ok()) {
+      state.SkipWithError("parse failed");
+      break;
+    }
+    benchmark::DoNotOptimize(r.ok());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * json.size()));
+}
+BENCHMARK_CAPTURE(BM_HygieResource_Parse, Patient, kPatient);
+BENCHMARK_CAPTURE(BM_HygieResource_Parse, Observation, kObservation);
+
+void BM_HygieResource_WritePath(benchmark::State& state, std::string_view json) {
+  for (auto _ : state) {
+    auto r = hygie::fhir::Resource::Parse(json);
+    if (!r.ok()) {
+      state.SkipWithError("parse failed");
+      break;
+    }
+    r->SetId(kNewId);
+    r->SetVersionMeta(kVersion, kInstant);
+    std::string out = r->Serialize();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * json.size()));
+}
+BENCHMARK_CAPTURE(BM_HygieResource_WritePath, Patient, kPatient);
+BENCHMARK_CAPTURE(BM_HygieResource_WritePath, Observation, kObservation);
+
+#endif  // HYGIE_JSON_BENCH_WITH_FHIR
 
 }  // namespace
 

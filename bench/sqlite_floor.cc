@@ -215,6 +215,21 @@ class Writer {
   std::vector<unsigned char> body_;
 };
 
+struct Window {
+  SteadyClock::time_point start, end;
+  bool Contains(SteadyClock::time_point t) const { return t >= start && t < end; }
+};
+
+Window MakeWindow(const Options& opt) {
+  auto secs = [](double s) {
+    return std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(s));
+  };
+  Window w;
+  w.start = SteadyClock::now() + secs(opt.warmup_s);
+  w.end = w.start + secs(opt.duration_s);
+  return w;
+}
+
 // One insert waiting in the writer's queue; lives on its client's stack.
 struct Pending {
   const std::string* id = nullptr;
@@ -226,7 +241,8 @@ struct Pending {
 // The writer thread and its queue. Thread-safe: Submit() from any client thread.
 class GroupCommitter {
  public:
-  GroupCommitter(Writer& writer, size_t max_batch) : writer_(writer), max_batch_(max_batch) {}
+  GroupCommitter(Writer& writer, size_t max_batch, Window window)
+      : writer_(writer), max_batch_(max_batch), window_(window) {}
 
   void Start() {
     thread_ = std::thread([this] { Loop(); });
@@ -249,8 +265,9 @@ class GroupCommitter {
     p.done.acquire();
     return p.ok;
   }
-  uint64_t commits() const { return commits_; }
-  uint64_t committed() const { return committed_; }
+  // Commits that completed inside the window. Read after Stop().
+  uint64_t commits_in_window() const { return commits_in_window_; }
+  // The first failure, if any. Read after Stop().
   const Status& error() const { return error_; }
 
  private:
@@ -275,8 +292,7 @@ class GroupCommitter {
         writer_.Rollback();
         if (error_.ok()) error_ = s;  // read after Stop() only
       } else {
-        ++commits_;
-        committed_ += batch.size();
+        if (window_.Contains(SteadyClock::now())) ++commits_in_window_;
       }
       for (Pending* p : batch) {
         p->ok = s.ok();
@@ -292,26 +308,11 @@ class GroupCommitter {
   std::deque<Pending*> queue_;  // guarded by mu_
   bool stop_ = false;           // guarded by mu_
   std::thread thread_;
+  const Window window_;
   // Written by the writer thread, read after Stop().
-  uint64_t commits_ = 0;
-  uint64_t committed_ = 0;
+  uint64_t commits_in_window_ = 0;
   Status error_;
 };
-
-struct Window {
-  SteadyClock::time_point start, end;
-  bool Contains(SteadyClock::time_point t) const { return t >= start && t < end; }
-};
-
-Window MakeWindow(const Options& opt) {
-  auto secs = [](double s) {
-    return std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(s));
-  };
-  Window w;
-  w.start = SteadyClock::now() + secs(opt.warmup_s);
-  w.end = w.start + secs(opt.duration_s);
-  return w;
-}
 
 void SleepUntil(SteadyClock::time_point t) { std::this_thread::sleep_until(t); }
 
@@ -348,10 +349,9 @@ int RunWrites(const Options& opt, const std::string& path) {
     fmt::print(stderr, "sqlite_floor: {}\n", s.ToString());
     return 1;
   }
-  GroupCommitter committer(writer, opt.mode == "serial" ? 1 : opt.max_batch);
-  committer.Start();
-
   const Window window = MakeWindow(opt);
+  GroupCommitter committer(writer, opt.mode == "serial" ? 1 : opt.max_batch, window);
+  committer.Start();
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> failed{0};
   std::vector<LatencyHistogram> latency(opt.clients);
@@ -380,11 +380,7 @@ int RunWrites(const Options& opt, const std::string& path) {
       }
     });
   }
-  // Commits made inside the window, sampled at its edges (approximate by at most one group).
-  SleepUntil(window.start);
-  const uint64_t commits_at_start = committer.commits();
   SleepUntil(window.end);
-  const uint64_t commits_at_end = committer.commits();
   stop = true;
   for (auto& t : clients) t.join();
   committer.Stop();
@@ -400,7 +396,7 @@ int RunWrites(const Options& opt, const std::string& path) {
     all.Merge(latency[c]);
     count += done[c];
   }
-  const uint64_t commits = commits_at_end - commits_at_start;
+  const uint64_t commits = committer.commits_in_window();
   const double group = commits == 0 ? 0 : static_cast<double>(count) / commits;
   Print(opt, "inserts", count, all,
         fmt::format(R"(,"commits":{},"commits_per_s":{:.1f},"mean_group":{:.2f})", commits,

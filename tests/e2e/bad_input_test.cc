@@ -98,9 +98,11 @@ TEST_F(BadInputTest, MalformedBodiesAreRefusedAndWriteNothing) {
       {"number", "42"},
       {"trailing garbage", kPatient + " x"},
       {"two documents", kPatient + kPatient},
-      {"invalid UTF-8 ff fe", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xff\xfe\"}]}"},
+      {"invalid UTF-8 ff fe",
+       "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xff\xfe\"}]}"},
       {"overlong UTF-8", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xc0\xaf\"}]}"},
-      {"UTF-8 surrogate", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xed\xa0\x80\"}]}"},
+      {"UTF-8 surrogate",
+       "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xed\xa0\x80\"}]}"},
       {"truncated UTF-8", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xc3\"}]}"},
       {"invalid UTF-8 in a key", "{\"resourceType\":\"Patient\",\"\xff\":1}"},
       {"lone surrogate escape", R"({"resourceType":"Patient","name":[{"family":"\ud800"}]})"},
@@ -108,7 +110,8 @@ TEST_F(BadInputTest, MalformedBodiesAreRefusedAndWriteNothing) {
       {"raw control character", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"a\x01\"}]}"},
       {"raw NUL", std::string("{\"resourceType\":\"Patient\",\"n\":\"a") + '\0' + "b\"}"},
       {"duplicate resourceType", R"({"resourceType":"Patient","resourceType":"Observation"})"},
-      {"duplicate nested member", R"({"resourceType":"Patient","name":[{"family":"a","family":"b"}]})"},
+      {"duplicate nested member",
+       R"({"resourceType":"Patient","name":[{"family":"a","family":"b"}]})"},
       {"no resourceType", R"({"name":[{"family":"a"}]})"},
       {"resourceType not a string", R"({"resourceType":1})"},
       {"unknown resourceType", R"({"resourceType":"Foo"})"},
@@ -123,8 +126,7 @@ TEST_F(BadInputTest, MalformedBodiesAreRefusedAndWriteNothing) {
   };
   const std::string base = dep_.Base();
   for (const auto& [what, body] : bodies) {
-    ExpectRefused(client_.Fhir("POST", base + "/Patient", dep_.token(), body), 400,
-                  "POST " + what);
+    ExpectRefused(client_.Fhir("POST", base + "/Patient", dep_.token(), body), 400, "POST " + what);
     std::string put_body = body;
     ExpectRefused(client_.Fhir("PUT", base + "/Patient/bad-input", dep_.token(), put_body), 400,
                   "PUT " + what);
@@ -164,10 +166,10 @@ TEST_F(BadInputTest, UpdateIdProblems) {
                 400, "id differs in case");
   for (const std::string etag : {"1", "W/1", "W/\"\"", "W/\"abc\"", "W/\"0\"", "W/\"-1\"",
                                  "W/\"99999999999999999999999\"", "*x"}) {
-    ExpectRefused(client_.Fhir("PUT", base + "/Patient/" + id, dep_.token(),
-                               R"({"resourceType":"Patient","id":")" + id + R"("})",
-                               {{"If-Match", etag}}),
-                  400, "If-Match " + etag);
+    ExpectRefused(
+        client_.Fhir("PUT", base + "/Patient/" + id, dep_.token(),
+                     R"({"resourceType":"Patient","id":")" + id + R"("})", {{"If-Match", etag}}),
+        400, "If-Match " + etag);
   }
   EXPECT_EQ(Total(), total);
   HttpResponse read = client_.Fhir("GET", base + "/Patient/" + id, dep_.token());
@@ -182,10 +184,10 @@ TEST_F(BadInputTest, WrongContentType) {
     ExpectRefused(
         client_.Fhir("POST", base + "/Patient", dep_.token(), kPatient, {{"Content-Type", ct}}),
         415, "POST " + ct);
-    ExpectRefused(client_.Fhir("PUT", base + "/Patient/ct-test", dep_.token(),
-                               R"({"resourceType":"Patient","id":"ct-test"})",
-                               {{"Content-Type", ct}}),
-                  415, "PUT " + ct);
+    ExpectRefused(
+        client_.Fhir("PUT", base + "/Patient/ct-test", dep_.token(),
+                     R"({"resourceType":"Patient","id":"ct-test"})", {{"Content-Type", ct}}),
+        415, "PUT " + ct);
   }
   EXPECT_EQ(Total(), total_before_);
   // The JSON types are accepted, with parameters.
@@ -221,8 +223,8 @@ TEST_F(BadInputTest, UnknownTypesBadIdsAndEndpoints) {
   ExpectRefused(client_.Fhir("GET", base + "/Patient/%C3%A9", tok), 400, "non-ASCII id");
   ExpectRefused(client_.Fhir("GET", base + "/Patient/x/_history/abc", tok), 400, "version abc");
   ExpectRefused(client_.Fhir("GET", base + "/Patient/x/_history/-1", tok), 400, "version -1");
-  ExpectRefused(client_.Fhir("GET", base + "/Patient/x/_history/99999999999999999999999", tok),
-                400, "huge version");
+  ExpectRefused(client_.Fhir("GET", base + "/Patient/x/_history/99999999999999999999999", tok), 400,
+                "huge version");
   ExpectRefused(client_.Fhir("GET", base + "/Patient/x/_history/1/extra", tok), 404,
                 "extra segment");
   ExpectRefused(client_.Fhir("GET", base + "/Patient/x/foo", tok), 404, "unknown operation");
@@ -253,8 +255,7 @@ TEST_F(BadInputTest, TenantProblems) {
   ExpectRefused(client_.Fhir("POST", "/fhir/ghost/Patient", ghost, kPatient), 404,
                 "unknown tenant create");
   ExpectRefused(client_.Fhir("GET", "/fhir/ghost/Patient/x", ghost), 404, "unknown tenant read");
-  ExpectRefused(client_.Fhir("GET", "/fhir/ghost/_history", ghost), 404,
-                "unknown tenant history");
+  ExpectRefused(client_.Fhir("GET", "/fhir/ghost/_history", ghost), 404, "unknown tenant history");
   EXPECT_FALSE(fs::exists(dep_.data() + "/tenants/ghost")) << "no namespace for a ghost";
   // The ghost's token does not open real tenants.
   ExpectRefused(client_.Fhir("GET", dep_.Base() + "/_history", ghost), 403, "ghost token on acme");
@@ -303,14 +304,11 @@ TEST_F(BadInputTest, HostileQueryStrings) {
   // Clamped, not refused.
   EXPECT_EQ(client_.Fhir("GET", base + "/_history?_count=100000000", tok).status, 200);
   // A very long query string: refused by the size limit or by the router, never a 5xx.
-  HttpResponse longq =
-      client_.Fhir("GET", base + "/_history?foo=" + std::string(15000, 'a'), tok);
+  HttpResponse longq = client_.Fhir("GET", base + "/_history?foo=" + std::string(15000, 'a'), tok);
   EXPECT_GE(longq.status, 400);
   EXPECT_LT(longq.status, 500);
-  HttpResponse longer =
-      client_.Fhir("GET", base + "/_history?foo=" + std::string(40000, 'a'), tok);
-  EXPECT_TRUE(longer.status == 0 || (longer.status >= 400 && longer.status < 500))
-      << longer.status;
+  HttpResponse longer = client_.Fhir("GET", base + "/_history?foo=" + std::string(40000, 'a'), tok);
+  EXPECT_TRUE(longer.status == 0 || (longer.status >= 400 && longer.status < 500)) << longer.status;
   EXPECT_EQ(Total(), total);
 }
 
@@ -325,21 +323,25 @@ TEST_F(BadInputTest, MalformedHttpRequests) {
       {"garbage request line", "GARBAGE\r\n\r\n"},
       {"no version", "GET /healthz\r\n\r\n"},
       {"header without colon", "GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n"},
-      {"bad content-length",
-       "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: abc\r\n\r\n"},
-      {"negative content-length",
-       "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: -1\r\n\r\n"},
-      {"two content-lengths",
-       "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" + auth +
-           "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
+      {"bad content-length", "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" + auth +
+                                 "Content-Length: abc\r\n\r\n"},
+      {"negative content-length", "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" +
+                                      auth + "Content-Length: -1\r\n\r\n"},
+      {"two content-lengths", "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" + auth +
+                                  "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
       {"bad chunk size",
        "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" + auth +
            "Transfer-Encoding: chunked\r\nContent-Type: application/fhir+json\r\n\r\nzz\r\n"},
+      {"Content-Length and chunked (smuggling)",
+       "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\n" + auth +
+           "Content-Type: application/fhir+json\r\nContent-Length: 5\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"},
       {"NUL in header", std::string("GET /healthz HTTP/1.1\r\nHost: x") + '\0' + "y\r\n\r\n"},
       {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
-      {"huge header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(40000, 'a') +
-                          "\r\n\r\n"},
-      {"many headers", [] {
+      {"huge header",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(40000, 'a') + "\r\n\r\n"},
+      {"many headers",
+       [] {
          std::string s = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
          for (int i = 0; i < 3000; ++i) s += "X-H" + std::to_string(i) + ": v\r\n";
          return s + "\r\n";
@@ -348,9 +350,15 @@ TEST_F(BadInputTest, MalformedHttpRequests) {
   for (const auto& c : cases) {
     std::string response = RawExchange(port, c.bytes, 3000);
     int status = RawStatus(response);
-    // Either the server closed without answering, or it answered with a 4xx.
-    EXPECT_TRUE(status == 0 || (status >= 400 && status < 500))
-        << c.what << ": " << response.substr(0, 200);
+    // A 4xx answer (then the connection closes), never silence or a 5xx.
+    EXPECT_TRUE(status >= 400 && status < 500) << c.what << ": " << response.substr(0, 200);
+    // One answer at most: nothing after a malformed request is taken as another request.
+    size_t answers = 0;
+    for (size_t pos = response.find("HTTP/1."); pos != std::string::npos;
+         pos = response.find("HTTP/1.", pos + 1)) {
+      if (pos == 0 || response[pos - 1] == '\n') ++answers;
+    }
+    EXPECT_LE(answers, 1u) << c.what << ": " << response;
     if (status != 0) {
       size_t body = response.find("\r\n\r\n");
       ASSERT_NE(body, std::string::npos) << c.what;
@@ -358,7 +366,11 @@ TEST_F(BadInputTest, MalformedHttpRequests) {
     }
   }
   // Headers over the limit get 431, not a dropped connection.
-  EXPECT_EQ(RawStatus(RawExchange(port, cases[9].bytes, 3000)), 431);
+  for (const auto& c : cases) {
+    if (c.what == "huge header") {
+      EXPECT_EQ(RawStatus(RawExchange(port, c.bytes, 3000)), 431);
+    }
+  }
   EXPECT_EQ(Total(), total_before_);
 }
 
@@ -412,8 +424,8 @@ TEST_F(BodyLimitTest, BodyOverTheLimitGets413) {
   HttpResponse huge = client_.Fhir("POST", base + "/Patient", dep_.token(), padded(1 << 20));
   ExpectRefused(huge, 413, "1 MiB");
   // Chunked bodies count too.
-  std::string chunked = "POST " + dep_.Base() + "/Patient HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                        dep_.token() +
+  std::string chunked = "POST " + dep_.Base() +
+                        "/Patient HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + dep_.token() +
                         "\r\nContent-Type: application/fhir+json\r\nTransfer-Encoding: "
                         "chunked\r\n\r\n";
   std::string payload = padded(5000);

@@ -179,7 +179,10 @@ TEST(CliTest, InitRefusesNonEmptyDirectoryAndLeavesItUnchanged) {
 
   // A path that is a file.
   const std::string file = dir.path() + "/a-file";
-  { std::ofstream f(file); f << "x"; }
+  {
+    std::ofstream f(file);
+    f << "x";
+  }
   EXPECT_EQ(RunHygie({"init", "--data", file}).exit_code, 1);
   EXPECT_EQ(fs::file_size(file), 1u);
 }
@@ -187,10 +190,22 @@ TEST(CliTest, InitRefusesNonEmptyDirectoryAndLeavesItUnchanged) {
 TEST(CliTest, TenantNamesAreChecked) {
   Installation inst;
   const std::vector<std::string> good = {"ab", "a-b", "acme-01", "0x", std::string(63, 'z')};
-  const std::vector<std::string> bad = {"a",       "",        "-ab",   "ab-",        "a_b",
-                                        "Acme",    "a b",     "a.b",   "../x",       "a/b",
-                                        "caf\xc3\xa9", "ab\n", std::string(64, 'z'), "--",
-                                        "a\x01""b"};
+  const std::vector<std::string> bad = {"a",
+                                        "",
+                                        "-ab",
+                                        "ab-",
+                                        "a_b",
+                                        "Acme",
+                                        "a b",
+                                        "a.b",
+                                        "../x",
+                                        "a/b",
+                                        "caf\xc3\xa9",
+                                        "ab\n",
+                                        std::string(64, 'z'),
+                                        "--",
+                                        "a\x01"
+                                        "b"};
   for (const auto& name : good) {
     CommandResult r = RunHygie({"tenant", "create", name, "--data", inst.data()});
     EXPECT_EQ(r.exit_code, 0) << "'" << name << "': " << r.err;
@@ -231,8 +246,7 @@ TEST(CliTest, TokenIssuePrintsExactlyOneJwt) {
   Installation inst;
   inst.CreateTenant("acme");
   CommandResult r = RunHygie({"token", "issue", "--data", inst.data(), "--tenant", "acme",
-                              "--scope", "user/Patient.rs user/Observation.cruds", "--ttl",
-                              "15m"});
+                              "--scope", "user/Patient.rs user/Observation.cruds", "--ttl", "15m"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_FALSE(r.out.empty());
   ASSERT_EQ(r.out.back(), '\n');
@@ -242,9 +256,9 @@ TEST(CliTest, TokenIssuePrintsExactlyOneJwt) {
   ASSERT_EQ(parts.size(), 3u) << token;
   for (const auto& part : parts) {
     EXPECT_FALSE(part.empty());
-    EXPECT_EQ(part.find_first_not_of(
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-              std::string::npos)
+    EXPECT_EQ(
+        part.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        std::string::npos)
         << part;
     EXPECT_TRUE(crypto::Base64UrlDecode(part).ok()) << part;
   }
@@ -258,8 +272,7 @@ TEST(CliTest, TokenIssuePrintsExactlyOneJwt) {
   EXPECT_EQ(JsonString(h, "alg"), "ES256");
   EXPECT_EQ(JsonString(p, "tenant"), "acme");
   EXPECT_EQ(JsonString(p, "scope"), "user/Patient.rs user/Observation.cruds");
-  ASSERT_TRUE(p.HasMember("exp") && p["exp"].IsInt64() && p.HasMember("iat") &&
-              p["iat"].IsInt64());
+  ASSERT_TRUE(p.HasMember("exp") && p["exp"].IsInt64() && p.HasMember("iat") && p["iat"].IsInt64());
   EXPECT_EQ(p["exp"].GetInt64() - p["iat"].GetInt64(), 15 * 60);
   // Two tokens are different (random jti).
   EXPECT_NE(inst.Token("acme"), inst.Token("acme"));
@@ -270,17 +283,16 @@ TEST(CliTest, TokenIssueRefusesUnknownTenantAndBadOptions) {
   inst.CreateTenant("acme");
   auto issue = [&](const std::string& tenant, const std::string& scope, const std::string& ttl,
                    std::vector<std::string> more = {}) {
-    std::vector<std::string> args = {"token", "issue", "--data", inst.data(), "--tenant",
-                                     tenant,  "--scope", scope,   "--ttl",      ttl};
+    std::vector<std::string> args = {"token", "issue",   "--data", inst.data(), "--tenant",
+                                     tenant,  "--scope", scope,    "--ttl",     ttl};
     args.insert(args.end(), more.begin(), more.end());
     return RunHygie(args);
   };
   CommandResult unknown = issue("globex", "user/*.cruds", "1h");
   EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
   EXPECT_EQ(unknown.out, "");
-  for (const std::string ttl :
-       {"0", "-5", "abc", "25h", "86401", "1d", "1.5h", "", "h", "9999999999", "1hh", " 1h",
-        "0x10", "1441m"}) {
+  for (const std::string ttl : {"0", "-5", "abc", "25h", "86401", "1d", "1.5h", "", "h",
+                                "9999999999", "1hh", " 1h", "0x10", "1441m"}) {
     CommandResult r = issue("acme", "user/*.cruds", ttl);
     EXPECT_EQ(r.exit_code, 2) << "ttl '" << ttl << "': " << r.err;
     EXPECT_EQ(r.out, "") << "ttl '" << ttl << "'";
@@ -318,11 +330,11 @@ TEST(CliTest, PassphraseInstallation) {
   CommandResult init = RunHygie({"init", "--data", d, "--passphrase-env", "HYGIE_TEST_PASS"}, env);
   ASSERT_EQ(init.exit_code, 0) << init.err;
   EXPECT_FALSE(fs::exists(d + "/kek.key"));
-  EXPECT_EQ(RunHygie({"tenant", "create", "acme", "--data", d, "--passphrase-env",
-                      "HYGIE_TEST_PASS"},
-                     env)
-                .exit_code,
-            0);
+  EXPECT_EQ(
+      RunHygie({"tenant", "create", "acme", "--data", d, "--passphrase-env", "HYGIE_TEST_PASS"},
+               env)
+          .exit_code,
+      0);
   CommandResult list =
       RunHygie({"tenant", "list", "--data", d, "--passphrase-env", "HYGIE_TEST_PASS"}, env);
   EXPECT_EQ(list.exit_code, 0) << list.err;
@@ -339,8 +351,8 @@ TEST(CliTest, PassphraseInstallation) {
   EXPECT_EQ(bad.out, "");
   EXPECT_EQ(bad.err.find(pass), std::string::npos) << "the passphrase must not be echoed";
 
-  CommandResult token_no_flag = RunHygie(
-      {"token", "issue", "--data", d, "--tenant", "acme", "--scope", "user/*.cruds"}, env);
+  CommandResult token_no_flag =
+      RunHygie({"token", "issue", "--data", d, "--tenant", "acme", "--scope", "user/*.cruds"}, env);
   EXPECT_EQ(token_no_flag.exit_code, 1);
   EXPECT_EQ(token_no_flag.out, "");
 
@@ -397,10 +409,9 @@ TEST(CliTest, KeyRotateWhileServing) {
     return id;
   };
   auto update = [&](const std::string& id, const std::string& note) {
-    HttpResponse r =
-        c.Fhir("PUT", base + "/Patient/" + id, dep.token(),
-               R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"text":")" + note +
-                   R"("}]})");
+    HttpResponse r = c.Fhir(
+        "PUT", base + "/Patient/" + id, dep.token(),
+        R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"text":")" + note + R"("}]})");
     EXPECT_EQ(r.status, 200) << r.body;
     rapidjson::Document doc = ParseJson(r.body);
     acked["Patient/" + id + "/" + JsonString(doc["meta"], "versionId")] = r.body;
@@ -443,11 +454,10 @@ TEST(CliTest, KeyRotateWhileServing) {
   SqlResult keys = Sql(db, "SELECT DISTINCT key_id FROM resource_version ORDER BY key_id");
   ASSERT_TRUE(keys.ok) << keys.error;
   EXPECT_GE(keys.rows.size(), 2u);
-  std::cout << "[ key rotate ] " << acked.size() << " versions checked under "
-            << keys.rows.size() << " data keys\n";
+  std::cout << "[ key rotate ] " << acked.size() << " versions checked under " << keys.rows.size()
+            << " data keys\n";
 
-  CommandResult unknown =
-      RunHygie({"key", "rotate", "--tenant", "nobody", "--data", dep.data()});
+  CommandResult unknown = RunHygie({"key", "rotate", "--tenant", "nobody", "--data", dep.data()});
   EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
   EXPECT_EQ(ServerErrorResponses(), errors_before);
 }

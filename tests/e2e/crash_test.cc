@@ -73,9 +73,8 @@ void Writer(uint16_t port, const std::string& token, const std::string& base, in
       Ack ack;
       ack.type = type;
       ack.id = JsonString(doc, "id");
-      std::string v = doc.IsObject() && doc.HasMember("meta")
-                          ? JsonString(doc["meta"], "versionId")
-                          : std::string();
+      std::string v = doc.IsObject() && doc.HasMember("meta") ? JsonString(doc["meta"], "versionId")
+                                                              : std::string();
       ack.version = v.empty() ? 0 : std::stoull(v);
       ack.body = res.body;
       if (ack.id.empty() || ack.version == 0 || res.Header("etag") != "W/\"" + v + "\"") {
@@ -90,8 +89,8 @@ void Writer(uint16_t port, const std::string& token, const std::string& base, in
       // 409: too many concurrent updates of a hot resource; a legitimate refusal.
       std::lock_guard lock(mu);
       if (unexpected.fetch_add(1) == 0) {
-        first_unexpected = method + " " + target + " -> " + std::to_string(res.status) + " " +
-                           res.body;
+        first_unexpected =
+            method + " " + target + " -> " + std::to_string(res.status) + " " + res.body;
       }
     }
   }
@@ -112,8 +111,8 @@ size_t Verify(uint16_t port, const std::string& token, const std::string& base,
     EXPECT_TRUE(inserted || it->second->body == ack.body)
         << versioned << " acknowledged twice with different bodies";
     highest[key] = std::max(highest[key], ack.version);
-    HttpResponse r = client.Fhir(
-        "GET", base + "/" + key + "/_history/" + std::to_string(ack.version), token);
+    HttpResponse r =
+        client.Fhir("GET", base + "/" + key + "/_history/" + std::to_string(ack.version), token);
     EXPECT_EQ(r.status, 200) << "acknowledged " << versioned << " lost: " << r.body;
     EXPECT_EQ(r.body, ack.body) << "acknowledged " << versioned << " differs";
     ++checked;
@@ -123,7 +122,8 @@ size_t Verify(uint16_t port, const std::string& token, const std::string& base,
     HttpResponse r = client.Fhir("GET", base + "/" + key, token);
     EXPECT_EQ(r.status, 200) << key;
     std::string etag = r.Header("etag");
-    ASSERT_GE(etag.size(), 5u) << key;
+    EXPECT_GE(etag.size(), 5u) << key;
+    if (etag.size() < 5) continue;
     uint64_t current = std::stoull(etag.substr(3, etag.size() - 4));
     EXPECT_GE(current, version) << key << " went back in time";
   }

@@ -69,8 +69,7 @@ TEST_F(CrudTest, CreateReadUpdateDeleteLifecycle) {
   EXPECT_EQ(read.body, created.body);
   EXPECT_EQ(read.Header("etag"), "W/\"1\"");
   // Trailing slash and _format=json are the same read.
-  EXPECT_EQ(client_.Fhir("GET", base + "/Patient/" + id + "?_format=json", tok).body,
-            created.body);
+  EXPECT_EQ(client_.Fhir("GET", base + "/Patient/" + id + "?_format=json", tok).body, created.body);
   EXPECT_EQ(client_.Fhir("GET", base + "/Patient/" + id + "/", tok).body, created.body);
 
   // Update: the id in the body, version 2.
@@ -94,8 +93,8 @@ TEST_F(CrudTest, CreateReadUpdateDeleteLifecycle) {
   EXPECT_EQ(matched.status, 200) << matched.body;
   EXPECT_EQ(VersionIdOf(matched.body), "3");
   // The strong form is accepted too.
-  HttpResponse strong = client_.Fhir("PUT", base + "/Patient/" + id, tok,
-                                     PatientBody("Strong", id), {{"If-Match", "\"3\""}});
+  HttpResponse strong = client_.Fhir("PUT", base + "/Patient/" + id, tok, PatientBody("Strong", id),
+                                     {{"If-Match", "\"3\""}});
   EXPECT_EQ(strong.status, 200) << strong.body;
   EXPECT_EQ(VersionIdOf(strong.body), "4");
 
@@ -153,9 +152,8 @@ TEST_F(CrudTest, CreateReadUpdateDeleteLifecycle) {
 
 TEST_F(CrudTest, UpdateAsCreateWithClientId) {
   const std::string base = dep_.Base();
-  HttpResponse r =
-      client_.Fhir("PUT", base + "/Patient/client-chosen.1", dep_.token(),
-                   PatientBody("Client", "client-chosen.1"));
+  HttpResponse r = client_.Fhir("PUT", base + "/Patient/client-chosen.1", dep_.token(),
+                                PatientBody("Client", "client-chosen.1"));
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(VersionIdOf(r.body), "1");
   EXPECT_EQ(JsonString(ParseJson(r.body), "id"), "client-chosen.1");
@@ -166,10 +164,10 @@ TEST_F(CrudTest, UpdateAsCreateWithClientId) {
   EXPECT_EQ(VersionIdOf(again.body), "2");
   // The longest id allowed (64 characters) works.
   const std::string long_id(64, 'a');
-  EXPECT_EQ(client_.Fhir("PUT", base + "/Patient/" + long_id, dep_.token(),
-                         PatientBody("Long", long_id))
-                .status,
-            201);
+  EXPECT_EQ(
+      client_.Fhir("PUT", base + "/Patient/" + long_id, dep_.token(), PatientBody("Long", long_id))
+          .status,
+      201);
   // If-Match on a resource that does not exist: nothing to match.
   HttpResponse no_match = client_.Fhir("PUT", base + "/Patient/absent", dep_.token(),
                                        PatientBody("X", "absent"), {{"If-Match", "W/\"1\""}});
@@ -197,8 +195,7 @@ TEST_F(CrudTest, PreferReturnMinimalAndOperationOutcome) {
   EXPECT_EQ(minimal.status, 201);
   EXPECT_TRUE(minimal.body.empty());
   EXPECT_EQ(minimal.Header("etag"), "W/\"1\"");
-  EXPECT_EQ(client_.Fhir("GET", PathOfUrl(minimal.Header("location")), dep_.token()).status,
-            200);
+  EXPECT_EQ(client_.Fhir("GET", PathOfUrl(minimal.Header("location")), dep_.token()).status, 200);
   HttpResponse oo = client_.Fhir("POST", base + "/Patient", dep_.token(), PatientBody("O"),
                                  {{"Prefer", "return=OperationOutcome"}});
   EXPECT_EQ(oo.status, 201);
@@ -211,7 +208,8 @@ TEST_F(CrudTest, HistoryPagingVisitsEveryVersionOnce) {
   std::multiset<std::string> written;  // Type/id/version
   std::vector<std::string> patients;
   for (int i = 0; i < 7; ++i) {
-    HttpResponse r = client_.Fhir("POST", base + "/Patient", tok, PatientBody("P" + std::to_string(i)));
+    HttpResponse r =
+        client_.Fhir("POST", base + "/Patient", tok, PatientBody("P" + std::to_string(i)));
     ASSERT_EQ(r.status, 201);
     std::string id = JsonString(ParseJson(r.body), "id");
     patients.push_back(id);
@@ -260,7 +258,8 @@ TEST_F(CrudTest, HistoryPagingVisitsEveryVersionOnce) {
               subset("Patient/"));
     EXPECT_EQ(type.total, static_cast<int64_t>(subset("Patient/").size()));
     // Instance history.
-    HistoryWalk inst = WalkHistory(client_, tok, base + "/Patient/" + patients[0] + "/_history" + q);
+    HistoryWalk inst =
+        WalkHistory(client_, tok, base + "/Patient/" + patients[0] + "/_history" + q);
     ASSERT_TRUE(inst.ok) << inst.error;
     EXPECT_EQ(inst.total, 9);
     ASSERT_EQ(inst.entries.size(), 9u);

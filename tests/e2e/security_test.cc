@@ -89,11 +89,10 @@ TEST(SecurityTest, CanariesNeverReachTheDisk) {
   for (int i = 0; i < 8; ++i) {
     // Some small (stored raw), some large (stored compressed).
     std::string padding = i % 2 == 0 ? "" : std::string(600, 'p');
-    std::string body =
-        R"({"resourceType":"Observation","status":"final","code":{"text":"note"},)"
-        R"("subject":{"reference":"Patient/)" +
-        patients[static_cast<size_t>(i)] + R"("},"valueString":")" + note + padding +
-        R"(","note":[{"text":")" + note + R"("}]})";
+    std::string body = R"({"resourceType":"Observation","status":"final","code":{"text":"note"},)"
+                       R"("subject":{"reference":"Patient/)" +
+                       patients[static_cast<size_t>(i)] + R"("},"valueString":")" + note + padding +
+                       R"(","note":[{"text":")" + note + R"("}]})";
     HttpResponse res = c.Fhir("POST", base + "/Observation", tok, body);
     ASSERT_EQ(res.status, 201) << res.body;
     observations.push_back(JsonString(ParseJson(res.body), "id"));
@@ -115,15 +114,15 @@ TEST(SecurityTest, CanariesNeverReachTheDisk) {
   ASSERT_EQ(big_res.status, 201);
   // Updates, a delete, reads, history.
   for (size_t i = 0; i < 4; ++i) {
-    HttpResponse res =
-        c.Fhir("PUT", base + "/Patient/" + patients[i], tok,
-               R"({"resourceType":"Patient","id":")" + patients[i] +
-                   R"(","name":[{"family":")" + updated + R"("}],"telecom":[{"system":"phone",)" +
-                   R"("value":")" + phone + R"("}]})");
+    HttpResponse res = c.Fhir(
+        "PUT", base + "/Patient/" + patients[i], tok,
+        R"({"resourceType":"Patient","id":")" + patients[i] + R"(","name":[{"family":")" + updated +
+            R"("}],"telecom":[{"system":"phone",)" + R"("value":")" + phone + R"("}]})");
     ASSERT_EQ(res.status, 200) << res.body;
   }
   ASSERT_EQ(c.Fhir("DELETE", base + "/Condition/" + conditions[0], tok).status, 204);
-  for (const auto& id : patients) ASSERT_EQ(c.Fhir("GET", base + "/Patient/" + id, tok).status, 200);
+  for (const auto& id : patients)
+    ASSERT_EQ(c.Fhir("GET", base + "/Patient/" + id, tok).status, 200);
   HttpResponse hist = c.Fhir("GET", base + "/_history", tok);
   ASSERT_EQ(hist.status, 200);
   ASSERT_NE(hist.body.find(name), std::string::npos) << "the API does return the data";
@@ -132,11 +131,11 @@ TEST(SecurityTest, CanariesNeverReachTheDisk) {
                    R"({"resourceType":"Patient","name":[{"family":")" + refused + R"("}],)")
                 .status,
             400);
-  EXPECT_EQ(c.Fhir("PUT", base + "/Patient/" + patients[0], tok,
-                   R"({"resourceType":"Patient","id":"other","name":[{"family":")" + refused +
-                       R"("}]})")
-                .status,
-            400);
+  EXPECT_EQ(
+      c.Fhir("PUT", base + "/Patient/" + patients[0], tok,
+             R"({"resourceType":"Patient","id":"other","name":[{"family":")" + refused + R"("}]})")
+          .status,
+      400);
 
   ASSERT_EQ(dep.server().Stop(), 0);
   const std::string log = dep.server().Log();
@@ -192,9 +191,10 @@ TEST_F(TenantWallTest, AnotherTenantsTokenLearnsNothing) {
                    R"({"resourceType":"Patient","name":[{"family":")" + secret + R"("}]})");
   ASSERT_EQ(created.status, 201);
   const std::string id = JsonString(ParseJson(created.body), "id");
-  ASSERT_EQ(client_.Fhir("PUT", a + "/Patient/known-id", dep_.token(),
-                         R"({"resourceType":"Patient","id":"known-id","name":[{"family":")" +
-                             secret + R"("}]})")
+  ASSERT_EQ(client_
+                .Fhir("PUT", a + "/Patient/known-id", dep_.token(),
+                      R"({"resourceType":"Patient","id":"known-id","name":[{"family":")" + secret +
+                          R"("}]})")
                 .status,
             201);
   const int64_t total = HistoryTotal(client_, dep_.token(), a + "/_history");
@@ -213,8 +213,7 @@ TEST_F(TenantWallTest, AnotherTenantsTokenLearnsNothing) {
        "", ""},
       {"instance history", "GET", a + "/Patient/" + id + "/_history",
        a + "/Patient/missing-id/_history", "", ""},
-      {"update", "PUT", a + "/Patient/" + id, a + "/Patient/missing-id", put_existing,
-       put_missing},
+      {"update", "PUT", a + "/Patient/" + id, a + "/Patient/missing-id", put_existing, put_missing},
       {"delete", "DELETE", a + "/Patient/" + id, a + "/Patient/missing-id", "", ""},
       {"delete client id", "DELETE", a + "/Patient/known-id", a + "/Patient/missing-id", "", ""},
   };
@@ -228,15 +227,15 @@ TEST_F(TenantWallTest, AnotherTenantsTokenLearnsNothing) {
     EXPECT_EQ(on_existing.body.find(secret), std::string::npos) << p.what;
     EXPECT_EQ(on_existing.body.find(id), std::string::npos) << p.what;
   }
-  for (const std::string path : {a + "/_history", a + "/Patient/_history"}) {
+  for (const std::string& path : {a + "/_history", a + "/Patient/_history"}) {
     HttpResponse h = client_.Fhir("GET", path, beta_token_);
     EXPECT_EQ(h.status, 403) << path;
     EXPECT_EQ(h.body.find(secret), std::string::npos);
   }
   // Creating in a's namespace with b's token.
-  EXPECT_EQ(client_.Fhir("POST", a + "/Patient", beta_token_, R"({"resourceType":"Patient"})")
-                .status,
-            403);
+  EXPECT_EQ(
+      client_.Fhir("POST", a + "/Patient", beta_token_, R"({"resourceType":"Patient"})").status,
+      403);
 
   // In b's own namespace a's ids do not exist: the same answer as any missing id.
   const std::string b = "/fhir/beta";
@@ -256,9 +255,8 @@ TEST_F(TenantWallTest, AnotherTenantsTokenLearnsNothing) {
 }
 
 TEST_F(TenantWallTest, SameIdInTwoTenantsStaysApart) {
-  for (const auto& [tenant, token] :
-       std::vector<std::pair<std::string, std::string>>{{"acme", dep_.token()},
-                                                        {"beta", beta_token_}}) {
+  for (const auto& [tenant, token] : std::vector<std::pair<std::string, std::string>>{
+           {"acme", dep_.token()}, {"beta", beta_token_}}) {
     HttpResponse r = client_.Fhir("PUT", "/fhir/" + tenant + "/Patient/same-id", token,
                                   R"({"resourceType":"Patient","id":"same-id","name":[)"
                                   R"({"family":"OWNER-)" +
@@ -285,17 +283,19 @@ class MovedCiphertextTest : public ::testing::Test {
     return dep_.data() + "/tenants/" + tenant + "/data.db";
   }
   std::string Create(HttpClient& c, const std::string& family) {
-    HttpResponse r = c.Fhir("POST", dep_.Base() + "/Patient", dep_.token(),
-                            R"({"resourceType":"Patient","name":[{"family":")" + family +
-                                R"("}]})");
+    HttpResponse r =
+        c.Fhir("POST", dep_.Base() + "/Patient", dep_.token(),
+               R"({"resourceType":"Patient","name":[{"family":")" + family + R"("}]})");
     EXPECT_EQ(r.status, 201);
     return JsonString(ParseJson(r.body), "id");
   }
   // Body (and key id) of one row.
   std::pair<std::string, std::string> Row(const std::string& tenant, const std::string& id,
                                           int version) {
-    SqlResult q = Sql(Db(tenant), "SELECT body, key_id FROM resource_version WHERE type='Patient'"
-                                  " AND id='" + id + "' AND version=" + std::to_string(version));
+    SqlResult q = Sql(Db(tenant),
+                      "SELECT body, key_id FROM resource_version WHERE type='Patient'"
+                      " AND id='" +
+                          id + "' AND version=" + std::to_string(version));
     EXPECT_TRUE(q.ok) << q.error;
     EXPECT_EQ(q.rows.size(), 1u);
     if (q.rows.size() != 1) return {};
@@ -333,8 +333,8 @@ TEST_F(MovedCiphertextTest, SwappedRowsFailInsteadOfAnsweringWithTheOtherResourc
     id_b = Create(c, x + "-BOB");
     id_c = Create(c, x + "-CAROL-V1");
     ASSERT_EQ(c.Fhir("PUT", dep_.Base() + "/Patient/" + id_c, dep_.token(),
-                     R"({"resourceType":"Patient","id":")" + id_c +
-                         R"(","name":[{"family":")" + x + R"(-CAROL-V2"}]})")
+                     R"({"resourceType":"Patient","id":")" + id_c + R"(","name":[{"family":")" + x +
+                         R"(-CAROL-V2"}]})")
                   .status,
               200);
     id_ok = Create(c, x + "-UNTOUCHED");
@@ -387,16 +387,40 @@ TEST_F(MovedCiphertextTest, DamagedRowsFail) {
   flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x01);
   SetBody("acme", ids[0], 1, flipped);
   SetBody("acme", ids[1], 1, Row("acme", ids[1], 1).first.substr(0, 20));  // truncated
-  SetBody("acme", ids[2], 1, "");                                           // emptied
+  SetBody("acme", ids[2], 1, "");                                          // emptied
   SetBody("acme", ids[3], 1, Row("acme", ids[3], 1).first, "99");          // unknown key id
   dep_.StartServer();
   HttpClient c(dep_.port());
   for (int i = 0; i < 4; ++i) {
-    ExpectIntegrityFailure(c.Fhir("GET", dep_.Base() + "/Patient/" + ids[static_cast<size_t>(i)],
-                                  dep_.token()),
-                           {x}, "damage #" + std::to_string(i));
+    ExpectIntegrityFailure(
+        c.Fhir("GET", dep_.Base() + "/Patient/" + ids[static_cast<size_t>(i)], dep_.token()), {x},
+        "damage #" + std::to_string(i));
   }
   EXPECT_EQ(c.Fhir("GET", dep_.Base() + "/Patient/" + ids[4], dep_.token()).status, 200);
+}
+
+TEST_F(MovedCiphertextTest, CurrentIndexPointingAtAnotherResourceFails) {
+  // resource_current is derived data: if it is made to point at another resource's row, the
+  // read must fail, not serve the other resource under this id.
+  const std::string x = "INDEX-" + RandomToken(8);
+  std::string id_a, id_b;
+  {
+    HttpClient c(dep_.port());
+    id_a = Create(c, x + "-ALICE");
+    id_b = Create(c, x + "-BOB");
+  }
+  dep_.StopServer();
+  SqlResult q = Sql(Db("acme"),
+                    "UPDATE resource_current SET seq=(SELECT seq FROM resource_current"
+                    " WHERE id='" +
+                        id_b + "') WHERE id='" + id_a + "'");
+  ASSERT_TRUE(q.ok) << q.error;
+  dep_.StartServer();
+  HttpClient c(dep_.port());
+  ExpectIntegrityFailure(c.Fhir("GET", dep_.Base() + "/Patient/" + id_a, dep_.token()),
+                         {x + "-BOB"}, "read a through a tampered index");
+  HttpResponse b = c.Fhir("GET", dep_.Base() + "/Patient/" + id_b, dep_.token());
+  EXPECT_EQ(b.status, 200);
 }
 
 TEST_F(MovedCiphertextTest, CiphertextCopiedToAnotherTenantFails) {

@@ -55,10 +55,12 @@ TEST_F(TlsTest, Tls12And13WorkWithTheDataDirectoryCertificate) {
   const std::string token = inst_.Token("acme");
   const std::string body = R"({"resourceType":"Patient","active":true})";
   TlsProbe p = Verified(inst_.data(), TLS1_3_VERSION);
-  p.request = "POST /fhir/acme/Patient HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-              "Authorization: Bearer " +
-              token + "\r\nContent-Type: application/fhir+json\r\nContent-Length: " +
-              std::to_string(body.size()) + "\r\n\r\n" + body;
+  p.request =
+      "POST /fhir/acme/Patient HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+      "Authorization: Bearer " +
+      token +
+      "\r\nContent-Type: application/fhir+json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   TlsResult w = TlsConnect(server_->port(), p);
   ASSERT_TRUE(w.handshake_ok) << w.error;
   EXPECT_TRUE(w.response.starts_with("HTTP/1.1 201")) << w.response;
@@ -90,9 +92,9 @@ TEST_F(TlsTest, OldProtocolsAndWeakCiphersAreRefused) {
     EXPECT_TRUE(r.response.empty());
   }
   // TLS 1.2 with only weak or non-forward-secret suites offered.
-  for (const std::string ciphers : {"AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA",
-                                    "ECDHE-ECDSA-AES128-SHA", "DES-CBC3-SHA", "NULL-SHA256",
-                                    "ECDHE-ECDSA-NULL-SHA"}) {
+  for (const std::string ciphers :
+       {"AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA",
+        "DES-CBC3-SHA", "NULL-SHA256", "ECDHE-ECDSA-NULL-SHA"}) {
     TlsProbe p;
     p.min_version = TLS1_2_VERSION;
     p.max_version = TLS1_2_VERSION;
@@ -167,8 +169,8 @@ TEST(TlsDefaultsTest, BadTlsSettingsAreRefusedAtStart) {
   EXPECT_EQ(missing.exit_code, 1) << missing.err;
   CommandResult mismatched =
       serve({"--tls-cert", d + "/tls/server.crt", "--tls-key", other.data() + "/tls/server.key"});
-  EXPECT_EQ(mismatched.exit_code, 1) << "a key that does not match the certificate: "
-                                     << mismatched.err;
+  EXPECT_EQ(mismatched.exit_code, 1)
+      << "a key that does not match the certificate: " << mismatched.err;
   CommandResult key_as_cert =
       serve({"--tls-cert", d + "/tls/server.key", "--tls-key", d + "/tls/server.key"});
   EXPECT_EQ(key_as_cert.exit_code, 1) << key_as_cert.err;

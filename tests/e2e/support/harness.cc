@@ -9,18 +9,18 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -115,8 +115,8 @@ CommandResult RunHygie(const std::vector<std::string>& args, const std::vector<s
   return r;
 }
 
-CommandResult RunHygieFor(const std::vector<std::string>& args,
-                          const std::vector<std::string>& env, int timeout_seconds) {
+CommandResult RunHygieFor(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                          int timeout_seconds) {
   TempDir io;
   std::string out = io.path() + "/out", err = io.path() + "/err";
   CommandResult r;
@@ -185,7 +185,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Launch(const std::string& data_dir
 void ServerProcess::Start(const std::string& data_dir, const ServeOptions& options) {
   std::string port_file = run_dir_.path() + "/port";
   log_path_ = run_dir_.path() + "/server.log";
-  std::vector<std::string> args = {"serve",  "--data",      data_dir, "--listen",
+  std::vector<std::string> args = {"serve",        "--data",      data_dir, "--listen",
                                    options.listen, "--port-file", port_file};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   pid_ = Spawn(args, options.env, run_dir_.path() + "/server.out", log_path_);
@@ -322,8 +322,8 @@ HttpResponse HttpClient::Fhir(const std::string& method, const std::string& targ
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
   std::vector<std::string> hits;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (!it->is_regular_file()) continue;
     std::string content = ReadAll(it->path().string());
@@ -528,9 +528,8 @@ SqlResult Sql(const std::string& db_path, const std::string& sql,
       break;
     }
     if (stmt == nullptr) continue;  // whitespace or a comment
-    for (size_t i = 0; i < blob_params.size() && static_cast<int>(i) <
-                                                      sqlite3_bind_parameter_count(stmt);
-         ++i) {
+    for (size_t i = 0;
+         i < blob_params.size() && static_cast<int>(i) < sqlite3_bind_parameter_count(stmt); ++i) {
       sqlite3_bind_blob(stmt, static_cast<int>(i + 1), blob_params[i].data(),
                         static_cast<int>(blob_params[i].size()), SQLITE_TRANSIENT);
     }
@@ -606,8 +605,7 @@ HistoryWalk WalkHistory(HttpClient& client, const std::string& token, const std:
           walk.error = "entry without fullUrl or etag";
           return walk;
         }
-        walk.entries.push_back(full.substr(type_slash + 1) + "/" +
-                               etag.substr(3, etag.size() - 4));
+        walk.entries.push_back(full.substr(type_slash + 1) + "/" + etag.substr(3, etag.size() - 4));
       }
     }
   }
@@ -616,9 +614,8 @@ HistoryWalk WalkHistory(HttpClient& client, const std::string& token, const std:
 }
 
 int64_t HistoryTotal(HttpClient& client, const std::string& token, const std::string& path) {
-  HttpResponse res = client.Fhir("GET", path + (path.find('?') == std::string::npos ? "?" : "&") +
-                                            "_count=1",
-                                 token);
+  HttpResponse res = client.Fhir(
+      "GET", path + (path.find('?') == std::string::npos ? "?" : "&") + "_count=1", token);
   if (res.status != 200) return -1;
   rapidjson::Document doc = ParseJson(res.body);
   if (doc.HasParseError() || !doc.IsObject()) return -1;

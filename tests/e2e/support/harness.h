@@ -38,8 +38,8 @@ CommandResult RunHygie(const std::vector<std::string>& args,
 
 // Runs `hygie args...`, killing it (SIGKILL) after `timeout_seconds`; a killed run has
 // exit_code -2. For commands that are expected to fail but could otherwise run forever (serve).
-CommandResult RunHygieFor(const std::vector<std::string>& args,
-                          const std::vector<std::string>& env, int timeout_seconds);
+CommandResult RunHygieFor(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                          int timeout_seconds);
 
 // A data directory made by `hygie init`, with tenants, and tokens issued by `hygie token issue`.
 class Installation {
@@ -58,9 +58,9 @@ class Installation {
 // How ServerProcess::Launch starts `hygie serve`.
 struct ServeOptions {
   std::string listen = "127.0.0.1:0";
-  std::vector<std::string> extra_args;  // after --data, --listen and --port-file
-  std::vector<std::string> env;         // NAME=VALUE added to the environment
-  bool tls = false;                     // the listener speaks TLS: probe /readyz over TLS
+  std::vector<std::string> extra_args;     // after --data, --listen and --port-file
+  std::vector<std::string> env;            // NAME=VALUE added to the environment
+  bool tls = false;                        // the listener speaks TLS: probe /readyz over TLS
   std::string connect_host = "127.0.0.1";  // where the readiness probe connects
 };
 
@@ -112,9 +112,8 @@ class HttpClient {
                        const std::string& body = "",
                        const std::map<std::string, std::string>& headers = {});
   // Convenience for FHIR calls with a bearer token.
-  HttpResponse Fhir(const std::string& method, const std::string& target,
-                    const std::string& token, const std::string& body = "",
-                    std::map<std::string, std::string> headers = {});
+  HttpResponse Fhir(const std::string& method, const std::string& target, const std::string& token,
+                    const std::string& body = "", std::map<std::string, std::string> headers = {});
 
  private:
   struct Impl;
@@ -138,13 +137,13 @@ std::string RawExchange(uint16_t port, std::string_view bytes, int timeout_ms = 
 // A TLS client probe over OpenSSL: connects, handshakes with the given protocol bounds and
 // ciphers, optionally sends `request` and reads the answer until close.
 struct TlsProbe {
-  int min_version = 0;            // e.g. TLS1_2_VERSION; 0: library default
-  int max_version = 0;            // 0: library default
-  std::string ciphers;            // TLS 1.2 cipher list; empty: default
-  bool allow_legacy = false;      // security level 0 so the CLIENT would accept TLS 1.0/1.1
-  std::string ca_file;            // non-empty: verify the server certificate against this file
-  std::string verify_host;        // with ca_file: the name the certificate must carry
-  std::string request;            // sent after the handshake (e.g. "GET /healthz HTTP/1.1...")
+  int min_version = 0;        // e.g. TLS1_2_VERSION; 0: library default
+  int max_version = 0;        // 0: library default
+  std::string ciphers;        // TLS 1.2 cipher list; empty: default
+  bool allow_legacy = false;  // security level 0 so the CLIENT would accept TLS 1.0/1.1
+  std::string ca_file;        // non-empty: verify the server certificate against this file
+  std::string verify_host;    // with ca_file: the name the certificate must carry
+  std::string request;        // sent after the handshake (e.g. "GET /healthz HTTP/1.1...")
 };
 struct TlsResult {
   bool handshake_ok = false;
