@@ -816,10 +816,17 @@ int Main(int argc, char** argv) {
     const Stats s = RunLoad(preload, std::min(opt.threads, preload.concurrency), &ids);
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
     if (static_cast<int64_t>(ids.size()) < opt.preload) {
-      fmt::print(stderr,
-                 "loadgen: preload failed: {} of {} creates returned an id ({} non-2xx, {} "
-                 "errors)\n",
-                 ids.size(), opt.preload, s.Non2xx(), s.Errors());
+      std::string detail;
+      for (int i = 0; i < kMaxStatus; ++i) {
+        if (s.status[i] != 0 && (i < 200 || i >= 300))
+          detail += fmt::format(" {}:{}", i, s.status[i]);
+      }
+      for (int i = 0; i < kNumErrorKinds; ++i) {
+        if (s.errors[i] != 0) detail += fmt::format(" {}:{}", kErrorNames[i], s.errors[i]);
+      }
+      fmt::print(stderr, "loadgen: preload failed: {} of {} creates returned an id ({})\n",
+                 ids.size(), opt.preload,
+                 detail.empty() ? "no failure recorded" : detail.substr(1));
       return 1;
     }
     if (!opt.json) {

@@ -12,6 +12,21 @@ constexpr uint8_t kZstd = 0x01;
 constexpr size_t kCompressFrom = 256;
 constexpr int kZstdLevel = 1;
 constexpr size_t kMaxPlainBytes = 64u << 20;
+
+// zstd contexts are costly to create (hundreds of KiB); each thread keeps one of each.
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+
+ZstdContexts& Contexts() {
+  thread_local ZstdContexts contexts;
+  return contexts;
+}
 }  // namespace
 
 std::string AssociatedData(std::string_view tenant, std::string_view type, std::string_view id,
@@ -29,7 +44,8 @@ Result<SealedBody> SealResource(const crypto::TenantKeys& keys, std::string_view
     size_t bound = ZSTD_compressBound(json.size());
     envelope.resize(1 + bound);
     envelope[0] = kZstd;
-    size_t n = ZSTD_compress(envelope.data() + 1, bound, json.data(), json.size(), kZstdLevel);
+    size_t n = ZSTD_compressCCtx(Contexts().c, envelope.data() + 1, bound, json.data(), json.size(),
+                                 kZstdLevel);
     if (ZSTD_isError(n)) return Internal("compression failed");
     envelope.resize(1 + n);
   } else {
@@ -63,7 +79,8 @@ Result<std::string> OpenResource(const crypto::TenantKeys& keys, std::string_vie
       return DataLoss("stored resource envelope is corrupt");
     }
     json.resize(size);
-    size_t n = ZSTD_decompress(json.data(), json.size(), envelope.data() + 1, envelope.size() - 1);
+    size_t n = ZSTD_decompressDCtx(Contexts().d, json.data(), json.size(), envelope.data() + 1,
+                                   envelope.size() - 1);
     if (ZSTD_isError(n) || n != size) {
       crypto::Wipe(envelope);
       return DataLoss("stored resource envelope is corrupt");

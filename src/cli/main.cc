@@ -10,9 +10,11 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "core/log.h"
 
 int main(int argc, char** argv) {
   using hygie::cli::Options;
+  hygie::log::InitToStderr();
   Options o;
   CLI::App app{"Hygie: health data hosting server (HL7 FHIR R4, HDS)", "hygie"};
   app.set_version_flag("--version", std::string("hygie ") + HYGIE_VERSION);

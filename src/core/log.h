@@ -9,6 +9,8 @@
 
 namespace hygie::log {
 
+// Sends log lines to stderr (stdout is for command results). Call once at start-up.
+void InitToStderr();
 // Sets the level from a name: trace, debug, info, warn, error, off.
 void SetLevel(std::string_view level);
 
