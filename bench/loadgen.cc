@@ -224,6 +224,10 @@ class Connection {
   void OnRead(const error_code& ec);
   void Fail(ErrorKind kind);
   void Reconnect(bool backoff);
+  // Budget runs (the preload): sends nothing more on this connection.
+  void Finish();
+  // Budget runs: stops every connection of the run at its next send, and this one now.
+  void AbortBudgetRun();
   void PrepareRequest(Op op);
   Op PickOp();
   const std::string& PickId(Op op);
@@ -378,8 +382,24 @@ void Connection::Fail(ErrorKind kind) {
   if (!counted_already && now >= spec_.window_start && now < spec_.window_end) {
     ++worker_.stats().errors[kind];
   }
-  // A failed create in the preload spends its budget: the preload reports the shortfall.
+  if (spec_.budget != nullptr) {  // the preload stops at its first failure and reports it
+    AbortBudgetRun();
+    return;
+  }
   Reconnect(/*backoff=*/kind == kConnectError);
+}
+
+void Connection::AbortBudgetRun() {
+  spec_.budget->store(0);
+  Finish();
+}
+
+void Connection::Finish() {
+  state_ = State::kDone;
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  worker_.ConnectionDone();
 }
 
 void Connection::Reconnect(bool backoff) {
@@ -456,11 +476,7 @@ void Connection::PrepareRequest(Op op) {
 
 void Connection::SendNext() {
   if (spec_.budget != nullptr && spec_.budget->fetch_sub(1) <= 0) {
-    state_ = State::kDone;
-    error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    worker_.ConnectionDone();
+    Finish();
     return;
   }
   op_ = spec_.mix_cum[kCreate] >= 100 ? kCreate : PickOp();
@@ -501,13 +517,14 @@ void Connection::OnRead(const error_code& ec) {
       ++stats.non2xx[op_];
     }
   }
-  if (spec_.collect_ids && ok && op_ == kCreate) {
-    std::string id = ExtractId(location_, response_body_);
+  if (spec_.collect_ids && op_ == kCreate) {
+    std::string id = ok ? ExtractId(location_, response_body_) : std::string();
+    if (ok && id.empty()) ++stats.errors[kNoId];
     if (id.empty()) {
-      ++stats.errors[kNoId];
-    } else {
-      worker_.ids().push_back(std::move(id));
+      AbortBudgetRun();
+      return;
     }
+    worker_.ids().push_back(std::move(id));
   }
   if (!parser_->keep_alive()) {
     Reconnect(/*backoff=*/false);

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "crypto/primitives.h"
 #include "fhir/outcome.h"
+#include "fhir/parse_errors.h"
 #include "tenancy/tenant.h"
 
 namespace hygie::api {
@@ -424,6 +425,13 @@ Response WriteResponse(int status, PreferReturn prefer, std::string json) {
 
 }  // namespace
 
+// The answer to a body that failed ParseBody, with the parser's stable details code.
+static Response BodyError(const Status& status) {
+  std::string_view code = fhir::ParseErrorDetailsCode(status);
+  return Outcome(400, code.empty() ? "invalid" : "structure", status.message(),
+                 code.empty() ? "HYGIE-BODY-INVALID" : code);
+}
+
 // Parses and checks a write's body: JSON, resourceType matching the URL.
 static Result<fhir::Resource> ParseBody(const Request& req, const std::string& type,
                                         const fhir::ParseLimits& limits) {
@@ -442,7 +450,7 @@ asio::awaitable<Response> FhirApi::Create(Call& call) {
                       "HYGIE-MEDIA-TYPE");
   }
   auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
-  if (!parsed.ok()) co_return Outcome(400, "invalid", parsed.status().message(), "HYGIE-BODY");
+  if (!parsed.ok()) co_return BodyError(parsed.status());
   fhir::Resource resource = std::move(parsed).value();
 
   // The server assigns the id; an id in the body is ignored, as FHIR says.
@@ -476,7 +484,7 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
   auto if_match = ParseIfMatch(call.req);
   if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
   auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
-  if (!parsed.ok()) co_return Outcome(400, "invalid", parsed.status().message(), "HYGIE-BODY");
+  if (!parsed.ok()) co_return BodyError(parsed.status());
   fhir::Resource resource = std::move(parsed).value();
   auto body_id = resource.id();
   if (!body_id) {

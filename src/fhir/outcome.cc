@@ -1,6 +1,7 @@
 #include "fhir/outcome.h"
 
 #include <cassert>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -305,7 +306,7 @@ struct BundleWriter::Impl {
 
 BundleWriter::BundleWriter(std::string_view type, std::string_view bundle_id,
                            std::string_view last_updated_instant)
-    : impl_(new Impl) {
+    : impl_(std::make_unique<Impl>()) {
   JsonWriter& w = impl_->w;
   w.StartObject();
   Member(w, "resourceType", "Bundle");
@@ -317,7 +318,7 @@ BundleWriter::BundleWriter(std::string_view type, std::string_view bundle_id,
   Member(w, "type", type);
 }
 
-BundleWriter::~BundleWriter() { delete impl_; }
+BundleWriter::~BundleWriter() = default;
 
 void BundleWriter::SetTotal(uint64_t total) {
   assert(!impl_->header_done && "SetTotal after the first entry");

@@ -3,6 +3,7 @@
 // thread-compatible.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,24 +48,27 @@ struct CapabilityOptions {
 // SMART-on-FHIR service with bearer tokens.
 std::string CapabilityStatementJson(const CapabilityOptions& options);
 
-// Builds a Bundle by streaming already-serialized resources into it (no re-parse).
+// Builds a Bundle by streaming already-serialized resources into it (no re-parse). Owns its
+// buffer; not copyable.
 class BundleWriter {
  public:
   // type: "history" | "searchset" | "batch-response" | "transaction-response"
   BundleWriter(std::string_view type, std::string_view bundle_id,
                std::string_view last_updated_instant);
+  BundleWriter(const BundleWriter&) = delete;
+  BundleWriter& operator=(const BundleWriter&) = delete;
   ~BundleWriter();
   void SetTotal(uint64_t total);
   void AddLink(std::string_view relation, std::string_view url);
   struct Entry {
     std::string full_url;
-    std::string resource_json;      // serialized resource, or empty (deleted in history)
-    std::string request_method;     // history: POST | PUT | DELETE; empty: no request member
+    std::string resource_json;   // serialized resource, or empty (deleted in history)
+    std::string request_method;  // history: POST | PUT | DELETE; empty: no request member
     std::string request_url;
-    std::string response_status;    // e.g. "201 Created"; empty: no response member
+    std::string response_status;  // e.g. "201 Created"; empty: no response member
     std::string response_etag;
     std::string response_last_modified;
-    std::string search_mode;        // searchset: "match" | "include"; empty: none
+    std::string search_mode;  // searchset: "match" | "include"; empty: none
   };
   // Links and total must come before the first entry.
   void AddEntry(const Entry& entry);
@@ -72,7 +76,7 @@ class BundleWriter {
 
  private:
   struct Impl;
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace hygie::fhir

@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -197,7 +198,7 @@ TEST(BundleWriterTest, HistoryBundleWithDeletedVersion) {
   EXPECT_EQ(Str(doc["id"]), "b-1");
   EXPECT_EQ(Str(doc["meta"]["lastUpdated"]), "2024-01-03T00:00:00Z");
   EXPECT_EQ(Str(doc["type"]), "history");
-  EXPECT_EQ(doc["total"].GetUint64(), 2u);
+  EXPECT_EQ(NumberText(doc["total"]), "2");
   ASSERT_EQ(doc["link"].Size(), 1u);
   EXPECT_EQ(Str(doc["link"][0]["relation"]), "self");
   ASSERT_EQ(doc["entry"].Size(), 2u);
@@ -240,7 +241,7 @@ TEST(BundleWriterTest, EmptyBundleHasNoEmptyArrays) {
   writer.SetTotal(0);
   const std::string json = writer.Finish();
   auto doc = ParseBack(json);
-  EXPECT_EQ(doc["total"].GetUint64(), 0u);
+  EXPECT_EQ(NumberText(doc["total"]), "0");
   EXPECT_FALSE(doc.HasMember("entry"));  // FHIR JSON forbids empty arrays
   EXPECT_FALSE(doc.HasMember("link"));
   EXPECT_THAT(json, ::testing::Not(HasSubstr("[]")));
@@ -256,6 +257,24 @@ TEST(BundleWriterTest, NoTotalWhenNotSet) {
   EXPECT_EQ(Str(doc["entry"][0]["response"]["status"]), "200 OK");
   EXPECT_FALSE(doc["entry"][0].HasMember("fullUrl"));
 }
+
+TEST(BundleWriterTest, ResourceNumbersAreEmbeddedVerbatim) {
+  auto obs = Resource::Parse(
+      R"({"resourceType":"Observation","valueQuantity":{"value":1.50,"unit":"mg"}})");
+  ASSERT_TRUE(obs.ok());
+  BundleWriter writer("searchset", "b-6", "2024-01-03T00:00:00Z");
+  BundleWriter::Entry e;
+  e.resource_json = obs->Serialize();
+  writer.AddEntry(e);
+  const std::string json = writer.Finish();
+  EXPECT_THAT(json, HasSubstr(R"("value":1.50,)"));
+  auto doc = ParseBack(json);
+  EXPECT_EQ(NumberText(doc["entry"][0]["resource"]["valueQuantity"]["value"]), "1.50");
+}
+
+// BundleWriter owns a buffer through a pointer: a copy would share or double-free it.
+static_assert(!std::is_copy_constructible_v<BundleWriter>);
+static_assert(!std::is_copy_assignable_v<BundleWriter>);
 
 TEST(BundleWriterTest, ManyEntries) {
   BundleWriter writer("searchset", "b-5", "2024-01-03T00:00:00Z");

@@ -1,6 +1,8 @@
 #include "fhir/resource.h"
 
+#include <charconv>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/error/error.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
@@ -21,11 +24,15 @@ namespace {
 
 // Iterative: the reader keeps its own heap stack, so hostile nesting cannot overflow the call
 // stack. ValidateEncoding: UTF-8 of the body is checked (overlong forms, surrogates encoded in
-// UTF-8, truncated sequences, stray continuation bytes are refused). FullPrecision: decimals
-// are converted exactly (health values must not drift by an ulp).
+// UTF-8, truncated sequences, stray continuation bytes are refused). NumbersAsStrings: the
+// reader checks the number grammar and hands over the text (RawNumber), which is kept as is:
+// FHIR decimals keep their precision and nothing drifts by an ulp.
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
-                                 rapidjson::kParseFullPrecisionFlag;
+                                 rapidjson::kParseNumbersAsStringsFlag;
+
+// The first byte of a String value that holds a number's text (see resource.h).
+constexpr char kNumberMark = '\0';
 
 // An object with more members than this switches from a linear scan to a hash set for the
 // duplicate-name check (FHIR objects are small; hostile ones are not).
@@ -50,6 +57,91 @@ std::string DuplicateMessage(std::string_view name) {
   return message;
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// RFC 8259: number = [ minus ] int [ frac ] [ exp ]; int = zero / ( digit1-9 *DIGIT );
+// frac = decimal-point 1*DIGIT; exp = e [ minus / plus ] 1*DIGIT.
+bool IsNumberGrammar(std::string_view t) {
+  size_t i = 0;
+  const size_t n = t.size();
+  if (i < n && t[i] == '-') ++i;
+  if (i >= n) return false;
+  if (t[i] == '0') {
+    ++i;
+  } else if (t[i] >= '1' && t[i] <= '9') {
+    while (i < n && IsDigit(t[i])) ++i;
+  } else {
+    return false;
+  }
+  if (i < n && t[i] == '.') {
+    ++i;
+    const size_t first = i;
+    while (i < n && IsDigit(t[i])) ++i;
+    if (i == first) return false;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+    const size_t first = i;
+    while (i < n && IsDigit(t[i])) ++i;
+    if (i == first) return false;
+  }
+  return i == n;
+}
+
+// The number text of a String value in the representation of resource.h, or nullopt.
+std::optional<std::string_view> MarkedNumber(const char* str, size_t length) {
+  if (length < 2 || str[0] != kNumberMark) return std::nullopt;
+  const std::string_view text(str + 1, length - 1);
+  if (!IsNumberGrammar(text)) return std::nullopt;
+  return text;
+}
+
+// Converts the text of a JSON number (grammar already checked) to the nearest double. A
+// magnitude below the smallest double becomes a signed zero; nullopt above the largest one.
+std::optional<double> ToDouble(std::string_view text) {
+  double out = 0;
+  const auto result = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (result.ec == std::errc()) return out;
+  if (result.ec != std::errc::result_out_of_range) return std::nullopt;  // not a number
+  // from_chars reports both overflow and underflow as result_out_of_range. Tell them apart by
+  // the decimal exponent of the first significant digit: overflow needs it >= 308, underflow
+  // <= -324, so its sign decides.
+  const bool negative = text.front() == '-';
+  size_t i = negative ? 1 : 0;
+  int64_t magnitude = 0;
+  bool found = false;
+  int64_t integer_digits = 0;
+  for (; i < text.size() && IsDigit(text[i]); ++i, ++integer_digits) {
+    if (!found && text[i] != '0') {
+      found = true;
+      magnitude = -integer_digits;  // corrected by integer_digits - 1 below
+    }
+  }
+  if (found) magnitude += integer_digits - 1;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    for (int64_t position = 1; i < text.size() && IsDigit(text[i]); ++i, ++position) {
+      if (!found && text[i] != '0') {
+        found = true;
+        magnitude = -position;
+      }
+    }
+  }
+  if (i < text.size()) {  // exponent; saturate, digits past the first 12 cannot matter here
+    ++i;
+    bool exponent_negative = false;
+    if (text[i] == '+' || text[i] == '-') exponent_negative = text[i++] == '-';
+    int64_t exponent = 0;
+    for (; i < text.size(); ++i) {
+      if (exponent < 1000000000000) exponent = exponent * 10 + (text[i] - '0');
+    }
+    magnitude += exponent_negative ? -exponent : exponent;
+  }
+  if (magnitude < 0) return negative ? -0.0 : 0.0;
+  return std::nullopt;
+}
+
 // A SAX handler that checks what RapidJSON's reader does not (depth, duplicate member names,
 // control characters and unpaired surrogate escapes in decoded strings) and forwards every
 // event to a Document, which builds the DOM. Returning false stops the reader at once.
@@ -58,6 +150,9 @@ class CheckingHandler {
   CheckingHandler(rapidjson::Document& doc, size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
   const Status& error() const { return error_; }
+  // The reader stopped on a number beyond the range of a double (the reader's offset is then
+  // the number's start).
+  bool number_too_big() const { return number_too_big_; }
 
   bool Null() { return doc_.Null(); }
   bool Bool(bool b) { return doc_.Bool(b); }
@@ -66,8 +161,17 @@ class CheckingHandler {
   bool Int64(int64_t i) { return doc_.Int64(i); }
   bool Uint64(uint64_t u) { return doc_.Uint64(u); }
   bool Double(double d) { return doc_.Double(d); }
-  bool RawNumber(const char* str, rapidjson::SizeType length, bool copy) {
-    return doc_.RawNumber(str, length, copy);
+  // With kParseNumbersAsStringsFlag every number arrives here, its grammar checked by the
+  // reader, which also refuses most numbers too big for a double (not all: 10e308 passes).
+  bool RawNumber(const char* str, rapidjson::SizeType length, bool /*copy*/) {
+    const std::string_view text(str, length);
+    if (!ToDouble(text).has_value()) {
+      number_too_big_ = true;
+      return false;
+    }
+    number_.assign(1, kNumberMark);
+    number_.append(text);
+    return doc_.String(number_.data(), static_cast<rapidjson::SizeType>(number_.size()), true);
   }
   bool String(const char* str, rapidjson::SizeType length, bool copy) {
     return CheckString(str, length) && doc_.String(str, length, copy);
@@ -169,8 +273,61 @@ class CheckingHandler {
   std::vector<Object> objects_;  // open objects, innermost last
   std::vector<KeyRef> keys_;     // keys of open objects in linear mode, innermost last
   std::string key_bytes_;        // their bytes, back to back
+  std::string number_;           // scratch: kNumberMark and the text of the current number
   Status error_;
+  bool number_too_big_ = false;
 };
+
+// Forwards a Document's events to a Writer, writing numbers kept as text as raw JSON numbers.
+class NumberTextWriter {
+ public:
+  explicit NumberTextWriter(rapidjson::Writer<rapidjson::StringBuffer>& w) : w_(w) {}
+
+  bool Null() { return w_.Null(); }
+  bool Bool(bool b) { return w_.Bool(b); }
+  bool Int(int i) { return w_.Int(i); }
+  bool Uint(unsigned u) { return w_.Uint(u); }
+  bool Int64(int64_t i) { return w_.Int64(i); }
+  bool Uint64(uint64_t u) { return w_.Uint64(u); }
+  bool Double(double d) { return w_.Double(d); }
+  bool String(const char* str, rapidjson::SizeType length, bool copy) {
+    if (const auto number = MarkedNumber(str, length)) {
+      return w_.RawValue(number->data(), number->size(), rapidjson::kNumberType);
+    }
+    return w_.String(str, length, copy);
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool copy) {
+    return w_.Key(str, length, copy);
+  }
+  bool StartObject() { return w_.StartObject(); }
+  bool EndObject(rapidjson::SizeType member_count) { return w_.EndObject(member_count); }
+  bool StartArray() { return w_.StartArray(); }
+  bool EndArray(rapidjson::SizeType element_count) { return w_.EndArray(element_count); }
+
+ private:
+  rapidjson::Writer<rapidjson::StringBuffer>& w_;
+};
+
+// Moves the members named in names, those present, to the front of object in that order; the
+// other members keep their relative order. RapidJSON objects keep members in an array in
+// insertion order: each move is a run of adjacent swaps.
+void MoveToFront(rapidjson::Value& object, std::initializer_list<std::string_view> names) {
+  size_t position = 0;
+  for (std::string_view name : names) {
+    auto it = object.MemberBegin();
+    for (; it != object.MemberEnd(); ++it) {
+      if (std::string_view(it->name.GetString(), it->name.GetStringLength()) == name) break;
+    }
+    if (it == object.MemberEnd()) continue;
+    // Members before position are earlier names, so it is at or after position.
+    for (auto target = object.MemberBegin() + static_cast<std::ptrdiff_t>(position); it != target;
+         --it) {
+      it->name.Swap((it - 1)->name);
+      it->value.Swap((it - 1)->value);
+    }
+    ++position;
+  }
+}
 
 bool IsEchoableTypeName(std::string_view name) {
   if (name.empty() || name.size() > kMaxEchoedNameLength) return false;
@@ -199,16 +356,22 @@ Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limit
   rapidjson::MemoryStream stream(json.data(), json.size());
   rapidjson::ParseResult result;
   Status handler_error;
+  bool number_too_big = false;
   auto generator = [&](rapidjson::Document& target) {
     CheckingHandler handler(target, limits.max_depth);
     rapidjson::Reader reader;
     result = reader.Parse<kParseFlags>(stream, handler);
     handler_error = handler.error();
+    number_too_big = handler.number_too_big();
     return !result.IsError();
   };
   doc->Populate(generator);
 
   if (!handler_error.ok()) return handler_error;
+  if (number_too_big) {
+    return InvalidArgument(std::string(kMsgJsonSyntax) + std::to_string(result.Offset()) + ": " +
+                           rapidjson::GetParseError_En(rapidjson::kParseErrorNumberTooBig));
+  }
   if (result.IsError()) {
     if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding) {
       return InvalidArgument(std::string(kMsgUtf8));
@@ -223,7 +386,7 @@ Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limit
   if (!doc->IsObject()) return InvalidArgument(std::string(kMsgNotObject));
   const auto type = doc->FindMember("resourceType");
   if (type == doc->MemberEnd()) return InvalidArgument(std::string(kMsgNoType));
-  if (!type->value.IsString()) return InvalidArgument(std::string(kMsgTypeNotString));
+  if (!IsJsonString(type->value)) return InvalidArgument(std::string(kMsgTypeNotString));
   const std::string_view name(type->value.GetString(), type->value.GetStringLength());
   if (!IsResourceType(name)) {
     std::string message(kMsgUnknownType);
@@ -235,13 +398,13 @@ Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limit
 
 std::string_view Resource::resource_type() const {
   const auto it = doc_->FindMember("resourceType");
-  if (it == doc_->MemberEnd() || !it->value.IsString()) return {};
+  if (it == doc_->MemberEnd() || !IsJsonString(it->value)) return {};
   return std::string_view(it->value.GetString(), it->value.GetStringLength());
 }
 
 std::optional<std::string_view> Resource::id() const {
   const auto it = doc_->FindMember("id");
-  if (it == doc_->MemberEnd() || !it->value.IsString()) return std::nullopt;
+  if (it == doc_->MemberEnd() || !IsJsonString(it->value)) return std::nullopt;
   return std::string_view(it->value.GetString(), it->value.GetStringLength());
 }
 
@@ -254,6 +417,7 @@ void Resource::SetId(std::string_view id) {
   } else {
     doc_->AddMember("id", std::move(value), allocator);
   }
+  MoveToFront(*doc_, {"resourceType", "id", "meta"});
 }
 
 void Resource::SetVersionMeta(uint64_t version, std::string_view last_updated_instant) {
@@ -280,13 +444,46 @@ void Resource::SetVersionMeta(uint64_t version, std::string_view last_updated_in
   };
   set("versionId", version_text);
   set("lastUpdated", last_updated_instant);
+  MoveToFront(object, {"id", "extension", "versionId", "lastUpdated"});
+  MoveToFront(*doc_, {"resourceType", "id", "meta"});
 }
 
 std::string Resource::Serialize() const {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  doc_->Accept(writer);
+  NumberTextWriter handler(writer);
+  doc_->Accept(handler);
   return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+bool IsJsonNumber(const rapidjson::Value& value) {
+  if (value.IsNumber()) return true;
+  return value.IsString() && MarkedNumber(value.GetString(), value.GetStringLength());
+}
+
+bool IsJsonString(const rapidjson::Value& value) {
+  return value.IsString() && !MarkedNumber(value.GetString(), value.GetStringLength());
+}
+
+std::string_view NumberText(const rapidjson::Value& value) {
+  if (!value.IsString()) return {};
+  return MarkedNumber(value.GetString(), value.GetStringLength()).value_or(std::string_view());
+}
+
+std::optional<double> NumberAsDouble(const rapidjson::Value& value) {
+  if (value.IsNumber()) return value.GetDouble();
+  const std::string_view text = NumberText(value);
+  if (text.empty()) return std::nullopt;
+  return ToDouble(text);
+}
+
+bool SetNumberText(rapidjson::Value& value, std::string_view text,
+                   rapidjson::Document::AllocatorType& allocator) {
+  if (!IsNumberGrammar(text)) return false;
+  std::string marked(1, kNumberMark);
+  marked.append(text);
+  value.SetString(marked.data(), static_cast<rapidjson::SizeType>(marked.size()), allocator);
+  return true;
 }
 
 bool IsValidId(std::string_view id) {

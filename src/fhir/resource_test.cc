@@ -1,5 +1,7 @@
 #include "fhir/resource.h"
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -57,7 +59,8 @@ TEST(ResourceParseTest, ValidPatient) {
   ASSERT_TRUE(r->id().has_value());
   EXPECT_EQ(*r->id(), "pat-1");
   EXPECT_EQ(std::string(r->doc()["name"][0]["given"][0].GetString()), "Ana\xC3\xAFs");
-  EXPECT_DOUBLE_EQ(r->doc()["extension"][0]["valueDecimal"].GetDouble(), 61.25);
+  EXPECT_EQ(NumberText(r->doc()["extension"][0]["valueDecimal"]), "61.25");
+  EXPECT_EQ(NumberAsDouble(r->doc()["extension"][0]["valueDecimal"]), 61.25);
 }
 
 TEST(ResourceParseTest, IdAbsentOrNotString) {
@@ -373,8 +376,232 @@ TEST(ResourceTest, SerializeRoundTrip) {
   EXPECT_EQ(std::string(again->doc()["name"][0]["given"][0].GetString()), "Ana\xC3\xAFs");
   EXPECT_EQ(std::string(again->doc()["address"][0]["line"][0].GetString()),
             "12 rue des Lilas\tB\xC3\xA2t. C");
-  EXPECT_DOUBLE_EQ(again->doc()["extension"][0]["valueDecimal"].GetDouble(), 61.25);
-  EXPECT_EQ(again->doc()["multipleBirthInteger"].GetInt(), 2);
+  EXPECT_EQ(NumberText(again->doc()["extension"][0]["valueDecimal"]), "61.25");
+  EXPECT_EQ(NumberText(again->doc()["multipleBirthInteger"]), "2");
+  EXPECT_EQ(NumberAsDouble(again->doc()["multipleBirthInteger"]), 2.0);
+}
+
+TEST(ResourceTest, SetIdAndVersionMetaPutIdAndMetaFirst) {
+  auto r =
+      Resource::Parse(R"({"active":true,"name":[{"family":"Durand"}],"resourceType":"Patient",)"
+                      R"("meta":{"tag":[{"code":"vip"}]},"gender":"female","id":"old"})");
+  ASSERT_TRUE(r.ok());
+  r->SetId("new");
+  EXPECT_EQ(r->Serialize(),
+            R"({"resourceType":"Patient","id":"new","meta":{"tag":[{"code":"vip"}]},)"
+            R"("active":true,"name":[{"family":"Durand"}],"gender":"female"})");
+  r->SetVersionMeta(2, "2024-01-01T00:00:00Z");
+  const std::string expected = R"({"resourceType":"Patient","id":"new","meta":{"versionId":"2",)"
+                               R"("lastUpdated":"2024-01-01T00:00:00Z","tag":[{"code":"vip"}]},)"
+                               R"("active":true,"name":[{"family":"Durand"}],"gender":"female"})";
+  EXPECT_EQ(r->Serialize(), expected);
+  // Again: stable, nothing duplicated.
+  r->SetId("new");
+  r->SetVersionMeta(2, "2024-01-01T00:00:00Z");
+  EXPECT_EQ(r->Serialize(), expected);
+  // What was serialized parses back to the same document.
+  auto again = Resource::Parse(expected);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->doc() == r->doc());
+}
+
+TEST(ResourceTest, MemberOrderWithoutIdOrWithoutMeta) {
+  auto a = Resource::Parse(R"({"gender":"male","resourceType":"Patient","active":false})");
+  ASSERT_TRUE(a.ok());
+  a->SetVersionMeta(1, "2024-01-01T00:00:00Z");
+  EXPECT_EQ(a->Serialize(), R"({"resourceType":"Patient","meta":{"versionId":"1",)"
+                            R"("lastUpdated":"2024-01-01T00:00:00Z"},"gender":"male",)"
+                            R"("active":false})");
+  auto b = Resource::Parse(R"({"gender":"male","resourceType":"Patient","active":false})");
+  ASSERT_TRUE(b.ok());
+  b->SetId("b");
+  EXPECT_EQ(b->Serialize(),
+            R"({"resourceType":"Patient","id":"b","gender":"male","active":false})");
+}
+
+TEST(ResourceTest, MetaMembersFollowFhirOrder) {
+  auto r = Resource::Parse(
+      R"({"resourceType":"Patient","meta":{"source":"#s","lastUpdated":"2000-01-01T00:00:00Z",)"
+      R"("profile":["http://p"],"extension":[{"url":"http://x","valueBoolean":true}],"id":"m"}})");
+  ASSERT_TRUE(r.ok());
+  r->SetVersionMeta(3, "2024-01-01T00:00:00Z");
+  EXPECT_EQ(r->Serialize(),
+            R"({"resourceType":"Patient","meta":{"id":"m",)"
+            R"("extension":[{"url":"http://x","valueBoolean":true}],"versionId":"3",)"
+            R"("lastUpdated":"2024-01-01T00:00:00Z","source":"#s","profile":["http://p"]}})");
+}
+
+// Numbers keep the text they were written with (FHIR: a decimal's precision is significant).
+TEST(ResourceNumberTest, NumbersRoundTripVerbatim) {
+  for (std::string_view number : {
+           "1.50", "-0.0", "-0", "0", "1E+2", "1e2", "1e-2", "2.50E-3", "0.000001",
+           "3.141592653589793238462643383279", "12345678901234567890.123",
+           "18446744073709551616",            // 2^64: past uint64
+           "-9223372036854775809",            // past int64
+           "123456789012345678901234567890",  // past anything but a double
+           "1e-400",                          // below the smallest double
+           "1.7976931348623157e308",          // the largest double
+       }) {
+    const std::string body = R"({"resourceType":"Observation","valueQuantity":{"value":)" +
+                             std::string(number) + R"(,"unit":"mg"},"x":[)" + std::string(number) +
+                             "," + std::string(number) + R"(],"y":)" + std::string(number) + "}";
+    auto r = Resource::Parse(body);
+    ASSERT_TRUE(r.ok()) << number << ": " << r.status().ToString();
+    EXPECT_EQ(r->Serialize(), body);
+    const auto& value = r->doc()["valueQuantity"]["value"];
+    EXPECT_TRUE(IsJsonNumber(value)) << number;
+    EXPECT_FALSE(IsJsonString(value)) << number;
+    EXPECT_EQ(NumberText(value), number);
+    EXPECT_EQ(NumberText(r->doc()["x"][1]), number);
+    EXPECT_EQ(NumberText(r->doc()["y"]), number);
+    // Through the write path and back.
+    r->SetId("o1");
+    r->SetVersionMeta(1, "2024-01-01T00:00:00Z");
+    auto again = Resource::Parse(r->Serialize());
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(NumberText(again->doc()["valueQuantity"]["value"]), number);
+  }
+}
+
+TEST(ResourceNumberTest, PatientIntegerComesBackVerbatim) {
+  auto r = Resource::Parse(R"({"resourceType":"Patient","multipleBirthInteger":2,)"
+                           R"("telecom":[{"system":"phone","rank":1}]})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Serialize(), R"({"resourceType":"Patient","multipleBirthInteger":2,)"
+                            R"("telecom":[{"system":"phone","rank":1}]})");
+}
+
+TEST(ResourceNumberTest, NumberAsDouble) {
+  auto r = Resource::Parse(
+      R"({"resourceType":"Observation","a":[1.50,-0.0,1E+2,3.141592653589793238462643383279,)"
+      R"(12345678901234567890.123,1e-400,-1e-400,4.9e-324,1.7976931348623157e308,-7,)"
+      R"(0.000000000000000000000000000000000000000000000000000000000000000000000000000000)"
+      R"(00000000000000000000000000000000000000000000000000000000000000000000000000000000)"
+      R"(00000000000000000000000000000000000000000000000000000000000000000000000000000000)"
+      R"(00000000000000000000000000000000000000000000000000000000000000000000000000000000)"
+      R"(00000000000000000000000000000000000000000000000000000000000000000000000000000001],)"
+      R"("s":"1.5","b":true,"n":null,"o":{}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& a = r->doc()["a"];
+  EXPECT_EQ(NumberAsDouble(a[0]), 1.5);
+  ASSERT_TRUE(NumberAsDouble(a[1]).has_value());
+  EXPECT_EQ(*NumberAsDouble(a[1]), 0.0);
+  EXPECT_TRUE(std::signbit(*NumberAsDouble(a[1])));
+  EXPECT_EQ(NumberAsDouble(a[2]), 100.0);
+  EXPECT_EQ(NumberAsDouble(a[3]), 3.141592653589793);
+  EXPECT_EQ(NumberAsDouble(a[4]), 12345678901234567890.123);
+  ASSERT_TRUE(NumberAsDouble(a[5]).has_value());  // underflow: zero, keeping the sign
+  EXPECT_EQ(*NumberAsDouble(a[5]), 0.0);
+  EXPECT_FALSE(std::signbit(*NumberAsDouble(a[5])));
+  ASSERT_TRUE(NumberAsDouble(a[6]).has_value());
+  EXPECT_TRUE(std::signbit(*NumberAsDouble(a[6])));
+  EXPECT_EQ(NumberAsDouble(a[7]), std::numeric_limits<double>::denorm_min());
+  EXPECT_EQ(NumberAsDouble(a[8]), std::numeric_limits<double>::max());
+  EXPECT_EQ(NumberAsDouble(a[9]), -7.0);
+  EXPECT_EQ(NumberAsDouble(a[10]), 0.0);  // 1e-400 written out in full
+  // Not numbers.
+  for (const char* name : {"s", "b", "n", "o"}) {
+    EXPECT_FALSE(NumberAsDouble(r->doc()[name]).has_value()) << name;
+    EXPECT_FALSE(IsJsonNumber(r->doc()[name])) << name;
+    EXPECT_EQ(NumberText(r->doc()[name]), "") << name;
+  }
+  EXPECT_TRUE(IsJsonString(r->doc()["s"]));
+  EXPECT_FALSE(IsJsonString(r->doc()["b"]));
+  // A native RapidJSON number (Parse never makes one) is still a number.
+  rapidjson::Value native(2.5);
+  EXPECT_TRUE(IsJsonNumber(native));
+  EXPECT_EQ(NumberAsDouble(native), 2.5);
+  EXPECT_EQ(NumberText(native), "");
+}
+
+TEST(ResourceNumberTest, NumbersBeyondDoubleRangeAreRefused) {
+  const std::string prefix = R"({"resourceType":"Observation","x":)";
+  // 1e999 is caught by RapidJSON's reader, 10e308 and 1.8e308 only by Hygie's check.
+  const std::string big_integer = "17976931348623159" + std::string(292, '0');  // 1.79..59e308
+  for (std::string_view number :
+       {std::string_view("1e999"), std::string_view("10e308"), std::string_view("1.8e308"),
+        std::string_view("-1.8e308"), std::string_view("1.7976931348623159e308"),
+        std::string_view("0.01e311"), std::string_view(big_integer)}) {
+    Status s = ParseError(prefix + std::string(number) + "}");
+    EXPECT_EQ(s.message(), "body is not valid JSON at offset " + std::to_string(prefix.size()) +
+                               ": Number too big to be stored in double.")
+        << number;
+    EXPECT_EQ(ParseErrorDetailsCode(s), "HYGIE-JSON-SYNTAX");
+  }
+}
+
+TEST(ResourceNumberTest, NumberGrammarIsStrict) {
+  for (std::string_view bad : {"01", "+1", ".5", "1.", "1e", "1e+", "-", "0x10", "1.5.2",
+                               "Infinity", "-Infinity", "1_000", "--1"}) {
+    Status s = ParseError(R"({"resourceType":"Observation","x":)" + std::string(bad) + "}");
+    EXPECT_EQ(ParseErrorDetailsCode(s), "HYGIE-JSON-SYNTAX") << bad;
+  }
+}
+
+// The representation (a string starting with NUL) cannot be forged from a body.
+TEST(ResourceNumberTest, StringsStartingWithNulAreStillRefused) {
+  for (std::string_view bad : {
+           std::string_view(R"({"resourceType":"Patient","x":"\u0000x"})"),
+           std::string_view(R"({"resourceType":"Patient","x":"\u00001"})"),
+           std::string_view(R"({"resourceType":"Patient","x":"\u00001.50"})"),
+           std::string_view(R"({"resourceType":"Patient","x":"\u0000"})"),
+           std::string_view(R"({"resourceType":"Patient","x":["\u00001"]})"),
+           std::string_view(R"({"resourceType":"Patient","\u00001":1})"),
+           std::string_view(R"({"resourceType":"\u00001"})"),
+       }) {
+    Status s = ParseError(bad);
+    EXPECT_EQ(ParseErrorDetailsCode(s), "HYGIE-JSON-CONTROL-CHAR") << bad << " -> " << s.message();
+  }
+  // Raw NUL bytes are refused before the reader runs.
+  ParseError(std::string(R"({"resourceType":"Patient","x":")") + '\0' + "1\"}").IgnoreError();
+  // A number-looking string stays a string.
+  auto r = Resource::Parse(R"({"resourceType":"Patient","x":"1.50"})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(IsJsonString(r->doc()["x"]));
+  EXPECT_FALSE(IsJsonNumber(r->doc()["x"]));
+  EXPECT_EQ(r->Serialize(), R"({"resourceType":"Patient","x":"1.50"})");
+}
+
+TEST(ResourceNumberTest, NumberAsResourceTypeOrIdIsNotAString) {
+  EXPECT_EQ(ParseError(R"({"resourceType":1})").message(), "resourceType is not a string");
+  EXPECT_EQ(ParseError(R"({"resourceType":1.5e3})").message(), "resourceType is not a string");
+  auto r = Resource::Parse(R"({"resourceType":"Patient","id":1.50})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->id().has_value());
+  EXPECT_EQ(r->Serialize(), R"({"resourceType":"Patient","id":1.50})");
+  r->SetId("p");
+  EXPECT_EQ(r->Serialize(), R"({"resourceType":"Patient","id":"p"})");
+}
+
+TEST(ResourceNumberTest, SerializeNeverEmitsAForgedRawValue) {
+  // Code that puts a NUL-led string in the document by mistake gets an escaped string, never
+  // raw JSON text.
+  auto r = Resource::Parse(R"({"resourceType":"Patient"})");
+  ASSERT_TRUE(r.ok());
+  auto& allocator = r->doc().GetAllocator();
+  const std::string forged = std::string(1, '\0') + R"(1,"admin":true)";
+  r->doc().AddMember("x", rapidjson::Value(forged.data(), forged.size(), allocator), allocator);
+  EXPECT_FALSE(IsJsonNumber(r->doc()["x"]));
+  EXPECT_EQ(r->Serialize(), R"({"resourceType":"Patient","x":"\u00001,\"admin\":true"})");
+}
+
+TEST(ResourceNumberTest, SetNumberText) {
+  auto r = Resource::Parse(R"({"resourceType":"Observation","x":"a"})");
+  ASSERT_TRUE(r.ok());
+  auto& allocator = r->doc().GetAllocator();
+  rapidjson::Value& x = r->doc()["x"];
+  for (std::string_view bad : {"", "1.", "+1", "NaN", "1 ", " 1", "1,2", "0.1e"}) {
+    EXPECT_FALSE(SetNumberText(x, bad, allocator)) << bad;
+    EXPECT_TRUE(IsJsonString(x));
+  }
+  {
+    std::string transient = "6.0200e23";
+    ASSERT_TRUE(SetNumberText(x, transient, allocator));
+    transient.assign("XXXXXXXXX");
+  }
+  EXPECT_EQ(NumberText(x), "6.0200e23");
+  EXPECT_EQ(NumberAsDouble(x), 6.02e23);
+  EXPECT_EQ(r->Serialize(), R"({"resourceType":"Observation","x":6.0200e23})");
 }
 
 TEST(ResourceTest, ResourceIsMovable) {

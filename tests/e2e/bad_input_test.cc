@@ -421,8 +421,18 @@ TEST_F(BodyLimitTest, BodyOverTheLimitGets413) {
   };
   HttpResponse big = client_.Fhir("POST", base + "/Patient", dep_.token(), padded(5000));
   ExpectRefused(big, 413, "5000 bytes");
-  HttpResponse huge = client_.Fhir("POST", base + "/Patient", dep_.token(), padded(1 << 20));
-  ExpectRefused(huge, 413, "1 MiB");
+  // A body far over the limit: the server answers 413 before the client has finished
+  // sending (a client that stops at its first write error never sees it, so read raw).
+  std::string huge_body = padded(1 << 20);
+  std::string huge =
+      RawExchange(dep_.port(),
+                  "POST " + base +
+                      "/Patient HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Bearer " +
+                      dep_.token() + "\r\nContent-Type: application/fhir+json\r\nContent-Length: " +
+                      std::to_string(huge_body.size()) + "\r\n\r\n" + huge_body,
+                  3000);
+  EXPECT_EQ(RawStatus(huge), 413) << huge.substr(0, 200);
   // Chunked bodies count too.
   std::string chunked = "POST " + dep_.Base() +
                         "/Patient HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + dep_.token() +
