@@ -130,6 +130,9 @@ bool ScopeSet::Allows(std::string_view type, Permission permission) const {
     // A scope with a query only grants access to the matching subset; until the narrowing is
     // implemented such scopes grant nothing (fail closed).
     if (!scope.query.empty()) continue;
+    // patient/ scopes reach one patient's compartment only; until the compartment is enforced
+    // they grant nothing (fail closed).
+    if (scope.context == ScopeContext::kPatient) continue;
     if (scope.type != "*" && scope.type != type) continue;
     if ((scope.permissions & bit) != 0) return true;
   }

@@ -48,8 +48,8 @@ class ScopeSet {
   // True if any scope grants `permission` on `type` (exact type or "*"), in any context.
   // Scopes that carry a query ("patient/Observation.rs?category=laboratory") narrow access to
   // the matching resources; that narrowing is not implemented yet, so such scopes are ignored
-  // here (they grant nothing: fail closed). The caller also applies the patient compartment for
-  // patient/ scopes.
+  // here (they grant nothing: fail closed). Likewise patient/ scopes, which reach only the
+  // token's patient compartment: until the compartment is enforced they grant nothing.
   bool Allows(std::string_view type, Permission permission) const;
   const std::vector<Scope>& scopes() const { return scopes_; }
 

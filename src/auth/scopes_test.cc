@@ -166,7 +166,11 @@ TEST(ScopeSetTest, Allows) {
       {"user/Patient.write", "Patient", Permission::kDelete, true},
       {"system/*.c", "Encounter", Permission::kCreate, true},
       {"system/*.c", "Encounter", Permission::kRead, false},
-      {"patient/*.*", "Observation", Permission::kDelete, true},
+      // patient/ scopes reach one patient's compartment; until the compartment is enforced
+      // they grant nothing (fail closed).
+      {"patient/*.*", "Observation", Permission::kDelete, false},
+      {"patient/Patient.rs", "Patient", Permission::kRead, false},
+      {"patient/Patient.rs user/Patient.r", "Patient", Permission::kRead, true},
       {"user/Patient.r user/Observation.s", "Patient", Permission::kSearch, false},
       {"user/Patient.r user/Observation.s", "Observation", Permission::kSearch, true},
       {"user/Patient.r user/Patient.u", "Patient", Permission::kUpdate, true},

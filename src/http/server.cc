@@ -16,6 +16,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <array>
 #include <chrono>
 #include <exception>
 
@@ -73,7 +74,20 @@ asio::awaitable<void> ServeConnection(Stream& stream, beast::tcp_stream& tcp, Sh
         res.keep_alive(false);
         res.prepare_payload();
         tcp.expires_after(std::chrono::seconds(10));
-        co_await bhttp::async_write(stream, res, kTuple);
+        auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+        (void)wn;
+        // Read and discard what the client is still sending (bounded in time and bytes), so
+        // that it sees the answer instead of a reset connection.
+        if (!wec) {
+          std::array<char, 16384> sink;
+          uint64_t drained = 0;
+          tcp.expires_after(std::chrono::seconds(2));
+          while (drained < (64u << 20)) {
+            auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+            if (rec) break;
+            drained += rn;
+          }
+        }
       }
       co_return;
     }
