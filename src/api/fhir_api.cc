@@ -41,9 +41,8 @@ auto AsyncCommit(storage::TenantStore& store, storage::WriteBatch batch, Token&&
         auto ex = asio::get_associated_executor(handler);
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         store.Commit(std::move(batch), [shared, ex](Status status) {
-          asio::post(ex, [shared, status = std::move(status)]() mutable {
-            (*shared)(std::move(status));
-          });
+          asio::post(
+              ex, [shared, status = std::move(status)]() mutable { (*shared)(std::move(status)); });
         });
       },
       token, std::move(batch));
@@ -59,8 +58,8 @@ Response MakeResponse(int status, std::string body, std::string_view content_typ
 
 Response Outcome(int status, std::string_view issue_code, std::string_view diagnostics,
                  std::string_view details_code = {}, std::string_view severity = "error") {
-  return MakeResponse(status, fhir::OperationOutcomeJson(severity, issue_code, diagnostics, {},
-                                                         details_code));
+  return MakeResponse(
+      status, fhir::OperationOutcomeJson(severity, issue_code, diagnostics, {}, details_code));
 }
 
 Response FromStatus(const Status& status, std::string_view details_code = {}) {
@@ -132,7 +131,7 @@ PreferReturn ParsePreferReturn(const Request& req) {
 struct FhirApi::Call {
   Request& req;
   const http::RequestContext& ctx;
-  std::string base;                   // e.g. http://host:port/fhir/acme
+  std::string base;  // e.g. http://host:port/fhir/acme
   std::string tenant;
   std::vector<std::string> segments;  // after /fhir/{tenant}/
   std::vector<std::pair<std::string, std::string>> params;
@@ -215,8 +214,7 @@ Result<std::shared_ptr<storage::TenantStore>> FhirApi::StoreFor(const std::strin
 asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestContext& ctx) {
   auto parsed = boost::urls::parse_origin_form(req.target());
   if (!parsed) {
-    co_return Outcome(400, "structure", "request target is not a valid URL",
-                      "HYGIE-URL-MALFORMED");
+    co_return Outcome(400, "structure", "request target is not a valid URL", "HYGIE-URL-MALFORMED");
   }
   boost::urls::url_view url = *parsed;
   std::vector<std::string> segments;
@@ -260,8 +258,7 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
   const auto& seg = call.segments;
 
   if (const std::string* format = call.Param("_format")) {
-    if (*format != "json" && *format != "application/fhir+json" &&
-        *format != "application/json") {
+    if (*format != "json" && *format != "application/fhir+json" && *format != "application/json") {
       co_return Outcome(406, "not-supported", "only JSON is supported (_format=json)",
                         "HYGIE-FORMAT");
     }
@@ -504,14 +501,15 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
     if (creates && !call.scopes.Allows(call.type, auth::Permission::kCreate)) {
       co_return Outcome(403, "forbidden",
                         "this update would create the resource; the token's scopes do not "
-                        "allow create on " + call.type,
+                        "allow create on " +
+                            call.type,
                         "HYGIE-SCOPE-DENIED");
     }
     if (if_match->has_value() && **if_match != cur_version) {
-      co_return Outcome(412, "conflict",
-                        "version conflict: the resource's current version is " +
-                            std::to_string(cur_version),
-                        "HYGIE-VERSION-CONFLICT");
+      co_return Outcome(
+          412, "conflict",
+          "version conflict: the resource's current version is " + std::to_string(cur_version),
+          "HYGIE-VERSION-CONFLICT");
     }
     uint64_t version = cur_version + 1;
     int64_t now = clock_.NowMicros();
@@ -521,8 +519,7 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
     if (!sealed.ok()) co_return FromStatus(sealed.status());
     storage::WriteBatch batch;
     storage::VersionWrite w;
-    w.record = {call.type, call.id, version, now, false, sealed->key_id,
-                std::move(sealed->sealed)};
+    w.record = {call.type, call.id, version, now, false, sealed->key_id, std::move(sealed->sealed)};
     w.expected_current = cur_version;
     batch.versions.push_back(std::move(w));
     Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
@@ -534,8 +531,7 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
       continue;  // someone else wrote first: read again and retry
     }
     if (!s.ok()) co_return FromStatus(s);
-    Response res = WriteResponse(creates ? 201 : 200, ParsePreferReturn(call.req),
-                                 std::move(json));
+    Response res = WriteResponse(creates ? 201 : 200, ParsePreferReturn(call.req), std::move(json));
     SetVersionHeaders(res, call.base, call.type, call.id, version, now, creates);
     co_return res;
   }
@@ -554,10 +550,10 @@ asio::awaitable<Response> FhirApi::Delete(Call& call) {
     }
     const storage::VersionRecord& cur = **current;
     if (if_match->has_value() && **if_match != cur.version) {
-      co_return Outcome(412, "conflict",
-                        "version conflict: the resource's current version is " +
-                            std::to_string(cur.version),
-                        "HYGIE-VERSION-CONFLICT");
+      co_return Outcome(
+          412, "conflict",
+          "version conflict: the resource's current version is " + std::to_string(cur.version),
+          "HYGIE-VERSION-CONFLICT");
     }
     if (cur.deleted) {
       Response res = MakeResponse(204, "");
@@ -610,7 +606,8 @@ Response VersionResponse(const storage::VersionRecord& rec, const crypto::Tenant
 Response FhirApi::Read(Call& call) {
   auto current = call.store->ReadCurrent(call.type, call.id);
   if (!current.ok()) return FromStatus(current.status());
-  if (!current->has_value()) return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
+  if (!current->has_value())
+    return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
   return VersionResponse(**current, *call.keys, call.base);
 }
 
@@ -657,8 +654,7 @@ Response FhirApi::History(Call& call) {
       // checked earlier
     } else {
       return Outcome(400, "not-supported",
-                     "history accepts only _count, _since and paging parameters",
-                     "HYGIE-PARAM");
+                     "history accepts only _count, _since and paging parameters", "HYGIE-PARAM");
     }
   }
   auto count = call.store->HistoryCount(q);

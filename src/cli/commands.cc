@@ -54,10 +54,20 @@ int64_t ParseTtl(const std::string& text) {
   int64_t unit = 1;
   std::string digits = text;
   switch (text.back()) {
-    case 's': unit = 1; digits.pop_back(); break;
-    case 'm': unit = 60; digits.pop_back(); break;
-    case 'h': unit = 3600; digits.pop_back(); break;
-    default: break;
+    case 's':
+      unit = 1;
+      digits.pop_back();
+      break;
+    case 'm':
+      unit = 60;
+      digits.pop_back();
+      break;
+    case 'h':
+      unit = 3600;
+      digits.pop_back();
+      break;
+    default:
+      break;
   }
   if (digits.empty() || digits.size() > 9 ||
       digits.find_first_not_of("0123456789") != std::string::npos) {
@@ -77,8 +87,9 @@ int RunInit(const Options& o) {
 
 int RunTenantCreate(const Options& o) {
   if (!tenancy::IsValidTenantName(o.tenant)) {
-    return Usage("tenant name must be 2 to 63 characters of a-z, 0-9 and '-', not starting or "
-                 "ending with '-'");
+    return Usage(
+        "tenant name must be 2 to 63 characters of a-z, 0-9 and '-', not starting or "
+        "ending with '-'");
   }
   auto inst = OpenInstallation(o.data_dir, o.passphrase_env);
   if (!inst.ok()) return Fail(inst.status());
@@ -195,8 +206,8 @@ int RunServe(const Options& o) {
     }
     api.SetReady(true);
     bool tls = !so.tls_cert_file.empty();
-    log::Info("hygie {} serving {}://{}:{}/fhir/ (data {})", HYGIE_VERSION,
-              tls ? "https" : "http", addr, server.port(), o.data_dir);
+    log::Info("hygie {} serving {}://{}:{}/fhir/ (data {})", HYGIE_VERSION, tls ? "https" : "http",
+              addr, server.port(), o.data_dir);
     if (!o.port_file.empty()) {
       std::string tmp = o.port_file + ".tmp";
       {

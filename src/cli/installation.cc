@@ -94,10 +94,9 @@ Result<crypto::KekSource> KekFrom(const std::string& kind, const std::string& ke
 
 Status DoInit(const InitOptions& options, const std::string& dir) {
   std::string kek_file = options.kek_file.empty() ? dir + "/kek.key" : options.kek_file;
-  HYGIE_ASSIGN_OR_RETURN(
-      crypto::KekSource kek,
-      KekFrom(options.passphrase_env.empty() ? "key-file" : "passphrase", kek_file,
-              options.passphrase_env));
+  HYGIE_ASSIGN_OR_RETURN(crypto::KekSource kek,
+                         KekFrom(options.passphrase_env.empty() ? "key-file" : "passphrase",
+                                 kek_file, options.passphrase_env));
   HYGIE_ASSIGN_OR_RETURN(auto keyring, crypto::Keyring::Create(dir + "/keyring", kek));
 
   HYGIE_RETURN_IF_ERROR(MakeDir(dir + "/tls"));
@@ -181,10 +180,9 @@ Result<Installation> OpenInstallation(const std::string& data_dir,
   rapidjson::Document doc;
   doc.Parse(text->data(), text->size());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("installation_id") ||
-      !doc["installation_id"].IsString() || !doc.HasMember("issuer") ||
-      !doc["issuer"].IsString() || !doc.HasMember("audience") || !doc["audience"].IsString() ||
-      !doc.HasMember("kek") || !doc["kek"].IsObject() || !doc["kek"].HasMember("kind") ||
-      !doc["kek"]["kind"].IsString()) {
+      !doc["installation_id"].IsString() || !doc.HasMember("issuer") || !doc["issuer"].IsString() ||
+      !doc.HasMember("audience") || !doc["audience"].IsString() || !doc.HasMember("kek") ||
+      !doc["kek"].IsObject() || !doc["kek"].HasMember("kind") || !doc["kek"]["kind"].IsString()) {
     return DataLoss(data_dir + "/hygie.json is damaged");
   }
   Installation inst;

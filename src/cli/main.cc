@@ -21,8 +21,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(false);
 
-  auto* init = app.add_subcommand("init", "Create a data directory: keyring, TLS certificate, "
-                                          "token issuer key");
+  auto* init = app.add_subcommand("init",
+                                  "Create a data directory: keyring, TLS certificate, "
+                                  "token issuer key");
   init->add_option("--data", o.data_dir, "Data directory to create")->required();
   init->add_option("--kek-file", o.kek_file,
                    "Where to write the key-encryption key file (default DATA/kek.key)");
@@ -32,8 +33,9 @@ int main(int argc, char** argv) {
 
   auto* serve = app.add_subcommand("serve", "Serve the FHIR API");
   serve->add_option("--data", o.data_dir, "Data directory")->required();
-  serve->add_option("--listen", o.listen,
-                    "ADDR:PORT to listen on; loopback serves plain HTTP, anything else TLS only")
+  serve
+      ->add_option("--listen", o.listen,
+                   "ADDR:PORT to listen on; loopback serves plain HTTP, anything else TLS only")
       ->capture_default_str();
   serve->add_option("--threads", o.threads, "I/O threads")->capture_default_str();
   serve->add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM)");

@@ -53,7 +53,9 @@ inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, s
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
 inline Status Conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
-inline Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
+inline Status FailedPrecondition(std::string m) {
+  return {Code::kFailedPrecondition, std::move(m)};
+}
 inline Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
 inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 inline Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
@@ -65,7 +67,7 @@ inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).ok()) v_ = Status(Code::kInternal, "Result built from ok Status");
   }
@@ -93,9 +95,9 @@ class [[nodiscard]] Result {
 #define HYGIE_CONCAT_INNER_(a, b) a##b
 #define HYGIE_CONCAT_(a, b) HYGIE_CONCAT_INNER_(a, b)
 
-#define HYGIE_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::hygie::Status hygie_status_ = (expr);  \
+#define HYGIE_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::hygie::Status hygie_status_ = (expr);        \
     if (!hygie_status_.ok()) return hygie_status_; \
   } while (0)
 

@@ -33,9 +33,9 @@ Result<Bytes> AeadOpen(const SecretKey& key, ByteView sealed, ByteView aad);
 
 bool ConstantTimeEquals(ByteView a, ByteView b);
 
-std::string Base64UrlEncode(ByteView data);  // no padding
+std::string Base64UrlEncode(ByteView data);            // no padding
 Result<Bytes> Base64UrlDecode(std::string_view text);  // rejects padding and bad characters
-std::string Base64Encode(ByteView data);  // standard alphabet, padded
+std::string Base64Encode(ByteView data);               // standard alphabet, padded
 Result<Bytes> Base64Decode(std::string_view text);
 
 }  // namespace hygie::crypto

@@ -50,10 +50,10 @@ struct WriteBatch {
 using CommitCallback = std::function<void(Status)>;
 
 struct HistoryQuery {
-  std::string type;            // empty: every type (system history)
-  std::string id;              // empty: every id of the type (type history); needs type
-  int64_t since_us = 0;        // only versions with last_updated_us >= since_us (0: no bound)
-  uint64_t before_seq = 0;     // paging cursor: only entries with seq < before_seq (0: none)
+  std::string type;         // empty: every type (system history)
+  std::string id;           // empty: every id of the type (type history); needs type
+  int64_t since_us = 0;     // only versions with last_updated_us >= since_us (0: no bound)
+  uint64_t before_seq = 0;  // paging cursor: only entries with seq < before_seq (0: none)
   size_t limit = 50;
 };
 
