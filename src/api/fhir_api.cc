@@ -429,6 +429,31 @@ static Response BodyError(const Status& status) {
                  code.empty() ? "HYGIE-BODY-INVALID" : code);
 }
 
+// 415 unless the body is declared as FHIR JSON (or undeclared).
+static std::optional<Response> CheckContentType(const Request& req) {
+  auto ct = req.find(bhttp::field::content_type);
+  if (ct == req.end() || IsJsonContentType(ct->value())) return std::nullopt;
+  return Outcome(415, "not-supported", "content type must be application/fhir+json",
+                 "HYGIE-MEDIA-TYPE");
+}
+
+static Response VersionConflict(const std::string& detail) {
+  return Outcome(412, "conflict", "version conflict: " + detail, "HYGIE-VERSION-CONFLICT");
+}
+
+static Response CurrentVersionConflict(uint64_t current) {
+  return VersionConflict("the resource's current version is " + std::to_string(current));
+}
+
+// Commits one version, the caller's view of the current version as its precondition.
+static asio::awaitable<Status> CommitVersion(storage::TenantStore& store,
+                                             storage::VersionRecord record,
+                                             uint64_t expected_current) {
+  storage::WriteBatch batch;
+  batch.versions.push_back({std::move(record), expected_current});
+  co_return co_await AsyncCommit(store, std::move(batch), asio::use_awaitable);
+}
+
 // Parses and checks a write's body: JSON, resourceType matching the URL.
 static Result<fhir::Resource> ParseBody(const Request& req, const std::string& type,
                                         const fhir::ParseLimits& limits) {
@@ -441,11 +466,7 @@ static Result<fhir::Resource> ParseBody(const Request& req, const std::string& t
 }
 
 asio::awaitable<Response> FhirApi::Create(Call& call) {
-  auto ct = call.req.find(bhttp::field::content_type);
-  if (ct != call.req.end() && !IsJsonContentType(ct->value())) {
-    co_return Outcome(415, "not-supported", "content type must be application/fhir+json",
-                      "HYGIE-MEDIA-TYPE");
-  }
+  if (auto refused = CheckContentType(call.req)) co_return *refused;
   auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
   if (!parsed.ok()) co_return BodyError(parsed.status());
   fhir::Resource resource = std::move(parsed).value();
@@ -459,12 +480,10 @@ asio::awaitable<Response> FhirApi::Create(Call& call) {
   auto sealed = SealResource(*call.keys, call.type, id, 1, json);
   if (!sealed.ok()) co_return FromStatus(sealed.status());
 
-  storage::WriteBatch batch;
-  storage::VersionWrite w;
-  w.record = {call.type, id, 1, now, false, sealed->key_id, std::move(sealed->sealed)};
-  w.expected_current = 0;
-  batch.versions.push_back(std::move(w));
-  Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
+  // A named record: GCC 12 mishandles braced temporaries in co_await arguments.
+  storage::VersionRecord record{
+      call.type, id, 1, now, false, sealed->key_id, std::move(sealed->sealed)};
+  Status s = co_await CommitVersion(*call.store, std::move(record), 0);
   if (!s.ok()) co_return FromStatus(s);
 
   Response res = WriteResponse(201, ParsePreferReturn(call.req), std::move(json));
@@ -473,11 +492,7 @@ asio::awaitable<Response> FhirApi::Create(Call& call) {
 }
 
 asio::awaitable<Response> FhirApi::Update(Call& call) {
-  auto ct = call.req.find(bhttp::field::content_type);
-  if (ct != call.req.end() && !IsJsonContentType(ct->value())) {
-    co_return Outcome(415, "not-supported", "content type must be application/fhir+json",
-                      "HYGIE-MEDIA-TYPE");
-  }
+  if (auto refused = CheckContentType(call.req)) co_return *refused;
   auto if_match = ParseIfMatch(call.req);
   if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
   auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
@@ -506,10 +521,7 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
                         "HYGIE-SCOPE-DENIED");
     }
     if (if_match->has_value() && **if_match != cur_version) {
-      co_return Outcome(
-          412, "conflict",
-          "version conflict: the resource's current version is " + std::to_string(cur_version),
-          "HYGIE-VERSION-CONFLICT");
+      co_return CurrentVersionConflict(cur_version);
     }
     uint64_t version = cur_version + 1;
     int64_t now = clock_.NowMicros();
@@ -517,16 +529,13 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
     std::string json = resource.Serialize();
     auto sealed = SealResource(*call.keys, call.type, call.id, version, json);
     if (!sealed.ok()) co_return FromStatus(sealed.status());
-    storage::WriteBatch batch;
-    storage::VersionWrite w;
-    w.record = {call.type, call.id, version, now, false, sealed->key_id, std::move(sealed->sealed)};
-    w.expected_current = cur_version;
-    batch.versions.push_back(std::move(w));
-    Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
+    // A named record: GCC 12 mishandles braced temporaries in co_await arguments.
+    storage::VersionRecord record{
+        call.type, call.id, version, now, false, sealed->key_id, std::move(sealed->sealed)};
+    Status s = co_await CommitVersion(*call.store, std::move(record), cur_version);
     if (s.code() == Code::kConflict) {
       if (if_match->has_value()) {
-        co_return Outcome(412, "conflict", "version conflict: the resource changed meanwhile",
-                          "HYGIE-VERSION-CONFLICT");
+        co_return VersionConflict("the resource changed meanwhile");
       }
       continue;  // someone else wrote first: read again and retry
     }
@@ -550,10 +559,7 @@ asio::awaitable<Response> FhirApi::Delete(Call& call) {
     }
     const storage::VersionRecord& cur = **current;
     if (if_match->has_value() && **if_match != cur.version) {
-      co_return Outcome(
-          412, "conflict",
-          "version conflict: the resource's current version is " + std::to_string(cur.version),
-          "HYGIE-VERSION-CONFLICT");
+      co_return CurrentVersionConflict(cur.version);
     }
     if (cur.deleted) {
       Response res = MakeResponse(204, "");
@@ -562,16 +568,12 @@ asio::awaitable<Response> FhirApi::Delete(Call& call) {
     }
     uint64_t version = cur.version + 1;
     int64_t now = clock_.NowMicros();
-    storage::WriteBatch batch;
-    storage::VersionWrite w;
-    w.record = {call.type, call.id, version, now, true, 0, {}};
-    w.expected_current = cur.version;
-    batch.versions.push_back(std::move(w));
-    Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
+    // A named record: GCC 12 mishandles braced temporaries in co_await arguments.
+    storage::VersionRecord record{call.type, call.id, version, now, true, 0, {}};
+    Status s = co_await CommitVersion(*call.store, std::move(record), cur.version);
     if (s.code() == Code::kConflict) {
       if (if_match->has_value()) {
-        co_return Outcome(412, "conflict", "version conflict: the resource changed meanwhile",
-                          "HYGIE-VERSION-CONFLICT");
+        co_return VersionConflict("the resource changed meanwhile");
       }
       continue;
     }
