@@ -464,3 +464,33 @@ TEST(CliTest, KeyRotateWhileServing) {
 
 }  // namespace
 }  // namespace hygie::e2e
+
+namespace hygie::e2e {
+namespace {
+
+// A tenant created by the CLI while the server runs is served at once, without a restart.
+TEST(CliTest, TenantCreatedWhileServingIsServedAtOnce) {
+  Installation inst;
+  inst.CreateTenant("early");
+  ServerProcess server(inst.data());
+  ASSERT_GT(server.port(), 0);
+  HttpClient client(server.port());
+  const std::string body = R"({"resourceType":"Patient","name":[{"family":"Roux"}]})";
+  // Before it exists, a token cannot even be issued for it.
+  EXPECT_EQ(RunHygie({"token", "issue", "--data", inst.data(), "--tenant", "late", "--scope",
+                      "user/*.cruds"})
+                .exit_code,
+            1);
+  inst.CreateTenant("late");
+  std::string token = inst.Token("late");
+  HttpResponse created = client.Fhir("POST", "/fhir/late/Patient", token, body);
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string location = created.Header("location");
+  std::string path = location.substr(location.find("/fhir/"));
+  EXPECT_EQ(client.Fhir("GET", path, token).status, 200);
+  // The tenant that was there before still works.
+  EXPECT_EQ(client.Fhir("POST", "/fhir/early/Patient", inst.Token("early"), body).status, 201);
+}
+
+}  // namespace
+}  // namespace hygie::e2e
