@@ -21,6 +21,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(false);
 
+  // Every command that opens the keyring can take its passphrase from the environment.
+  auto add_passphrase = [&o](CLI::App* cmd) {
+    cmd->add_option("--passphrase-env", o.passphrase_env,
+                    "Environment variable holding the keyring passphrase");
+  };
+
   auto* init = app.add_subcommand("init",
                                   "Create a data directory: keyring, TLS certificate, "
                                   "token issuer key");
@@ -47,8 +53,7 @@ int main(int argc, char** argv) {
   serve->add_option("--public-url", o.public_url,
                     "Base URL clients reach this server at (for Location headers)");
   serve->add_option("--port-file", o.port_file, "Write the bound port to this file");
-  serve->add_option("--passphrase-env", o.passphrase_env,
-                    "Environment variable holding the keyring passphrase");
+  add_passphrase(serve);
   serve->add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
 
@@ -57,12 +62,10 @@ int main(int argc, char** argv) {
   auto* tenant_create = tenant->add_subcommand("create", "Create a tenant");
   tenant_create->add_option("name", o.tenant, "Tenant name, [a-z0-9-]{2,63}")->required();
   tenant_create->add_option("--data", o.data_dir, "Data directory")->required();
-  tenant_create->add_option("--passphrase-env", o.passphrase_env,
-                            "Environment variable holding the keyring passphrase");
+  add_passphrase(tenant_create);
   auto* tenant_list = tenant->add_subcommand("list", "List tenants");
   tenant_list->add_option("--data", o.data_dir, "Data directory")->required();
-  tenant_list->add_option("--passphrase-env", o.passphrase_env,
-                          "Environment variable holding the keyring passphrase");
+  add_passphrase(tenant_list);
 
   auto* token = app.add_subcommand("token", "Access tokens from the built-in issuer");
   token->require_subcommand(1);
@@ -75,16 +78,14 @@ int main(int argc, char** argv) {
   token_issue->add_option("--ttl", o.ttl, "Lifetime: seconds, or with s, m or h (max 24h)")
       ->capture_default_str();
   token_issue->add_option("--patient", o.patient, "Patient context (SMART 'patient' claim)");
-  token_issue->add_option("--passphrase-env", o.passphrase_env,
-                          "Environment variable holding the keyring passphrase");
+  add_passphrase(token_issue);
 
   auto* key = app.add_subcommand("key", "Manage tenant keys");
   key->require_subcommand(1);
   auto* key_rotate = key->add_subcommand("rotate", "Add a new data key for a tenant");
   key_rotate->add_option("--tenant", o.tenant, "Tenant")->required();
   key_rotate->add_option("--data", o.data_dir, "Data directory")->required();
-  key_rotate->add_option("--passphrase-env", o.passphrase_env,
-                         "Environment variable holding the keyring passphrase");
+  add_passphrase(key_rotate);
 
   try {
     app.parse(argc, argv);

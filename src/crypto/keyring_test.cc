@@ -2,12 +2,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/temp_dir.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -28,25 +30,7 @@ using ::testing::HasSubstr;
 
 constexpr char kWrongKek[] = "wrong key-encryption key or passphrase";
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/hygie-keyring-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p != nullptr ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string Path(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -16,28 +16,12 @@
 
 #include "core/bytes.h"
 #include "core/status.h"
+#include "core/temp_dir.h"
 #include "storage/store.h"
 
 namespace hygie::storage::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "hygie-storage-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    if (made != nullptr) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 inline VersionWrite MakeWrite(std::string type, std::string id, uint64_t version,
                               uint64_t expected_current, std::string body,

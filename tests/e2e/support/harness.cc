@@ -43,18 +43,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/hygie-e2e-XXXXXX";
-  char* p = ::mkdtemp(tmpl);
-  if (p == nullptr) std::abort();
-  path_ = p;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 namespace {
 
 std::atomic<int64_t> g_server_errors{0};

@@ -13,18 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/temp_dir.h"
+
 namespace hygie::e2e {
 
 // A fresh directory under /tmp, removed (recursively) on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = test_support::TempDir;
 
 struct CommandResult {
   int exit_code = -1;
