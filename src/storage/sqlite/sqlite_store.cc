@@ -597,6 +597,19 @@ void ReadRecordColumns(const Stmt& stmt, int col, VersionRecord* r) {
   r->body = stmt.ColumnBlob(col + 4);
 }
 
+// Steps a point query bound to (type, id, ...) whose columns start with the record's; nullopt
+// when no row matches.
+Result<std::optional<VersionRecord>> StepOneRecord(Stmt& stmt, std::string_view type,
+                                                   std::string_view id) {
+  HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<VersionRecord>();
+  VersionRecord r;
+  r.type = std::string(type);
+  r.id = std::string(id);
+  ReadRecordColumns(stmt, 0, &r);
+  return std::optional<VersionRecord>(std::move(r));
+}
+
 int ScopeOf(const HistoryQuery& q) {
   if (q.type.empty()) return kSystem;
   return q.id.empty() ? kType : kInstance;
@@ -630,13 +643,7 @@ Result<std::optional<VersionRecord>> SqliteTenantStore::ReadCurrent(std::string_
   ScopedReset reset(stmt);
   HYGIE_RETURN_IF_ERROR(stmt.BindText(1, type));
   HYGIE_RETURN_IF_ERROR(stmt.BindText(2, id));
-  HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<VersionRecord>();
-  VersionRecord r;
-  r.type = std::string(type);
-  r.id = std::string(id);
-  ReadRecordColumns(stmt, 0, &r);
-  return std::optional<VersionRecord>(std::move(r));
+  return StepOneRecord(stmt, type, id);
 }
 
 Result<std::optional<VersionRecord>> SqliteTenantStore::ReadVersion(std::string_view type,
@@ -652,13 +659,7 @@ Result<std::optional<VersionRecord>> SqliteTenantStore::ReadVersion(std::string_
   HYGIE_RETURN_IF_ERROR(stmt.BindText(1, type));
   HYGIE_RETURN_IF_ERROR(stmt.BindText(2, id));
   HYGIE_RETURN_IF_ERROR(stmt.BindInt64(3, static_cast<int64_t>(version)));
-  HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<VersionRecord>();
-  VersionRecord r;
-  r.type = std::string(type);
-  r.id = std::string(id);
-  ReadRecordColumns(stmt, 0, &r);
-  return std::optional<VersionRecord>(std::move(r));
+  return StepOneRecord(stmt, type, id);
 }
 
 Result<std::vector<HistoryEntry>> SqliteTenantStore::History(const HistoryQuery& query) {
