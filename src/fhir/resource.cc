@@ -343,7 +343,8 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 }  // namespace
 
-Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limits) {
+Result<std::unique_ptr<rapidjson::Document>> ParseJson(std::string_view json,
+                                                       const ParseLimits& limits) {
   // RapidJSON's memory stream reports '\0' at the end of input, so a NUL byte would end the
   // document early ("{}\0junk" would parse as "{}"). JSON never allows a raw NUL.
   if (const void* nul = std::memchr(json.data(), '\0', json.size()); nul != nullptr) {
@@ -382,7 +383,11 @@ Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limit
     return InvalidArgument(std::string(kMsgJsonSyntax) + std::to_string(result.Offset()) + ": " +
                            rapidjson::GetParseError_En(result.Code()));
   }
+  return doc;
+}
 
+Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limits) {
+  HYGIE_ASSIGN_OR_RETURN(std::unique_ptr<rapidjson::Document> doc, ParseJson(json, limits));
   if (!doc->IsObject()) return InvalidArgument(std::string(kMsgNotObject));
   const auto type = doc->FindMember("resourceType");
   if (type == doc->MemberEnd()) return InvalidArgument(std::string(kMsgNoType));

@@ -62,6 +62,15 @@ struct ParseLimits {
   size_t max_depth = 64;  // objects and arrays nested deeper are refused
 };
 
+// Parses any JSON text (object, array, string, number, literal at the top level) with the
+// checks of Resource::Parse: valid JSON, valid UTF-8 (overlong forms and lone surrogates
+// refused), no duplicate member names, no control characters in strings (tab, CR, LF aside),
+// no NUL byte, no number beyond the range of a double, depth within limits; numbers kept as
+// written (see "Numbers" above). kInvalidArgument with a message of fhir/parse_errors.h
+// otherwise (never echoing the body). For bodies that are not resources (JSON Patch).
+Result<std::unique_ptr<rapidjson::Document>> ParseJson(std::string_view json,
+                                                       const ParseLimits& limits = {});
+
 class Resource {
  public:
   Resource(Resource&&) noexcept = default;

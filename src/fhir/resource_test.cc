@@ -633,5 +633,57 @@ TEST(ParseErrorDetailsCodeTest, OtherStatusesHaveNoCode) {
   EXPECT_EQ(ParseErrorDetailsCode(InvalidArgument("something else")), "");
 }
 
+TEST(ParseJsonTest, AnyTopLevelValue) {
+  auto array = ParseJson(R"([{"op":"add","path":"/a","value":1.50}])");
+  ASSERT_TRUE(array.ok()) << array.status().ToString();
+  ASSERT_TRUE((*array)->IsArray());
+  ASSERT_EQ((*array)->Size(), 1u);
+  EXPECT_EQ(NumberText((**array)[0]["value"]), "1.50");
+
+  auto number = ParseJson("-0.0");
+  ASSERT_TRUE(number.ok());
+  EXPECT_EQ(NumberText(**number), "-0.0");
+
+  auto text = ParseJson(R"("x")");
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(IsJsonString(**text));
+
+  auto literal = ParseJson("null");
+  ASSERT_TRUE(literal.ok());
+  EXPECT_TRUE((*literal)->IsNull());
+
+  // An object need not be a resource.
+  auto object = ParseJson(R"({"a":{"b":[true]}})");
+  ASSERT_TRUE(object.ok());
+  EXPECT_TRUE((**object)["a"]["b"][0].GetBool());
+}
+
+TEST(ParseJsonTest, SameChecksAsResourceParse) {
+  struct Case {
+    std::string_view json;
+    std::string_view details;
+  };
+  const std::string deep = std::string(65, '[') + std::string(65, ']');
+  for (const Case& c : {
+           Case{"[1,", "HYGIE-JSON-SYNTAX"},
+           Case{"[1] [2]", "HYGIE-JSON-SYNTAX"},
+           Case{std::string_view("[1]\0", 4), "HYGIE-JSON-SYNTAX"},
+           Case{"[1e999]", "HYGIE-JSON-SYNTAX"},
+           Case{"[\"\xC0\xAF\"]", "HYGIE-JSON-UTF8"},
+           Case{R"(["\uDC00"])", "HYGIE-JSON-UTF8"},
+           Case{R"([{"a":1,"a":2}])", "HYGIE-JSON-DUPLICATE-KEY"},
+           Case{R"(["a\u0001"])", "HYGIE-JSON-CONTROL-CHAR"},
+           Case{deep, "HYGIE-JSON-DEPTH"},
+       }) {
+    auto r = ParseJson(c.json);
+    ASSERT_FALSE(r.ok()) << c.json;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(ParseErrorDetailsCode(r.status()), c.details) << c.json;
+  }
+  EXPECT_TRUE(ParseJson(std::string(64, '[') + std::string(64, ']')).ok());
+  EXPECT_FALSE(ParseJson("[[1]]", ParseLimits{.max_depth = 1}).ok());
+  EXPECT_TRUE(ParseJson("[[1]]", ParseLimits{.max_depth = 2}).ok());
+}
+
 }  // namespace
 }  // namespace hygie::fhir

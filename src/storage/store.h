@@ -35,19 +35,114 @@ struct VersionRecord {
   Bytes body;                   // sealed resource JSON
 };
 
+// Search index entries of one resource's current version, computed by the FHIR layer. A Store
+// never sees a clear search value: exact-match values (tokens, strings and their prefixes,
+// references, uris, presence markers) arrive as keyed hashes that already fold in the resource
+// type and the parameter; order-based values (dates, numbers, quantities) arrive as ranges
+// tagged with such a keyed hash. Duplicates are allowed (the Store removes them).
+struct DateEntry {
+  uint64_t key = 0;  // keyed hash of (type, parameter)
+  int64_t lo = 0;    // microseconds since the epoch, inclusive
+  int64_t hi = 0;    // inclusive
+};
+struct NumberEntry {
+  uint64_t key = 0;  // keyed hash of (type, parameter[, system, unit])
+  double lo = 0;     // inclusive
+  double hi = 0;     // inclusive
+};
+struct IndexEntries {
+  std::vector<uint64_t> hashes;
+  std::vector<DateEntry> dates;
+  std::vector<NumberEntry> numbers;
+};
+
 // One version to append. The precondition is checked inside the transaction:
 // `expected_current` must be the version that is current for (type, id) right now, 0 meaning
 // that no version exists yet. A mismatch fails the whole batch with kConflict.
+// `index` replaces the resource's index entries (a tombstone's must be empty: a deleted
+// resource is found by no search).
 struct VersionWrite {
   VersionRecord record;
   uint64_t expected_current = 0;
+  IndexEntries index;
+};
+
+// Replaces the index entries of a resource's current version without writing a version (used
+// to rebuild the index). kNotFound fails the batch when the resource does not exist or its
+// current version is not `version`.
+struct IndexWrite {
+  std::string type;
+  std::string id;
+  uint64_t version = 0;
+  IndexEntries index;
 };
 
 struct WriteBatch {
   std::vector<VersionWrite> versions;
+  std::vector<IndexWrite> reindex;
+  // When set, the tenant's index format version is set to this value in the same transaction.
+  std::optional<int64_t> set_index_version;
 };
 
 using CommitCallback = std::function<void(Status)>;
+
+// --- Search ---
+// A search is a conjunction of clauses; a clause is a disjunction of terms; a term selects
+// current, non-deleted resources. The FHIR layer plans FHIR searches into this form.
+
+// Comparison of an index range [lo, hi] (or of a resource's last_updated, where lo = hi) with a
+// bound: e.g. {kLo, kGe, x} is "lo >= x".
+struct RangeCmp {
+  enum Column { kLo, kHi } column = kLo;
+  enum Op { kLt, kLe, kGt, kGe } op = kGe;
+  double number = 0;    // for number terms
+  int64_t instant = 0;  // for date and last-updated terms
+};
+
+struct SearchTerm {
+  enum Kind {
+    kHash,         // the resource has an index hash among `hashes`
+    kDate,         // a date entry with `key` satisfies one of `ranges` (each a conjunction)
+    kNumber,       // a number entry with `key` satisfies one of `ranges`
+    kId,           // the resource's id is among `ids`
+    kLastUpdated,  // last_updated satisfies one of `ranges` (each a conjunction)
+    kNone,         // matches nothing (e.g. a chained search that found no target)
+  };
+  Kind kind = kHash;
+  bool negate = false;  // selects the resources the term does not select
+  std::vector<uint64_t> hashes;
+  uint64_t key = 0;
+  std::vector<std::vector<RangeCmp>> ranges;
+  std::vector<std::string> ids;
+};
+
+using SearchClause = std::vector<SearchTerm>;  // OR
+
+struct SortKey {
+  enum Kind { kLastUpdated, kId, kDate, kNumber } kind = kLastUpdated;
+  uint64_t key = 0;  // kDate / kNumber: the index key; a resource without entry sorts last
+  bool descending = false;
+  // kDate/kNumber ascending sorts by the smallest lo of the resource's entries, descending by
+  // the largest hi.
+};
+
+struct SearchQuery {
+  std::vector<std::string> types;  // empty: every type (system-level search)
+  std::vector<SearchClause> clauses;  // AND
+  std::vector<SortKey> sort;  // empty: by row id (insertion order of the resource), ascending
+  // Paging. Without sort keys: only resources whose row id is > after_rowid (keyset paging that
+  // stays valid while resources are added and removed). With sort keys: `offset` rows skipped.
+  uint64_t after_rowid = 0;
+  uint64_t offset = 0;
+  size_t limit = 50;
+  bool with_bodies = true;  // false: records come without body (ids and versions only)
+};
+
+struct SearchHit {
+  uint64_t rowid = 0;  // stable per (type, id) for the life of the resource row
+  VersionRecord record;  // the current version
+};
+
 
 struct HistoryQuery {
   std::string type;         // empty: every type (system history)
@@ -76,6 +171,17 @@ class TenantStore {
   virtual Result<std::vector<HistoryEntry>> History(const HistoryQuery& query) = 0;
   // Number of entries History() would return without limit and cursor.
   virtual Result<uint64_t> HistoryCount(const HistoryQuery& query) = 0;
+
+  // Current, non-deleted resources matching `query`, in its order, at most query.limit.
+  virtual Result<std::vector<SearchHit>> Search(const SearchQuery& query) = 0;
+  // How many resources Search() would return without paging and limit.
+  virtual Result<uint64_t> SearchCount(const SearchQuery& query) = 0;
+  // Current, non-deleted resources of the given type (every type if empty), in row id order,
+  // with row id > after_rowid, at most `limit`, with bodies (to rebuild the index).
+  virtual Result<std::vector<SearchHit>> ScanCurrent(std::string_view type, uint64_t after_rowid,
+                                                     size_t limit) = 0;
+  // The tenant's index format version: 0 for a store whose index was never built.
+  virtual Result<int64_t> IndexVersion() = 0;
 
   // Queues the batch for the next group commit. `done` is called exactly once, from the
   // store's writer thread, with ok once durable, kConflict on a failed precondition (nothing of

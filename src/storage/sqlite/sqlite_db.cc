@@ -130,6 +130,10 @@ Status Stmt::BindInt64(int index, int64_t value) {
   return BindError(sqlite3_bind_int64(stmt_, index, value), index);
 }
 
+Status Stmt::BindDouble(int index, double value) {
+  return BindError(sqlite3_bind_double(stmt_, index, value), index);
+}
+
 Status Stmt::BindBlob(int index, ByteView value) {
   if (value.empty()) return BindError(sqlite3_bind_zeroblob(stmt_, index, 0), index);
   if (value.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {

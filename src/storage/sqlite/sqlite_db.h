@@ -70,6 +70,8 @@ class Stmt {
 
   Status BindText(int index, std::string_view value);
   Status BindInt64(int index, int64_t value);
+  // A NaN binds as NULL (SQLite has no NaN).
+  Status BindDouble(int index, double value);
   // An empty value binds a zero-length blob (not NULL).
   Status BindBlob(int index, ByteView value);
 

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 
 #include "storage/sqlite/sqlite_db.h"
@@ -30,7 +32,8 @@ namespace {
 constexpr int kBusyTimeoutMs = 5000;
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
 
-constexpr const char* kSchemaSql =
+// The version log, as in schema version 1.
+constexpr const char* kVersionLogSql =
     "CREATE TABLE IF NOT EXISTS resource_version("
     "  seq INTEGER PRIMARY KEY,"
     "  type TEXT NOT NULL,"
@@ -41,13 +44,59 @@ constexpr const char* kSchemaSql =
     "  key_id INTEGER NOT NULL,"
     "  body BLOB NOT NULL,"
     "  UNIQUE(type, id, version));"
-    "CREATE INDEX IF NOT EXISTS resource_version_type_seq ON resource_version(type, seq);"
-    "CREATE TABLE IF NOT EXISTS resource_current("
+    "CREATE INDEX IF NOT EXISTS resource_version_type_seq ON resource_version(type, seq);";
+
+// Schema version 2 beside the version log: the current versions (rid is the SearchHit row
+// id, never reused since current rows are never deleted; idx holds the resource's index hashes,
+// sorted, 8 bytes little-endian each), the index tables (a hash is stored bit-cast to int64)
+// and the meta table. (type, deleted) serves type scans in row id order.
+constexpr const char* kCurrentSchemaSql =
+    "CREATE TABLE resource_current("
+    "  rid INTEGER PRIMARY KEY,"
     "  type TEXT NOT NULL,"
     "  id TEXT NOT NULL,"
     "  version INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
-    "  PRIMARY KEY(type, id)) WITHOUT ROWID;";
+    "  ts INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL,"
+    "  idx BLOB,"
+    "  UNIQUE(type, id));"
+    "CREATE INDEX resource_current_type ON resource_current(type, deleted);"
+    "CREATE TABLE idx_hash("
+    "  h INTEGER NOT NULL,"
+    "  rid INTEGER NOT NULL,"
+    "  PRIMARY KEY(h, rid)) WITHOUT ROWID;"
+    "CREATE TABLE idx_date("
+    "  rid INTEGER NOT NULL,"
+    "  k INTEGER NOT NULL,"
+    "  lo INTEGER NOT NULL,"
+    "  hi INTEGER NOT NULL,"
+    "  PRIMARY KEY(rid, k, lo, hi)) WITHOUT ROWID;"
+    "CREATE INDEX idx_date_k ON idx_date(k, lo, hi);"
+    "CREATE TABLE idx_num("
+    "  rid INTEGER NOT NULL,"
+    "  k INTEGER NOT NULL,"
+    "  lo REAL NOT NULL,"
+    "  hi REAL NOT NULL,"
+    "  PRIMARY KEY(rid, k, lo, hi)) WITHOUT ROWID;"
+    "CREATE INDEX idx_num_k ON idx_num(k, lo, hi);"
+    "CREATE TABLE meta("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL) WITHOUT ROWID;";
+
+// From schema version 1: resource_current(type, id, version, seq) WITHOUT ROWID is replaced,
+// rebuilt from the version log (the newest version of each resource; row ids in the order the
+// resources were created). The index starts empty.
+constexpr const char* kMigrateV1Sql = "DROP TABLE resource_current;";
+constexpr const char* kRebuildCurrentSql =
+    "INSERT INTO resource_current(type, id, version, seq, ts, deleted, idx) "
+    "SELECT v.type, v.id, v.version, v.seq, v.ts, v.deleted, NULL "
+    "FROM (SELECT type, id, min(seq) AS first, max(version) AS last FROM resource_version "
+    "      GROUP BY type, id) g "
+    "JOIN resource_version v ON v.type = g.type AND v.id = g.id AND v.version = g.last "
+    "ORDER BY g.first;";
+
+constexpr const char* kIndexVersionName = "index_version";
 
 // History scopes, in the order of the statement arrays of ReadConn.
 enum Scope { kSystem = 0, kType = 1, kInstance = 2, kScopeCount = 3 };
@@ -153,6 +202,15 @@ std::string ResourceName(std::string_view type, std::string_view id) {
   return name;
 }
 
+Status ValidateIndex(const IndexEntries& index) {
+  for (const NumberEntry& e : index.numbers) {
+    if (std::isnan(e.lo) || std::isnan(e.hi)) {
+      return InvalidArgument("storage: number index entry is not a number");
+    }
+  }
+  return Status::Ok();
+}
+
 // Checks what can be checked without the database.
 Status ValidateBatch(const WriteBatch& batch) {
   for (const VersionWrite& w : batch.versions) {
@@ -166,8 +224,40 @@ Status ValidateBatch(const WriteBatch& batch) {
                              ResourceName(r.type, r.id) + " does not follow expected version " +
                              std::to_string(w.expected_current));
     }
+    if (r.deleted &&
+        (!w.index.hashes.empty() || !w.index.dates.empty() || !w.index.numbers.empty())) {
+      return InvalidArgument("storage: tombstone of " + ResourceName(r.type, r.id) +
+                             " with index entries");
+    }
+    HYGIE_RETURN_IF_ERROR(ValidateIndex(w.index));
+  }
+  for (const IndexWrite& w : batch.reindex) {
+    if (w.type.empty() || w.id.empty()) {
+      return InvalidArgument("storage: index write without type or id");
+    }
+    HYGIE_RETURN_IF_ERROR(ValidateIndex(w.index));
   }
   return Status::Ok();
+}
+
+// The statements of the write connection that apply a batch.
+struct WriteStatements {
+  Stmt select_current;
+  Stmt insert_version;
+  Stmt insert_current;
+  Stmt update_current;
+  Stmt update_idx;
+  Stmt insert_hash;
+  Stmt delete_hash;
+  Stmt insert_date;
+  Stmt delete_dates;
+  Stmt insert_number;
+  Stmt delete_numbers;
+  Stmt set_meta;
+};
+
+bool HasWork(const WriteBatch& batch) {
+  return !batch.versions.empty() || !batch.reindex.empty() || batch.set_index_version;
 }
 
 }  // namespace
@@ -180,9 +270,7 @@ struct SqliteTenantStore::Writer {
   Stmt savepoint;
   Stmt release;
   Stmt rollback_to;
-  Stmt select_current;
-  Stmt insert_version;
-  Stmt upsert_current;
+  WriteStatements stmts;
 };
 
 struct SqliteTenantStore::ReadConn {
@@ -191,6 +279,12 @@ struct SqliteTenantStore::ReadConn {
   Stmt read_version;
   Stmt history[kScopeCount];
   Stmt count[kScopeCount];
+  Stmt scan_all;
+  Stmt scan_type;
+  Stmt read_body;
+  Stmt index_version;
+  // Search statements by SQL text (the query's shape); cleared when full.
+  std::unordered_map<std::string, Stmt> searches;
 };
 
 // Holds a read connection for the duration of one read.
@@ -227,8 +321,8 @@ Result<std::shared_ptr<SqliteTenantStore>> SqliteTenantStore::Open(const std::st
 Status SqliteTenantStore::Start() {
   auto writer = std::make_unique<Writer>();
   HYGIE_ASSIGN_OR_RETURN(writer->db, Db::Open(db_path_, SQLITE_OPEN_READWRITE));
-  HYGIE_RETURN_IF_ERROR(
-      sqlite::ConfigureConnection(writer->db, options_.cache_kib, kBusyTimeoutMs));
+  HYGIE_RETURN_IF_ERROR(sqlite::ConfigureConnection(
+      writer->db, std::max(options_.cache_kib, kWriterCacheKib), kBusyTimeoutMs));
   sqlite3* db = writer->db.get();
   HYGIE_ASSIGN_OR_RETURN(writer->txn, TransactionStatements::Prepare(db, /*immediate=*/true));
 
@@ -237,8 +331,11 @@ Status SqliteTenantStore::Start() {
     Transaction txn(writer->db, writer->txn);
     HYGIE_RETURN_IF_ERROR(txn.Begin());
     HYGIE_ASSIGN_OR_RETURN(int64_t version, writer->db.QueryInt("PRAGMA user_version"));
-    if (version == 0) {
-      HYGIE_RETURN_IF_ERROR(writer->db.Exec(kSchemaSql));
+    if (version == 0 || version == 1) {
+      HYGIE_RETURN_IF_ERROR(writer->db.Exec(kVersionLogSql));
+      if (version == 1) HYGIE_RETURN_IF_ERROR(writer->db.Exec(kMigrateV1Sql));
+      HYGIE_RETURN_IF_ERROR(writer->db.Exec(kCurrentSchemaSql));
+      if (version == 1) HYGIE_RETURN_IF_ERROR(writer->db.Exec(kRebuildCurrentSql));
       HYGIE_RETURN_IF_ERROR(
           writer->db.Exec("PRAGMA user_version=" + std::to_string(kSqliteSchemaVersion)));
     } else if (version != kSqliteSchemaVersion) {
@@ -252,20 +349,37 @@ Status SqliteTenantStore::Start() {
   HYGIE_ASSIGN_OR_RETURN(writer->savepoint, Stmt::Prepare(db, "SAVEPOINT batch"));
   HYGIE_ASSIGN_OR_RETURN(writer->release, Stmt::Prepare(db, "RELEASE batch"));
   HYGIE_ASSIGN_OR_RETURN(writer->rollback_to, Stmt::Prepare(db, "ROLLBACK TO batch"));
-  HYGIE_ASSIGN_OR_RETURN(
-      writer->select_current,
-      Stmt::Prepare(db, "SELECT version FROM resource_current WHERE type = ?1 AND id = ?2"));
-  HYGIE_ASSIGN_OR_RETURN(
-      writer->insert_version,
-      Stmt::Prepare(db,
-                    "INSERT INTO resource_version(type, id, version, ts, deleted, key_id, body) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-  HYGIE_ASSIGN_OR_RETURN(
-      writer->upsert_current,
-      Stmt::Prepare(db,
-                    "INSERT INTO resource_current(type, id, version, seq) VALUES (?1, ?2, ?3, ?4) "
-                    "ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, "
-                    "seq = excluded.seq"));
+  struct {
+    Stmt* stmt;
+    const char* sql;
+  } const statements[] = {
+      {&writer->stmts.select_current,
+       "SELECT rid, version, deleted, idx FROM resource_current WHERE type = ?1 AND id = ?2"},
+      {&writer->stmts.insert_version,
+       "INSERT INTO resource_version(type, id, version, ts, deleted, key_id, body) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {&writer->stmts.insert_current,
+       "INSERT INTO resource_current(type, id, version, seq, ts, deleted, idx) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {&writer->stmts.update_current,
+       "UPDATE resource_current SET version = ?2, seq = ?3, ts = ?4, deleted = ?5, idx = ?6 "
+       "WHERE rid = ?1"},
+      {&writer->stmts.update_idx, "UPDATE resource_current SET idx = ?2 WHERE rid = ?1"},
+      {&writer->stmts.insert_hash, "INSERT OR IGNORE INTO idx_hash(h, rid) VALUES (?1, ?2)"},
+      {&writer->stmts.delete_hash, "DELETE FROM idx_hash WHERE h = ?1 AND rid = ?2"},
+      {&writer->stmts.insert_date,
+       "INSERT OR IGNORE INTO idx_date(rid, k, lo, hi) VALUES (?1, ?2, ?3, ?4)"},
+      {&writer->stmts.delete_dates, "DELETE FROM idx_date WHERE rid = ?1"},
+      {&writer->stmts.insert_number,
+       "INSERT OR IGNORE INTO idx_num(rid, k, lo, hi) VALUES (?1, ?2, ?3, ?4)"},
+      {&writer->stmts.delete_numbers, "DELETE FROM idx_num WHERE rid = ?1"},
+      {&writer->stmts.set_meta,
+       "INSERT INTO meta(name, value) VALUES (?1, ?2) "
+       "ON CONFLICT(name) DO UPDATE SET value = excluded.value"},
+  };
+  for (const auto& [stmt, sql] : statements) {
+    HYGIE_ASSIGN_OR_RETURN(*stmt, Stmt::Prepare(db, sql));
+  }
   // Checkpoints are run by the checkpointer (and by the writer past the hard limit), not by
   // every commit that crosses SQLite's default threshold.
   HYGIE_RETURN_IF_ERROR(writer->db.Exec("PRAGMA wal_autocheckpoint=0"));
@@ -363,60 +477,228 @@ void SqliteTenantStore::WriterLoop() {
 
 namespace {
 
-// Appends the versions of one batch inside the open savepoint. Returns a non-ok Status for a
-// failure of the whole group; sets *outcome to a non-ok Status when only this batch fails.
-Status WriteVersions(Db& db, Stmt& select_current, Stmt& insert_version, Stmt& upsert_current,
-                     const WriteBatch& batch, Status* outcome) {
+// A resource's hashes as kept in resource_current.idx: sorted, distinct, 8 bytes little-endian.
+Bytes EncodeHashes(const std::vector<uint64_t>& sorted) {
+  Bytes out(sorted.size() * 8);
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    for (int b = 0; b < 8; ++b) out[i * 8 + b] = static_cast<uint8_t>(sorted[i] >> (8 * b));
+  }
+  return out;
+}
+
+std::vector<uint64_t> DecodeHashes(const Stmt& stmt, int col) {
+  const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt.get(), col));
+  int size = sqlite3_column_bytes(stmt.get(), col);
+  std::vector<uint64_t> out;
+  if (data == nullptr || size <= 0) return out;
+  out.resize(static_cast<size_t>(size) / 8);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint64_t h = 0;
+    for (int b = 0; b < 8; ++b) h |= static_cast<uint64_t>(data[i * 8 + b]) << (8 * b);
+    out[i] = h;
+  }
+  return out;
+}
+
+std::vector<uint64_t> SortedDistinct(std::vector<uint64_t> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// The current row of a resource, as the writer reads it.
+struct CurrentRow {
+  bool exists = false;
+  int64_t rid = 0;
+  uint64_t version = 0;
+  bool deleted = false;
+  std::vector<uint64_t> hashes;  // sorted, distinct
+};
+
+// Applies one batch inside the open savepoint. Returns a non-ok Status for a failure of the
+// whole group; sets *outcome to a non-ok Status when only this batch fails.
+class BatchWriter {
+ public:
+  BatchWriter(Db& db, WriteStatements& s, Status* outcome) : db_(db), s_(s), outcome_(outcome) {}
+
+  Status Apply(const WriteBatch& batch) {
+    for (const VersionWrite& w : batch.versions) {
+      if (!outcome_->ok()) return Status::Ok();
+      HYGIE_RETURN_IF_ERROR(WriteVersion(w));
+    }
+    for (const IndexWrite& w : batch.reindex) {
+      if (!outcome_->ok()) return Status::Ok();
+      HYGIE_RETURN_IF_ERROR(Reindex(w));
+    }
+    if (outcome_->ok() && batch.set_index_version) {
+      ScopedReset reset(s_.set_meta);
+      Status st = s_.set_meta.BindText(1, kIndexVersionName);
+      if (st.ok()) st = s_.set_meta.BindInt64(2, *batch.set_index_version);
+      if (st.ok()) st = s_.set_meta.Run();
+      return Classify(std::move(st));
+    }
+    return Status::Ok();
+  }
+
+ private:
   // A statement error is the batch's own (e.g. a constraint) unless it is an I/O-class error
   // or SQLite has abandoned the transaction.
-  auto classify = [&](Status status) -> Status {
-    if (status.code() == Code::kUnavailable || !db.in_transaction()) return status;
-    *outcome = std::move(status);
+  Status Classify(Status status) {
+    if (status.ok()) return status;
+    if (status.code() == Code::kUnavailable || !db_.in_transaction()) return status;
+    *outcome_ = std::move(status);
     return Status::Ok();
-  };
-  for (const VersionWrite& w : batch.versions) {
-    const VersionRecord& r = w.record;
-    uint64_t current = 0;
-    {
-      ScopedReset reset(select_current);
-      Status s = select_current.BindText(1, r.type);
-      if (s.ok()) s = select_current.BindText(2, r.id);
-      if (!s.ok()) return classify(std::move(s));
-      Result<bool> row = select_current.Step();
-      if (!row.ok()) return classify(row.status());
-      if (*row) current = static_cast<uint64_t>(select_current.ColumnInt64(0));
+  }
+
+  Status ReadCurrentRow(const std::string& type, const std::string& id, CurrentRow* row) {
+    Stmt& st = s_.select_current;
+    ScopedReset reset(st);
+    Status s = st.BindText(1, type);
+    if (s.ok()) s = st.BindText(2, id);
+    if (!s.ok()) return s;
+    HYGIE_ASSIGN_OR_RETURN(bool found, st.Step());
+    row->exists = found;
+    if (found) {
+      row->rid = st.ColumnInt64(0);
+      row->version = static_cast<uint64_t>(st.ColumnInt64(1));
+      row->deleted = st.ColumnInt64(2) != 0;
+      row->hashes = DecodeHashes(st, 3);
     }
+    return Status::Ok();
+  }
+
+  Status WriteVersion(const VersionWrite& w) {
+    const VersionRecord& r = w.record;
+    CurrentRow cur;
+    HYGIE_RETURN_IF_ERROR(Classify(ReadCurrentRow(r.type, r.id, &cur)));
+    if (!outcome_->ok()) return Status::Ok();
+    uint64_t current = cur.exists ? cur.version : 0;
     if (current != w.expected_current) {
-      *outcome = Conflict("storage: version conflict on " + ResourceName(r.type, r.id) +
-                          ": current version is " + std::to_string(current) + ", expected " +
-                          std::to_string(w.expected_current));
+      *outcome_ = Conflict("storage: version conflict on " + ResourceName(r.type, r.id) +
+                           ": current version is " + std::to_string(current) + ", expected " +
+                           std::to_string(w.expected_current));
       return Status::Ok();
     }
     {
-      ScopedReset reset(insert_version);
-      Status s = insert_version.BindText(1, r.type);
-      if (s.ok()) s = insert_version.BindText(2, r.id);
-      if (s.ok()) s = insert_version.BindInt64(3, static_cast<int64_t>(r.version));
-      if (s.ok()) s = insert_version.BindInt64(4, r.last_updated_us);
-      if (s.ok()) s = insert_version.BindInt64(5, r.deleted ? 1 : 0);
-      if (s.ok()) s = insert_version.BindInt64(6, static_cast<int64_t>(r.key_id));
-      if (s.ok()) s = insert_version.BindBlob(7, r.body);
-      if (s.ok()) s = insert_version.Run();
-      if (!s.ok()) return classify(std::move(s));
+      Stmt& st = s_.insert_version;
+      ScopedReset reset(st);
+      Status s = st.BindText(1, r.type);
+      if (s.ok()) s = st.BindText(2, r.id);
+      if (s.ok()) s = st.BindInt64(3, static_cast<int64_t>(r.version));
+      if (s.ok()) s = st.BindInt64(4, r.last_updated_us);
+      if (s.ok()) s = st.BindInt64(5, r.deleted ? 1 : 0);
+      if (s.ok()) s = st.BindInt64(6, static_cast<int64_t>(r.key_id));
+      if (s.ok()) s = st.BindBlob(7, r.body);
+      if (s.ok()) s = st.Run();
+      if (!s.ok()) return Classify(std::move(s));
     }
-    int64_t seq = sqlite3_last_insert_rowid(db.get());
+    int64_t seq = sqlite3_last_insert_rowid(db_.get());
+    std::vector<uint64_t> hashes = SortedDistinct(w.index.hashes);
+    Bytes idx = EncodeHashes(hashes);
+    Stmt& st = cur.exists ? s_.update_current : s_.insert_current;
     {
-      ScopedReset reset(upsert_current);
-      Status s = upsert_current.BindText(1, r.type);
-      if (s.ok()) s = upsert_current.BindText(2, r.id);
-      if (s.ok()) s = upsert_current.BindInt64(3, static_cast<int64_t>(r.version));
-      if (s.ok()) s = upsert_current.BindInt64(4, seq);
-      if (s.ok()) s = upsert_current.Run();
-      if (!s.ok()) return classify(std::move(s));
+      ScopedReset reset(st);
+      Status s;
+      if (cur.exists) {
+        s = st.BindInt64(1, cur.rid);
+        if (s.ok()) s = st.BindInt64(2, static_cast<int64_t>(r.version));
+        if (s.ok()) s = st.BindInt64(3, seq);
+        if (s.ok()) s = st.BindInt64(4, r.last_updated_us);
+        if (s.ok()) s = st.BindInt64(5, r.deleted ? 1 : 0);
+        if (s.ok()) s = st.BindBlob(6, idx);
+      } else {
+        s = st.BindText(1, r.type);
+        if (s.ok()) s = st.BindText(2, r.id);
+        if (s.ok()) s = st.BindInt64(3, static_cast<int64_t>(r.version));
+        if (s.ok()) s = st.BindInt64(4, seq);
+        if (s.ok()) s = st.BindInt64(5, r.last_updated_us);
+        if (s.ok()) s = st.BindInt64(6, r.deleted ? 1 : 0);
+        if (s.ok()) s = st.BindBlob(7, idx);
+      }
+      if (s.ok()) s = st.Run();
+      if (!s.ok()) return Classify(std::move(s));
     }
+    int64_t rid = cur.exists ? cur.rid : sqlite3_last_insert_rowid(db_.get());
+    return Classify(ReplaceEntries(rid, cur.exists, cur.hashes, hashes, w.index));
   }
-  return Status::Ok();
-}
+
+  Status Reindex(const IndexWrite& w) {
+    CurrentRow cur;
+    HYGIE_RETURN_IF_ERROR(Classify(ReadCurrentRow(w.type, w.id, &cur)));
+    if (!outcome_->ok()) return Status::Ok();
+    if (!cur.exists || cur.deleted || cur.version != w.version) {
+      *outcome_ = NotFound("storage: cannot reindex " + ResourceName(w.type, w.id) + " version " +
+                           std::to_string(w.version) + ": not the current version");
+      return Status::Ok();
+    }
+    std::vector<uint64_t> hashes = SortedDistinct(w.index.hashes);
+    if (hashes != cur.hashes) {
+      Bytes idx = EncodeHashes(hashes);
+      Stmt& st = s_.update_idx;
+      ScopedReset reset(st);
+      Status s = st.BindInt64(1, cur.rid);
+      if (s.ok()) s = st.BindBlob(2, idx);
+      if (s.ok()) s = st.Run();
+      if (!s.ok()) return Classify(std::move(s));
+    }
+    return Classify(ReplaceEntries(cur.rid, true, cur.hashes, hashes, w.index));
+  }
+
+  // Deletes the entries of `rid` that are not in the new set, inserts those that are new.
+  // Dates and numbers (few per resource) are deleted and inserted whole.
+  Status ReplaceEntries(int64_t rid, bool existed, const std::vector<uint64_t>& old_hashes,
+                        const std::vector<uint64_t>& new_hashes, const IndexEntries& index) {
+    size_t i = 0;
+    size_t j = 0;
+    while (i < old_hashes.size() || j < new_hashes.size()) {
+      if (j == new_hashes.size() || (i < old_hashes.size() && old_hashes[i] < new_hashes[j])) {
+        HYGIE_RETURN_IF_ERROR(RunPair(s_.delete_hash, old_hashes[i++], rid));
+      } else if (i == old_hashes.size() || new_hashes[j] < old_hashes[i]) {
+        HYGIE_RETURN_IF_ERROR(RunPair(s_.insert_hash, new_hashes[j++], rid));
+      } else {
+        ++i;
+        ++j;
+      }
+    }
+    if (existed) {
+      for (Stmt* st : {&s_.delete_dates, &s_.delete_numbers}) {
+        ScopedReset reset(*st);
+        HYGIE_RETURN_IF_ERROR(st->BindInt64(1, rid));
+        HYGIE_RETURN_IF_ERROR(st->Run());
+      }
+    }
+    for (const DateEntry& e : index.dates) {
+      Stmt& st = s_.insert_date;
+      ScopedReset reset(st);
+      HYGIE_RETURN_IF_ERROR(st.BindInt64(1, rid));
+      HYGIE_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(e.key)));
+      HYGIE_RETURN_IF_ERROR(st.BindInt64(3, e.lo));
+      HYGIE_RETURN_IF_ERROR(st.BindInt64(4, e.hi));
+      HYGIE_RETURN_IF_ERROR(st.Run());
+    }
+    for (const NumberEntry& e : index.numbers) {
+      Stmt& st = s_.insert_number;
+      ScopedReset reset(st);
+      HYGIE_RETURN_IF_ERROR(st.BindInt64(1, rid));
+      HYGIE_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(e.key)));
+      HYGIE_RETURN_IF_ERROR(st.BindDouble(3, e.lo));
+      HYGIE_RETURN_IF_ERROR(st.BindDouble(4, e.hi));
+      HYGIE_RETURN_IF_ERROR(st.Run());
+    }
+    return Status::Ok();
+  }
+
+  static Status RunPair(Stmt& st, uint64_t h, int64_t rid) {
+    ScopedReset reset(st);
+    HYGIE_RETURN_IF_ERROR(st.BindInt64(1, static_cast<int64_t>(h)));
+    HYGIE_RETURN_IF_ERROR(st.BindInt64(2, rid));
+    return st.Run();
+  }
+
+  Db& db_;
+  WriteStatements& s_;
+  Status* outcome_;
+};
 
 }  // namespace
 
@@ -435,12 +717,11 @@ void SqliteTenantStore::RunGroup(std::vector<Pending>& group, std::vector<Status
     fatal = txn.Begin();
     for (size_t i = 0; fatal.ok() && i < group.size(); ++i) {
       const WriteBatch& batch = group[i].batch;
-      if (invalid[i] || batch.versions.empty()) continue;
+      if (invalid[i] || !HasWork(batch)) continue;
       fatal = RunStmt(w.savepoint);
       if (!fatal.ok()) break;
       Status outcome;
-      fatal = WriteVersions(w.db, w.select_current, w.insert_version, w.upsert_current, batch,
-                            &outcome);
+      fatal = BatchWriter(w.db, w.stmts, &outcome).Apply(batch);
       if (!fatal.ok()) break;
       if (!outcome.ok()) {
         // Undo this batch alone; the savepoint stays on the stack until released.
@@ -551,6 +832,20 @@ Result<std::unique_ptr<SqliteTenantStore::ReadConn>> SqliteTenantStore::OpenRead
     HYGIE_ASSIGN_OR_RETURN(conn->history[scope], Stmt::Prepare(db, HistorySql(scope, false)));
     HYGIE_ASSIGN_OR_RETURN(conn->count[scope], Stmt::Prepare(db, HistorySql(scope, true)));
   }
+  constexpr const char* kScanSql =
+      "SELECT c.rid, c.type, c.id, c.version, c.ts, c.deleted, v.key_id, v.body "
+      "FROM resource_current c CROSS JOIN resource_version v ON v.seq = c.seq "
+      "WHERE c.deleted = 0 AND c.rid > ?1 ";
+  HYGIE_ASSIGN_OR_RETURN(conn->scan_all,
+                         Stmt::Prepare(db, std::string(kScanSql) + "ORDER BY c.rid LIMIT ?2"));
+  HYGIE_ASSIGN_OR_RETURN(
+      conn->scan_type,
+      Stmt::Prepare(db, std::string(kScanSql) + "AND c.type = ?3 ORDER BY c.rid LIMIT ?2"));
+  HYGIE_ASSIGN_OR_RETURN(
+      conn->read_body,
+      Stmt::Prepare(db, "SELECT key_id, body FROM resource_version WHERE seq = ?1"));
+  HYGIE_ASSIGN_OR_RETURN(conn->index_version,
+                         Stmt::Prepare(db, "SELECT value FROM meta WHERE name = ?1"));
   return conn;
 }
 
@@ -702,6 +997,431 @@ Result<uint64_t> SqliteTenantStore::HistoryCount(const HistoryQuery& query) {
   HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return Internal("storage: count returned no row");
   return static_cast<uint64_t>(stmt.ColumnInt64(0));
+}
+
+// --- Search ---
+
+namespace {
+
+int64_t ClampToInt64(uint64_t v) {
+  return v > static_cast<uint64_t>(kMaxInt64) ? kMaxInt64 : static_cast<int64_t>(v);
+}
+
+// A value bound to a search statement.
+struct BoundValue {
+  enum Kind { kInt, kReal, kText } kind = kInt;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view text;  // points into the query
+};
+
+// Builds the SQL of a search and the values it binds, numbered ?1, ?2, ... in order of use.
+//
+// Plan: the query runs over resource_current c. When a clause is made of plain (non-negated)
+// hash terms, the one with the fewest hashes drives: a single hash as `idx_hash d CROSS JOIN c`
+// (walking the (h, rid) primary key in row id order, so that paging by row id stops after
+// `limit` rows), several as `c.rid IN (SELECT rid FROM idx_hash ...)`. With a driver, the type
+// and deleted tests are written `+c.type` / `+c.deleted` to keep the planner from scanning the
+// (type, deleted) index instead. An id clause is left to the (type, id) index. A sorted or
+// counted query without hash driver may be driven by a single date or number term. Every other
+// clause is a correlated test: EXISTS on the (h, rid) or (rid, k) primary keys.
+class SearchSqlBuilder {
+ public:
+  SearchSqlBuilder(const SearchQuery& q, bool count) : q_(q), count_(count) {}
+
+  // Fails with kInvalidArgument when the query would bind more than kMaxSearchParams values.
+  Status Build() {
+    HYGIE_RETURN_IF_ERROR(CheckSize());
+    ChooseDriver();
+    const bool join = driver_ >= 0 && driver_join_;
+    const std::string rid = join ? "d.rid" : "c.rid";
+    sql_ = count_ ? "SELECT count(*) "
+                  : "SELECT c.rid, c.type, c.id, c.version, c.ts, c.deleted, c.seq ";
+    if (join) {
+      sql_ += "FROM idx_hash d CROSS JOIN resource_current c ON c.rid = d.rid WHERE d.h = ";
+      sql_ += Int(static_cast<int64_t>(DriverHash()));
+    } else {
+      sql_ += "FROM resource_current c WHERE 1";
+    }
+    const char* plus = driver_ >= 0 ? "+" : "";
+    sql_ += std::string(" AND ") + plus + "c.deleted = 0";
+    if (!q_.types.empty()) {
+      sql_ += std::string(" AND ") + plus + "c.type IN (";
+      for (size_t i = 0; i < q_.types.size(); ++i) {
+        if (i > 0) sql_ += ", ";
+        sql_ += Text(q_.types[i]);
+      }
+      sql_ += ")";
+    }
+    const bool keyset = !count_ && q_.sort.empty();
+    if (keyset && q_.after_rowid > 0) {
+      sql_ += " AND " + rid + " > " + Int(ClampToInt64(q_.after_rowid));
+    }
+    for (size_t i = 0; i < q_.clauses.size(); ++i) {
+      if (static_cast<int>(i) == driver_) {
+        if (!join) sql_ += " AND " + DriverSql(q_.clauses[i]);
+      } else {
+        sql_ += " AND " + ClauseSql(q_.clauses[i]);
+      }
+    }
+    if (count_) return Status::Ok();
+    sql_ += " ORDER BY ";
+    for (const SortKey& key : q_.sort) {
+      sql_ += SortSql(key);
+      sql_ += key.descending ? " DESC NULLS LAST, " : " ASC NULLS LAST, ";
+    }
+    sql_ += rid + " LIMIT " + Int(ClampToInt64(q_.limit));
+    if (!keyset && q_.offset > 0) sql_ += " OFFSET " + Int(ClampToInt64(q_.offset));
+    return Status::Ok();
+  }
+
+  const std::string& sql() const { return sql_; }
+  const std::vector<BoundValue>& values() const { return values_; }
+
+ private:
+  Status CheckSize() const {
+    size_t n = q_.types.size() + q_.sort.size() + 4;
+    for (const SearchClause& clause : q_.clauses) {
+      for (const SearchTerm& t : clause) {
+        n += t.hashes.size() + t.ids.size() + 1;
+        for (const auto& range : t.ranges) n += range.size();
+      }
+    }
+    if (n > kMaxSearchParams) {
+      return InvalidArgument("storage: search has too many terms or values");
+    }
+    return Status::Ok();
+  }
+
+  static bool IsPlainHashClause(const SearchClause& clause) {
+    return !clause.empty() && std::all_of(clause.begin(), clause.end(), [](const SearchTerm& t) {
+      return t.kind == SearchTerm::kHash && !t.negate;
+    });
+  }
+
+  static size_t HashCount(const SearchClause& clause) {
+    size_t n = 0;
+    for (const SearchTerm& t : clause) n += t.hashes.size();
+    return n;
+  }
+
+  void ChooseDriver() {
+    for (const SearchClause& clause : q_.clauses) {
+      bool ids = !clause.empty() && std::all_of(clause.begin(), clause.end(), [](const auto& t) {
+        return t.kind == SearchTerm::kId && !t.negate;
+      });
+      if (ids) return;  // the (type, id) index is better than any hash
+    }
+    size_t best = 0;
+    for (size_t i = 0; i < q_.clauses.size(); ++i) {
+      const SearchClause& clause = q_.clauses[i];
+      if (!IsPlainHashClause(clause)) continue;
+      size_t n = HashCount(clause);
+      if (n == 0) continue;  // matches nothing; rendered as 0
+      if (driver_ < 0 || n < best) {
+        driver_ = static_cast<int>(i);
+        best = n;
+      }
+    }
+    if (driver_ >= 0) {
+      driver_join_ = best == 1;
+      return;
+    }
+    if (!count_ && q_.sort.empty()) return;  // a scan in row id order stops after `limit`
+    for (size_t i = 0; i < q_.clauses.size(); ++i) {
+      const SearchClause& clause = q_.clauses[i];
+      if (clause.size() == 1 && !clause[0].negate && !clause[0].ranges.empty() &&
+          (clause[0].kind == SearchTerm::kDate || clause[0].kind == SearchTerm::kNumber)) {
+        driver_ = static_cast<int>(i);
+        return;
+      }
+    }
+  }
+
+  uint64_t DriverHash() const {
+    for (const SearchTerm& t : q_.clauses[driver_]) {
+      if (!t.hashes.empty()) return t.hashes[0];
+    }
+    return 0;
+  }
+
+  // The driving clause as a row id list.
+  std::string DriverSql(const SearchClause& clause) {
+    const SearchTerm& first = clause[0];
+    if (first.kind == SearchTerm::kHash) {
+      std::string sql = "c.rid IN (SELECT rid FROM idx_hash WHERE h IN (";
+      bool any = false;
+      for (const SearchTerm& t : clause) {
+        for (uint64_t h : t.hashes) {
+          if (any) sql += ", ";
+          sql += Int(static_cast<int64_t>(h));
+          any = true;
+        }
+      }
+      return sql + "))";
+    }
+    const bool date = first.kind == SearchTerm::kDate;
+    std::string sql = date ? "c.rid IN (SELECT rid FROM idx_date WHERE k = "
+                           : "c.rid IN (SELECT rid FROM idx_num WHERE k = ";
+    sql += Int(static_cast<int64_t>(first.key));
+    return sql + " AND " + RangesSql(first, "lo", "hi") + ")";
+  }
+
+  std::string ClauseSql(const SearchClause& clause) {
+    if (clause.empty()) return "0";
+    std::string sql = "(";
+    for (size_t i = 0; i < clause.size(); ++i) {
+      if (i > 0) sql += " OR ";
+      sql += TermSql(clause[i]);
+    }
+    return sql + ")";
+  }
+
+  std::string TermSql(const SearchTerm& t) {
+    std::string sql;
+    switch (t.kind) {
+      case SearchTerm::kHash:
+        if (t.hashes.empty()) {
+          sql = "0";
+        } else {
+          sql = "EXISTS (SELECT 1 FROM idx_hash WHERE h IN (";
+          for (size_t i = 0; i < t.hashes.size(); ++i) {
+            if (i > 0) sql += ", ";
+            sql += Int(static_cast<int64_t>(t.hashes[i]));
+          }
+          sql += ") AND rid = c.rid)";
+        }
+        break;
+      case SearchTerm::kDate:
+      case SearchTerm::kNumber:
+        sql = t.kind == SearchTerm::kDate
+                  ? "EXISTS (SELECT 1 FROM idx_date WHERE rid = c.rid AND k = "
+                  : "EXISTS (SELECT 1 FROM idx_num WHERE rid = c.rid AND k = ";
+        sql += Int(static_cast<int64_t>(t.key));
+        sql += " AND " + RangesSql(t, "lo", "hi") + ")";
+        break;
+      case SearchTerm::kId:
+        if (t.ids.empty()) {
+          sql = "0";
+        } else {
+          sql = "c.id IN (";
+          for (size_t i = 0; i < t.ids.size(); ++i) {
+            if (i > 0) sql += ", ";
+            sql += Text(t.ids[i]);
+          }
+          sql += ")";
+        }
+        break;
+      case SearchTerm::kLastUpdated:
+        sql = RangesSql(t, "c.ts", "c.ts");
+        break;
+      case SearchTerm::kNone:
+        sql = "0";
+        break;
+    }
+    return t.negate ? "NOT " + sql : sql;
+  }
+
+  // (cmp AND cmp ...) OR (...): an empty conjunction is true, an empty disjunction false.
+  std::string RangesSql(const SearchTerm& t, const char* lo, const char* hi) {
+    if (t.ranges.empty()) return "0";
+    const bool number = t.kind == SearchTerm::kNumber;
+    std::string sql = "(";
+    for (size_t r = 0; r < t.ranges.size(); ++r) {
+      if (r > 0) sql += " OR ";
+      if (t.ranges[r].empty()) {
+        sql += "1";
+        continue;
+      }
+      sql += "(";
+      for (size_t i = 0; i < t.ranges[r].size(); ++i) {
+        const RangeCmp& cmp = t.ranges[r][i];
+        if (i > 0) sql += " AND ";
+        sql += cmp.column == RangeCmp::kLo ? lo : hi;
+        switch (cmp.op) {
+          case RangeCmp::kLt:
+            sql += " < ";
+            break;
+          case RangeCmp::kLe:
+            sql += " <= ";
+            break;
+          case RangeCmp::kGt:
+            sql += " > ";
+            break;
+          case RangeCmp::kGe:
+            sql += " >= ";
+            break;
+        }
+        sql += number ? Real(cmp.number) : Int(cmp.instant);
+      }
+      sql += ")";
+    }
+    return sql + ")";
+  }
+
+  std::string SortSql(const SortKey& key) {
+    switch (key.kind) {
+      case SortKey::kLastUpdated:
+        return "c.ts";
+      case SortKey::kId:
+        return "c.id";
+      case SortKey::kDate:
+      case SortKey::kNumber: {
+        std::string sql = key.descending ? "(SELECT max(hi) FROM " : "(SELECT min(lo) FROM ";
+        sql += key.kind == SortKey::kDate ? "idx_date" : "idx_num";
+        sql += " WHERE rid = c.rid AND k = " + Int(static_cast<int64_t>(key.key)) + ")";
+        return sql;
+      }
+    }
+    return "c.rid";
+  }
+
+  std::string Int(int64_t v) {
+    values_.push_back(BoundValue{BoundValue::kInt, v, 0, {}});
+    return "?" + std::to_string(values_.size());
+  }
+  std::string Real(double v) {
+    values_.push_back(BoundValue{BoundValue::kReal, 0, v, {}});
+    return "?" + std::to_string(values_.size());
+  }
+  std::string Text(std::string_view v) {
+    values_.push_back(BoundValue{BoundValue::kText, 0, 0, v});
+    return "?" + std::to_string(values_.size());
+  }
+
+  const SearchQuery& q_;
+  const bool count_;
+  int driver_ = -1;
+  bool driver_join_ = false;
+  std::string sql_;
+  std::vector<BoundValue> values_;
+};
+
+constexpr size_t kMaxCachedSearches = 256;
+
+// The prepared statement for `sql` on `conn`, from its cache or prepared now.
+Result<Stmt*> SearchStatement(sqlite3* db, std::unordered_map<std::string, Stmt>& cache,
+                              const std::string& sql) {
+  auto it = cache.find(sql);
+  if (it != cache.end()) return &it->second;
+  HYGIE_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
+  if (cache.size() >= kMaxCachedSearches) cache.clear();
+  return &cache.emplace(sql, std::move(stmt)).first->second;
+}
+
+Status BindValues(Stmt& stmt, const std::vector<BoundValue>& values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    const BoundValue& v = values[i];
+    int index = static_cast<int>(i) + 1;
+    switch (v.kind) {
+      case BoundValue::kInt:
+        HYGIE_RETURN_IF_ERROR(stmt.BindInt64(index, v.i));
+        break;
+      case BoundValue::kReal:
+        HYGIE_RETURN_IF_ERROR(stmt.BindDouble(index, v.d));
+        break;
+      case BoundValue::kText:
+        HYGIE_RETURN_IF_ERROR(stmt.BindText(index, v.text));
+        break;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<SearchHit>> SqliteTenantStore::Search(const SearchQuery& query) {
+  SearchSqlBuilder builder(query, /*count=*/false);
+  HYGIE_RETURN_IF_ERROR(builder.Build());
+  std::vector<SearchHit> hits;
+  if (query.limit == 0) return hits;
+  HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
+  ReadLease conn(*this, raw);
+  HYGIE_ASSIGN_OR_RETURN(Stmt * stmt,
+                         SearchStatement(conn->db.get(), conn->searches, builder.sql()));
+  std::vector<int64_t> seqs;
+  {
+    ScopedReset reset(*stmt);
+    HYGIE_RETURN_IF_ERROR(BindValues(*stmt, builder.values()));
+    hits.reserve(std::min<size_t>(query.limit, 1024));
+    while (true) {
+      HYGIE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      SearchHit& hit = hits.emplace_back();
+      hit.rowid = static_cast<uint64_t>(stmt->ColumnInt64(0));
+      hit.record.type = stmt->ColumnText(1);
+      hit.record.id = stmt->ColumnText(2);
+      hit.record.version = static_cast<uint64_t>(stmt->ColumnInt64(3));
+      hit.record.last_updated_us = stmt->ColumnInt64(4);
+      hit.record.deleted = stmt->ColumnInt64(5) != 0;
+      seqs.push_back(stmt->ColumnInt64(6));
+    }
+  }
+  if (query.with_bodies) {
+    // Version rows never change: reading them by seq after the search is consistent with it.
+    Stmt& body = conn->read_body;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      ScopedReset reset(body);
+      HYGIE_RETURN_IF_ERROR(body.BindInt64(1, seqs[i]));
+      HYGIE_ASSIGN_OR_RETURN(bool row, body.Step());
+      if (!row) return DataLoss("storage: current version missing from the version log");
+      hits[i].record.key_id = static_cast<uint32_t>(body.ColumnInt64(0));
+      hits[i].record.body = body.ColumnBlob(1);
+    }
+  }
+  return hits;
+}
+
+Result<uint64_t> SqliteTenantStore::SearchCount(const SearchQuery& query) {
+  SearchSqlBuilder builder(query, /*count=*/true);
+  HYGIE_RETURN_IF_ERROR(builder.Build());
+  HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
+  ReadLease conn(*this, raw);
+  HYGIE_ASSIGN_OR_RETURN(Stmt * stmt,
+                         SearchStatement(conn->db.get(), conn->searches, builder.sql()));
+  ScopedReset reset(*stmt);
+  HYGIE_RETURN_IF_ERROR(BindValues(*stmt, builder.values()));
+  HYGIE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return Internal("storage: count returned no row");
+  return static_cast<uint64_t>(stmt->ColumnInt64(0));
+}
+
+Result<std::vector<SearchHit>> SqliteTenantStore::ScanCurrent(std::string_view type,
+                                                              uint64_t after_rowid, size_t limit) {
+  std::vector<SearchHit> hits;
+  if (limit == 0) return hits;
+  HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
+  ReadLease conn(*this, raw);
+  Stmt& stmt = type.empty() ? conn->scan_all : conn->scan_type;
+  ScopedReset reset(stmt);
+  HYGIE_RETURN_IF_ERROR(stmt.BindInt64(1, ClampToInt64(after_rowid)));
+  HYGIE_RETURN_IF_ERROR(stmt.BindInt64(2, ClampToInt64(limit)));
+  if (!type.empty()) HYGIE_RETURN_IF_ERROR(stmt.BindText(3, type));
+  hits.reserve(std::min<size_t>(limit, 1024));
+  while (true) {
+    HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    SearchHit& hit = hits.emplace_back();
+    hit.rowid = static_cast<uint64_t>(stmt.ColumnInt64(0));
+    hit.record.type = stmt.ColumnText(1);
+    hit.record.id = stmt.ColumnText(2);
+    hit.record.version = static_cast<uint64_t>(stmt.ColumnInt64(3));
+    hit.record.last_updated_us = stmt.ColumnInt64(4);
+    hit.record.deleted = stmt.ColumnInt64(5) != 0;
+    hit.record.key_id = static_cast<uint32_t>(stmt.ColumnInt64(6));
+    hit.record.body = stmt.ColumnBlob(7);
+  }
+  return hits;
+}
+
+Result<int64_t> SqliteTenantStore::IndexVersion() {
+  HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
+  ReadLease conn(*this, raw);
+  Stmt& stmt = conn->index_version;
+  ScopedReset reset(stmt);
+  HYGIE_RETURN_IF_ERROR(stmt.BindText(1, kIndexVersionName));
+  HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.ColumnInt64(0) : 0;
 }
 
 // --- SqliteStore ---

@@ -10,6 +10,11 @@
 // kUnavailable; nothing of it is acknowledged.
 // Reads: a pool of read connections per tenant, each with its prepared statements; WAL lets
 // them run during writes and they see only committed data.
+// Search index: idx_hash (hash, row id) and idx_date / idx_num (row id, key, lo, hi) hold the
+// index entries of current versions; resource_current keeps each resource's hashes (a blob)
+// so that an update deletes and inserts only the entries that changed. A search is one SQL
+// statement built from the query's shape (values always bound as parameters), cached per read
+// connection; it is driven from idx_hash when a clause is made of plain hash terms.
 // Checkpoints: copying the WAL back into the database file (and syncing it) is kept off the
 // commit path: a checkpointer thread per tenant, with its own connection, runs a PASSIVE
 // checkpoint when the WAL passes kCheckpointPages; only past kWalHardLimitPages does the
@@ -37,8 +42,14 @@ namespace sqlite {
 class Db;
 }  // namespace sqlite
 
-// Schema version written to PRAGMA user_version.
-inline constexpr int kSqliteSchemaVersion = 1;
+// Schema version written to PRAGMA user_version. A version-1 database is migrated in place at
+// open (its index is empty and its index version 0, to be rebuilt by the caller).
+inline constexpr int kSqliteSchemaVersion = 2;
+// Most parameters a search may bind (hashes, ids, types, bounds); beyond: kInvalidArgument.
+inline constexpr size_t kMaxSearchParams = 30000;
+// The writer's page cache, KiB (at least SqliteOptions::cache_kib): index inserts touch pages
+// all over the index b-trees.
+inline constexpr int kWriterCacheKib = 64 * 1024;
 // WAL size (pages) that wakes the checkpointer, and the size at which the writer checkpoints.
 inline constexpr int kCheckpointPages = 1000;
 inline constexpr int kWalHardLimitPages = 8000;
@@ -46,7 +57,7 @@ inline constexpr int kWalHardLimitPages = 8000;
 struct SqliteTenantStats {
   uint64_t group_commits = 0;       // transactions committed by the writer
   uint64_t batches_committed = 0;   // batches acknowledged ok
-  uint64_t batches_rejected = 0;    // batches failed with kConflict or kInvalidArgument
+  uint64_t batches_rejected = 0;    // batches failed with kConflict, kNotFound or kInvalidArgument
   uint64_t failed_groups = 0;       // groups that failed as a whole (I/O)
   uint64_t checkpoints = 0;         // background checkpoints run
   uint64_t writer_checkpoints = 0;  // checkpoints the writer ran itself (WAL past hard limit)
@@ -65,6 +76,12 @@ class SqliteTenantStore final : public TenantStore {
                                                    uint64_t version) override;
   Result<std::vector<HistoryEntry>> History(const HistoryQuery& query) override;
   Result<uint64_t> HistoryCount(const HistoryQuery& query) override;
+  // Without bodies, records carry no key_id (0) either.
+  Result<std::vector<SearchHit>> Search(const SearchQuery& query) override;
+  Result<uint64_t> SearchCount(const SearchQuery& query) override;
+  Result<std::vector<SearchHit>> ScanCurrent(std::string_view type, uint64_t after_rowid,
+                                             size_t limit) override;
+  Result<int64_t> IndexVersion() override;
   // After Close(), `done` is called at once, on the caller's thread, with kUnavailable.
   void Commit(WriteBatch batch, CommitCallback done) override;
 

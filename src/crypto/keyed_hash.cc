@@ -1,0 +1,63 @@
+#include "crypto/keyed_hash.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace hygie::crypto {
+namespace {
+
+[[noreturn]] void Fatal(const char* what) {
+  std::fprintf(stderr, "hygie: fatal OpenSSL failure in %s\n", what);
+  std::abort();
+}
+
+struct MacDeleter {
+  void operator()(EVP_MAC* m) const { EVP_MAC_free(m); }
+};
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
+};
+
+}  // namespace
+
+struct KeyedHasher::Impl {
+  std::unique_ptr<EVP_MAC, MacDeleter> mac;
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> keyed;  // initialized with the key; never updated
+};
+
+KeyedHasher::KeyedHasher(const SecretKey& key) : impl_(std::make_unique<Impl>()) {
+  if (key.empty()) Fatal("KeyedHasher: empty key");
+  impl_->mac.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  if (!impl_->mac) Fatal("EVP_MAC_fetch(HMAC)");
+  impl_->keyed.reset(EVP_MAC_CTX_new(impl_->mac.get()));
+  if (!impl_->keyed) Fatal("EVP_MAC_CTX_new");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (EVP_MAC_init(impl_->keyed.get(), key.bytes().data(), key.size(), params) != 1) {
+    Fatal("EVP_MAC_init");
+  }
+}
+
+KeyedHasher::~KeyedHasher() = default;
+
+uint64_t KeyedHasher::Hash64(std::string_view data) const {
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(EVP_MAC_CTX_dup(impl_->keyed.get()));
+  if (!ctx) Fatal("EVP_MAC_CTX_dup");
+  if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1) {
+    Fatal("EVP_MAC_update");
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (EVP_MAC_final(ctx.get(), out, &len, sizeof(out)) != 1 || len < 8) Fatal("EVP_MAC_final");
+  uint64_t h = 0;
+  for (int i = 0; i < 8; ++i) h = (h << 8) | out[i];
+  return h;
+}
+
+}  // namespace hygie::crypto
