@@ -169,8 +169,8 @@ class HttpClient {
   }
 
  private:
-  bool SendOnce(std::string_view method, std::string_view path_and_query, std::string_view content_type,
-            std::string_view body, HttpResponse* out) {
+  bool SendOnce(std::string_view method, std::string_view path_and_query,
+                std::string_view content_type, std::string_view body, HttpResponse* out) {
     namespace asio = boost::asio;
     namespace http = boost::beast::http;
     out->status = 0;
@@ -181,8 +181,8 @@ class HttpClient {
     head_.append(method).append(" ").append(path_and_query).append(" HTTP/1.1\r\n");
     head_.append(target_.fixed_headers);
     if (!body.empty()) {
-      head_.append(fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", content_type,
-                               body.size()));
+      head_.append(
+          fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", content_type, body.size()));
     }
     head_.append("\r\n");
 
@@ -190,12 +190,12 @@ class HttpClient {
     boost::system::error_code ec;
     if (!connected_) {
       const bool done = RunUntil(deadline, [&](auto then) {
-        asio::async_connect(socket_, target_.endpoints,
-                            [&, then](const boost::system::error_code& e,
-                                      const asio::ip::tcp::endpoint&) {
-                              ec = e;
-                              then();
-                            });
+        asio::async_connect(
+            socket_, target_.endpoints,
+            [&, then](const boost::system::error_code& e, const asio::ip::tcp::endpoint&) {
+              ec = e;
+              then();
+            });
       });
       if (!done || ec) return Failed("connect", done, ec, out);
       socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -253,8 +253,8 @@ class HttpClient {
 
   bool Failed(std::string_view stage, bool completed, const boost::system::error_code& ec,
               HttpResponse* out) {
-    out->error = completed ? fmt::format("{}: {}", stage, ec.message())
-                           : fmt::format("{}: timeout", stage);
+    out->error =
+        completed ? fmt::format("{}: {}", stage, ec.message()) : fmt::format("{}: timeout", stage);
     Close();
     return false;
   }

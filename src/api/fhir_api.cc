@@ -1,54 +1,58 @@
 #include "api/fhir_api.h"
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/http/status.hpp>
-#include <boost/beast/http/verb.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
 #include <boost/url/url_view.hpp>
 #include <charconv>
 #include <optional>
 #include <vector>
 
 #include "api/codec.h"
+#include "api/fhir_internal.h"
 #include "auth/scopes.h"
 #include "core/log.h"
 #include "crypto/primitives.h"
+#include "fhir/json_patch.h"
 #include "fhir/outcome.h"
 #include "fhir/parse_errors.h"
+#include "fhir/search/indexer.h"
+#include "fhir/search/normalize.h"
+#include "fhir/validator.h"
 #include "tenancy/tenant.h"
 
 namespace hygie::api {
 
 namespace asio = boost::asio;
-namespace bhttp = boost::beast::http;
 using http::Request;
 using http::Response;
 
-namespace {
-
-constexpr std::string_view kFhirJson = "application/fhir+json; charset=utf-8";
-constexpr int64_t kKeyringReloadIntervalUs = 1000000;
-
-// Awaits a group commit: the store calls back on its writer thread; the coroutine resumes on
-// its own executor.
-template <typename Token>
-auto AsyncCommit(storage::TenantStore& store, storage::WriteBatch batch, Token&& token) {
-  return asio::async_initiate<Token, void(Status)>(
-      [&store](auto handler, storage::WriteBatch batch) {
-        auto ex = asio::get_associated_executor(handler);
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        store.Commit(std::move(batch), [shared, ex](Status status) {
-          asio::post(
-              ex, [shared, status = std::move(status)]() mutable { (*shared)(std::move(status)); });
-        });
-      },
-      token, std::move(batch));
+bool ParseTarget(std::string_view target, std::vector<std::string>* segments,
+                 std::vector<std::pair<std::string, std::string>>* params) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return false;
+  boost::urls::url_view url = *parsed;
+  for (auto seg : url.segments()) segments->emplace_back(seg);
+  for (auto p : url.params()) {
+    params->emplace_back(std::string(p.key), p.has_value ? std::string(p.value) : "");
+  }
+  return true;
 }
 
-Response MakeResponse(int status, std::string body, std::string_view content_type = kFhirJson) {
+bool ParseForm(std::string_view form, std::vector<std::pair<std::string, std::string>>* params) {
+  if (form.empty()) return true;
+  auto parsed = boost::urls::parse_query(form);
+  if (!parsed) return false;
+  for (auto p : *parsed) {
+    // Form encoding writes spaces as '+'.
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;
+    params->emplace_back(p.key.decode(opts), p.has_value ? p.value.decode(opts) : "");
+  }
+  return true;
+}
+
+Response MakeResponse(int status, std::string body, std::string_view content_type) {
   Response res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::server, "Hygie");
   if (!body.empty() || status != 204) res.set(bhttp::field::content_type, content_type);
@@ -57,12 +61,12 @@ Response MakeResponse(int status, std::string body, std::string_view content_typ
 }
 
 Response Outcome(int status, std::string_view issue_code, std::string_view diagnostics,
-                 std::string_view details_code = {}, std::string_view severity = "error") {
+                 std::string_view details_code, std::string_view severity) {
   return MakeResponse(
       status, fhir::OperationOutcomeJson(severity, issue_code, diagnostics, {}, details_code));
 }
 
-Response FromStatus(const Status& status, std::string_view details_code = {}) {
+Response FromStatus(const Status& status, std::string_view details_code) {
   fhir::HttpError e = fhir::MapStatus(status);
   std::string message = status.message();
   if (e.http_status >= 500) {
@@ -80,6 +84,10 @@ Response FromStatus(const Status& status, std::string_view details_code = {}) {
 }
 
 std::string WeakETag(uint64_t version) { return "W/\"" + std::to_string(version) + "\""; }
+
+namespace {
+
+constexpr int64_t kKeyringReloadIntervalUs = 1000000;
 
 // Parses If-Match: W/"n" or "n". nullopt when absent; error when malformed.
 Result<std::optional<uint64_t>> ParseIfMatch(const Request& req) {
@@ -127,28 +135,6 @@ PreferReturn ParsePreferReturn(const Request& req) {
 
 }  // namespace
 
-// Everything known about one request as it moves down the path.
-struct FhirApi::Call {
-  Request& req;
-  const http::RequestContext& ctx;
-  std::string base;  // e.g. http://host:port/fhir/acme
-  std::string tenant;
-  std::vector<std::string> segments;  // after /fhir/{tenant}/
-  std::vector<std::pair<std::string, std::string>> params;
-  std::shared_ptr<const auth::Claims> claims;
-  auth::ScopeSet scopes;
-  std::shared_ptr<const crypto::TenantKeys> keys;
-  std::shared_ptr<storage::TenantStore> store;
-  std::string type;
-  std::string id;
-
-  const std::string* Param(std::string_view name) const {
-    for (const auto& [k, v] : params) {
-      if (k == name) return &v;
-    }
-    return nullptr;
-  }
-};
 
 FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& store,
                  const auth::TokenVerifier& verifier, const Clock& clock)
@@ -162,6 +148,13 @@ FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& s
   cap.implementation_url = options_.public_base_url;
   cap.date = FormatInstant(clock_.NowMicros());
   capability_json_ = fhir::CapabilityStatementJson(cap);
+  // Compile the search parameter expressions now rather than on the first write.
+  const auto& unsupported = fhir::search::Indexer::Get().Unsupported();
+  if (!unsupported.empty()) {
+    log::Info("{} search parameters have expressions outside the supported FHIRPath subset "
+              "and are not indexed",
+              unsupported.size());
+  }
 }
 
 Response FhirApi::ParserError(int status, std::string_view reason) const {
@@ -199,26 +192,79 @@ Result<std::shared_ptr<const crypto::TenantKeys>> FhirApi::KeysFor(const std::st
   return keyring_.Tenant(tenant);
 }
 
-Result<std::shared_ptr<storage::TenantStore>> FhirApi::StoreFor(const std::string& tenant) {
+std::shared_ptr<const crypto::KeyedHasher> FhirApi::HasherFor(const crypto::TenantKeys& keys) {
+  std::lock_guard lock(hashers_mu_);
+  auto it = hashers_.find(keys.tenant());
+  if (it != hashers_.end()) return it->second;
+  auto hasher = std::make_shared<const crypto::KeyedHasher>(keys.index_key());
+  hashers_.emplace(keys.tenant(), hasher);
+  return hasher;
+}
+
+Result<std::shared_ptr<storage::TenantStore>> FhirApi::StoreFor(const std::string& tenant,
+                                                                const crypto::TenantKeys& keys) {
   {
     std::lock_guard lock(stores_mu_);
     auto it = stores_.find(tenant);
     if (it != stores_.end()) return it->second;
   }
   HYGIE_ASSIGN_OR_RETURN(auto store, store_.OpenTenant(tenant));
+  HYGIE_ASSIGN_OR_RETURN(int64_t index_version, store->IndexVersion());
+  if (index_version != kIndexVersion) {
+    // Opening the same tenant from two requests at once rebuilds twice; both rebuilds write the
+    // same entries, so the result is the same.
+    HYGIE_RETURN_IF_ERROR(RebuildIndex(*store, keys));
+  }
   std::lock_guard lock(stores_mu_);
   stores_.emplace(tenant, store);
   return store;
 }
 
+Status FhirApi::RebuildIndex(storage::TenantStore& store, const crypto::TenantKeys& keys) {
+  auto hasher = HasherFor(keys);
+  const auto& indexer = fhir::search::Indexer::Get();
+  uint64_t after = 0;
+  uint64_t done = 0;
+  int64_t started = clock_.NowMicros();
+  log::Info("tenant {}: building the search index", keys.tenant());
+  while (true) {
+    HYGIE_ASSIGN_OR_RETURN(std::vector<storage::SearchHit> hits, store.ScanCurrent("", after, 500));
+    storage::WriteBatch batch;
+    for (const storage::SearchHit& hit : hits) {
+      const storage::VersionRecord& r = hit.record;
+      HYGIE_ASSIGN_OR_RETURN(std::string json,
+                             OpenResource(keys, r.type, r.id, r.version, r.key_id, r.body));
+      HYGIE_ASSIGN_OR_RETURN(fhir::Resource resource, fhir::Resource::Parse(json));
+      storage::IndexWrite w;
+      w.type = r.type;
+      w.id = r.id;
+      w.version = r.version;
+      w.index = indexer.Index(resource.doc(), r.type, *hasher, keys.tenant());
+      batch.reindex.push_back(std::move(w));
+      after = hit.rowid;
+    }
+    if (hits.empty()) batch.set_index_version = kIndexVersion;
+    // A resource updated meanwhile fails its IndexWrite precondition: its new version carries
+    // its own entries, so the batch is retried without it by scanning again from the same place.
+    Status s = store.CommitAndWait(std::move(batch));
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+    done += hits.size();
+    if (hits.empty()) break;
+    if (done % 10000 < 500) {
+      log::Info("tenant {}: {} resources indexed", keys.tenant(), done);
+    }
+  }
+  log::Info("tenant {}: search index built ({} resources, {} ms)", keys.tenant(), done,
+            (clock_.NowMicros() - started) / 1000);
+  return Status::Ok();
+}
+
 asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestContext& ctx) {
-  auto parsed = boost::urls::parse_origin_form(req.target());
-  if (!parsed) {
+  std::vector<std::string> segments;
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!ParseTarget(req.target(), &segments, &params)) {
     co_return Outcome(400, "structure", "request target is not a valid URL", "HYGIE-URL-MALFORMED");
   }
-  boost::urls::url_view url = *parsed;
-  std::vector<std::string> segments;
-  for (auto seg : url.segments()) segments.emplace_back(seg);
 
   if (segments.size() == 1 && (segments[0] == "healthz" || segments[0] == "readyz")) {
     if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
@@ -233,13 +279,10 @@ asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestConte
     co_return Outcome(404, "not-found", "no such endpoint", "HYGIE-NO-ENDPOINT");
   }
 
-  Call call{req, ctx, {}, segments[1], {}, {}, {}, {}, {}, {}, {}, {}};
+  Call call{req, ctx, {}, segments[1], {}, std::move(params)};
   call.segments.assign(segments.begin() + 2, segments.end());
   // A trailing slash gives an empty last segment: /fhir/acme/Patient/ is /fhir/acme/Patient.
   if (!call.segments.empty() && call.segments.back().empty()) call.segments.pop_back();
-  for (auto p : url.params()) {
-    call.params.emplace_back(std::string(p.key), p.has_value ? std::string(p.value) : "");
-  }
 
   std::string base = options_.public_base_url;
   if (base.empty()) {
@@ -310,20 +353,42 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
     co_return FromStatus(keys.status());
   }
   call.keys = std::move(keys).value();
+  call.hasher = HasherFor(*call.keys);
   auto scopes = auth::ScopeSet::Parse(call.claims->scope);
   if (!scopes.ok()) {
     co_return Outcome(403, "forbidden", "the token's scopes are malformed", "HYGIE-SCOPE-BAD");
   }
   call.scopes = std::move(scopes).value();
-  auto store = StoreFor(call.tenant);
+  auto store = StoreFor(call.tenant, *call.keys);
   if (!store.ok()) co_return FromStatus(store.status());
   call.store = std::move(store).value();
+  co_return co_await Route(call);
+}
 
-  // 3. Route.
+asio::awaitable<Response> FhirApi::Route(Call& call) {
+  const bhttp::verb method = call.req.method();
+  const auto& seg = call.segments;
+
+  // Query parameters must be valid UTF-8 (they are hashed and compared as text).
+  for (const auto& [k, v] : call.params) {
+    if (!fhir::search::IsValidUtf8(k) || !fhir::search::IsValidUtf8(v)) {
+      co_return Outcome(400, "value", "query parameters must be valid UTF-8", "HYGIE-PARAM");
+    }
+  }
+
   if (seg.empty()) {
-    co_return Outcome(405, "not-supported",
-                      "batch and transaction bundles are not supported by this server yet",
-                      "HYGIE-NOT-SUPPORTED");
+    if (method == bhttp::verb::post) {
+      if (call.collect != nullptr) {
+        co_return Outcome(400, "not-supported", "a bundle cannot be nested in a transaction",
+                          "HYGIE-BUNDLE-NESTED");
+      }
+      co_return co_await Bundle(call);
+    }
+    if (method == bhttp::verb::get) co_return Search(call, "");
+    co_return Outcome(405, "not-supported", "method not allowed");
+  }
+  if (seg.size() == 1 && seg[0] == "_search" && method == bhttp::verb::post) {
+    co_return Search(call, "");
   }
   if (seg.size() == 1 && seg[0] == "_history") {
     if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
@@ -345,20 +410,34 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
   };
 
   if (seg.size() == 1) {
-    if (method == bhttp::verb::post) {
-      if (auto denied = require(auth::Permission::kCreate, "create")) co_return *denied;
-      co_return co_await Create(call);
+    switch (method) {
+      case bhttp::verb::post:
+        if (auto denied = require(auth::Permission::kCreate, "create")) co_return *denied;
+        co_return co_await Create(call);
+      case bhttp::verb::get:
+        if (auto denied = require(auth::Permission::kSearch, "search")) co_return *denied;
+        co_return Search(call, "");
+      case bhttp::verb::put:
+      case bhttp::verb::delete_:
+      case bhttp::verb::patch:
+        co_return co_await Conditional(call);
+      default:
+        co_return Outcome(405, "not-supported", "method not allowed");
     }
-    if (method == bhttp::verb::get) {
-      co_return Outcome(405, "not-supported", "search is not supported by this server yet",
-                        "HYGIE-NOT-SUPPORTED");
-    }
-    co_return Outcome(405, "not-supported", "method not allowed");
+  }
+  if (seg.size() == 2 && seg[1] == "_search") {
+    if (method != bhttp::verb::post) co_return Outcome(405, "not-supported", "method not allowed");
+    if (auto denied = require(auth::Permission::kSearch, "search")) co_return *denied;
+    co_return Search(call, "");
   }
   if (seg.size() == 2 && seg[1] == "_history") {
     if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
     if (auto denied = require(auth::Permission::kSearch, "type history")) co_return *denied;
     co_return History(call);
+  }
+  if (seg.size() == 2 && seg[1] == "$validate") {
+    if (method != bhttp::verb::post) co_return Outcome(405, "not-supported", "method not allowed");
+    co_return Validate(call);
   }
   call.id = seg[1];
   if (!fhir::IsValidId(call.id)) {
@@ -373,6 +452,9 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
       case bhttp::verb::put:
         if (auto denied = require(auth::Permission::kUpdate, "update")) co_return *denied;
         co_return co_await Update(call);
+      case bhttp::verb::patch:
+        if (auto denied = require(auth::Permission::kUpdate, "patch")) co_return *denied;
+        co_return co_await Patch(call);
       case bhttp::verb::delete_:
         if (auto denied = require(auth::Permission::kDelete, "delete")) co_return *denied;
         co_return co_await Delete(call);
@@ -384,6 +466,24 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
     if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
     if (auto denied = require(auth::Permission::kRead, "read")) co_return *denied;
     co_return seg.size() == 3 ? History(call) : VRead(call);
+  }
+  if (seg.size() == 3 && seg[2] == "$validate") {
+    if (method != bhttp::verb::post) co_return Outcome(405, "not-supported", "method not allowed");
+    co_return Validate(call);
+  }
+  if (seg.size() == 3 && seg[2] == "$everything" && call.type == "Patient") {
+    if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
+    if (auto denied = require(auth::Permission::kRead, "read")) co_return *denied;
+    co_return Everything(call);
+  }
+  if (seg.size() == 3 && call.type == "Patient" && fhir::IsResourceType(seg[2])) {
+    // Compartment search: GET Patient/{id}/{type}.
+    if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
+    std::string patient = call.id;
+    call.type = seg[2];
+    call.id.clear();
+    if (auto denied = require(auth::Permission::kSearch, "search")) co_return *denied;
+    co_return Search(call, patient);
   }
   co_return Outcome(404, "not-found", "no such endpoint", "HYGIE-NO-ENDPOINT");
 }
@@ -420,43 +520,32 @@ Response WriteResponse(int status, PreferReturn prefer, std::string json) {
   return MakeResponse(status, std::move(json));
 }
 
-}  // namespace
-
 // The answer to a body that failed ParseBody, with the parser's stable details code.
-static Response BodyError(const Status& status) {
+Response BodyError(const Status& status) {
   std::string_view code = fhir::ParseErrorDetailsCode(status);
   return Outcome(400, code.empty() ? "invalid" : "structure", status.message(),
                  code.empty() ? "HYGIE-BODY-INVALID" : code);
 }
 
 // 415 unless the body is declared as FHIR JSON (or undeclared).
-static std::optional<Response> CheckContentType(const Request& req) {
+std::optional<Response> CheckContentType(const Request& req) {
   auto ct = req.find(bhttp::field::content_type);
   if (ct == req.end() || IsJsonContentType(ct->value())) return std::nullopt;
   return Outcome(415, "not-supported", "content type must be application/fhir+json",
                  "HYGIE-MEDIA-TYPE");
 }
 
-static Response VersionConflict(const std::string& detail) {
+Response VersionConflict(const std::string& detail) {
   return Outcome(412, "conflict", "version conflict: " + detail, "HYGIE-VERSION-CONFLICT");
 }
 
-static Response CurrentVersionConflict(uint64_t current) {
+Response CurrentVersionConflict(uint64_t current) {
   return VersionConflict("the resource's current version is " + std::to_string(current));
 }
 
-// Commits one version, the caller's view of the current version as its precondition.
-static asio::awaitable<Status> CommitVersion(storage::TenantStore& store,
-                                             storage::VersionRecord record,
-                                             uint64_t expected_current) {
-  storage::WriteBatch batch;
-  batch.versions.push_back({std::move(record), expected_current});
-  co_return co_await AsyncCommit(store, std::move(batch), asio::use_awaitable);
-}
-
 // Parses and checks a write's body: JSON, resourceType matching the URL.
-static Result<fhir::Resource> ParseBody(const Request& req, const std::string& type,
-                                        const fhir::ParseLimits& limits) {
+Result<fhir::Resource> ParseBody(const Request& req, const std::string& type,
+                                 const fhir::ParseLimits& limits) {
   HYGIE_ASSIGN_OR_RETURN(fhir::Resource resource, fhir::Resource::Parse(req.body(), limits));
   if (resource.resource_type() != type) {
     return InvalidArgument("resourceType '" + std::string(resource.resource_type()) +
@@ -465,25 +554,82 @@ static Result<fhir::Resource> ParseBody(const Request& req, const std::string& t
   return resource;
 }
 
+// 400 with every error the validator found; nullopt when the resource is valid (warnings are
+// not reasons to refuse).
+std::optional<Response> CheckValid(const fhir::Resource& resource) {
+  std::vector<fhir::Issue> issues = fhir::ValidateResource(resource.doc());
+  bool error = false;
+  for (const fhir::Issue& i : issues) error |= i.severity == "error" || i.severity == "fatal";
+  if (!error) return std::nullopt;
+  return MakeResponse(400, fhir::OperationOutcomeJson(issues));
+}
+
+// The new version of a resource, indexed and sealed, ready to commit.
+struct Prepared {
+  storage::VersionWrite write;
+  std::string json;
+};
+
+Result<Prepared> PrepareVersion(const crypto::TenantKeys& keys, const crypto::KeyedHasher& hasher,
+                                fhir::Resource& resource, const std::string& type,
+                                const std::string& id, uint64_t version, uint64_t expected,
+                                int64_t now) {
+  resource.SetId(id);
+  resource.SetVersionMeta(version, FormatInstant(now));
+  Prepared p;
+  p.json = resource.Serialize();
+  HYGIE_ASSIGN_OR_RETURN(SealedBody sealed, SealResource(keys, type, id, version, p.json));
+  p.write.record = storage::VersionRecord{type,  id, version, now, false, sealed.key_id,
+                                          std::move(sealed.sealed)};
+  p.write.expected_current = expected;
+  p.write.index = fhir::search::Indexer::Get().Index(resource.doc(), type, hasher, keys.tenant());
+  return p;
+}
+
+}  // namespace
+
+asio::awaitable<Status> FhirApi::Write(Call& call, storage::VersionWrite write) {
+  if (call.collect != nullptr) {
+    call.collect->versions.push_back(std::move(write));
+    co_return Status::Ok();
+  }
+  storage::WriteBatch batch;
+  batch.versions.push_back(std::move(write));
+  co_return co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
+}
+
 asio::awaitable<Response> FhirApi::Create(Call& call) {
   if (auto refused = CheckContentType(call.req)) co_return *refused;
   auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
   if (!parsed.ok()) co_return BodyError(parsed.status());
   fhir::Resource resource = std::move(parsed).value();
+  if (auto invalid = CheckValid(resource)) co_return *invalid;
+
+  // Conditional create: If-None-Exist holds a search; a match is returned instead.
+  auto if_none_exist = call.req.find("If-None-Exist");
+  if (if_none_exist != call.req.end() && call.assigned_id.empty()) {
+    std::string_view query = if_none_exist->value();
+    if (query.starts_with("?")) query.remove_prefix(1);
+    if (size_t q = query.find('?'); q != std::string_view::npos) query = query.substr(q + 1);
+    auto ids = MatchIds(call, call.type, query, 1);
+    if (!ids.ok()) co_return FromStatus(ids.status(), "HYGIE-CONDITION");
+    if (ids->size() > 1) {
+      co_return Outcome(412, "duplicate", "If-None-Exist matches more than one resource",
+                        "HYGIE-CONDITION-MULTIPLE");
+    }
+    if (ids->size() == 1) {
+      call.id = (*ids)[0];
+      co_return Read(call);
+    }
+  }
 
   // The server assigns the id; an id in the body is ignored, as FHIR says.
-  std::string id = crypto::RandomId();
+  std::string id = call.assigned_id.empty() ? crypto::RandomId() : call.assigned_id;
   int64_t now = clock_.NowMicros();
-  resource.SetId(id);
-  resource.SetVersionMeta(1, FormatInstant(now));
-  std::string json = resource.Serialize();
-  auto sealed = SealResource(*call.keys, call.type, id, 1, json);
-  if (!sealed.ok()) co_return FromStatus(sealed.status());
-
-  // A named record: GCC 12 mishandles braced temporaries in co_await arguments.
-  storage::VersionRecord record{
-      call.type, id, 1, now, false, sealed->key_id, std::move(sealed->sealed)};
-  Status s = co_await CommitVersion(*call.store, std::move(record), 0);
+  auto prepared = PrepareVersion(*call.keys, *call.hasher, resource, call.type, id, 1, 0, now);
+  if (!prepared.ok()) co_return FromStatus(prepared.status());
+  std::string json = std::move(prepared->json);
+  Status s = co_await Write(call, std::move(prepared->write));
   if (!s.ok()) co_return FromStatus(s);
 
   Response res = WriteResponse(201, ParsePreferReturn(call.req), std::move(json));
@@ -507,8 +653,10 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
     co_return Outcome(400, "invalid", "the resource id does not match the URL's id",
                       "HYGIE-ID-MISMATCH");
   }
+  if (auto invalid = CheckValid(resource)) co_return *invalid;
 
-  for (int attempt = 0; attempt < options_.max_update_retries; ++attempt) {
+  const int attempts = call.collect != nullptr ? 1 : options_.max_update_retries;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     auto current = call.store->ReadCurrent(call.type, call.id);
     if (!current.ok()) co_return FromStatus(current.status());
     uint64_t cur_version = current->has_value() ? (*current)->version : 0;
@@ -525,14 +673,11 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
     }
     uint64_t version = cur_version + 1;
     int64_t now = clock_.NowMicros();
-    resource.SetVersionMeta(version, FormatInstant(now));
-    std::string json = resource.Serialize();
-    auto sealed = SealResource(*call.keys, call.type, call.id, version, json);
-    if (!sealed.ok()) co_return FromStatus(sealed.status());
-    // A named record: GCC 12 mishandles braced temporaries in co_await arguments.
-    storage::VersionRecord record{
-        call.type, call.id, version, now, false, sealed->key_id, std::move(sealed->sealed)};
-    Status s = co_await CommitVersion(*call.store, std::move(record), cur_version);
+    auto prepared = PrepareVersion(*call.keys, *call.hasher, resource, call.type, call.id, version,
+                                   cur_version, now);
+    if (!prepared.ok()) co_return FromStatus(prepared.status());
+    std::string json = std::move(prepared->json);
+    Status s = co_await Write(call, std::move(prepared->write));
     if (s.code() == Code::kConflict) {
       if (if_match->has_value()) {
         co_return VersionConflict("the resource changed meanwhile");
@@ -548,10 +693,78 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
                     "HYGIE-VERSION-CONFLICT");
 }
 
+asio::awaitable<Response> FhirApi::Patch(Call& call) {
+  auto ct = call.req.find(bhttp::field::content_type);
+  std::string_view mime = ct == call.req.end() ? "" : ct->value();
+  mime = mime.substr(0, mime.find(';'));
+  if (mime != "application/json-patch+json") {
+    co_return Outcome(415, "not-supported",
+                      "PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)",
+                      "HYGIE-MEDIA-TYPE");
+  }
+  auto if_match = ParseIfMatch(call.req);
+  if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
+  auto patch = fhir::ParseJson(call.req.body(), options_.parse_limits);
+  if (!patch.ok()) co_return BodyError(patch.status());
+  if (!(*patch)->IsArray()) {
+    co_return Outcome(400, "structure", "a JSON Patch document is an array of operations",
+                      "HYGIE-PATCH-INVALID");
+  }
+  const int attempts = call.collect != nullptr ? 1 : options_.max_update_retries;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    auto current = call.store->ReadCurrent(call.type, call.id);
+    if (!current.ok()) co_return FromStatus(current.status());
+    if (!current->has_value()) {
+      co_return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
+    }
+    const storage::VersionRecord& cur = **current;
+    if (cur.deleted) co_return Outcome(410, "deleted", "the resource was deleted", "HYGIE-DELETED");
+    if (if_match->has_value() && **if_match != cur.version) {
+      co_return CurrentVersionConflict(cur.version);
+    }
+    auto json = OpenResource(*call.keys, cur.type, cur.id, cur.version, cur.key_id, cur.body);
+    if (!json.ok()) co_return FromStatus(json.status());
+    auto resource = fhir::Resource::Parse(*json, options_.parse_limits);
+    if (!resource.ok()) co_return FromStatus(resource.status());
+    Status applied = fhir::ApplyJsonPatch(**patch, resource->doc());
+    if (!applied.ok()) {
+      co_return Outcome(applied.code() == Code::kFailedPrecondition ? 422 : 400, "processing",
+                        applied.message(), "HYGIE-PATCH-FAILED");
+    }
+    // The patched document must still be this resource.
+    std::string patched = resource->Serialize();
+    auto reparsed = fhir::Resource::Parse(patched, options_.parse_limits);
+    if (!reparsed.ok()) co_return BodyError(reparsed.status());
+    if (reparsed->resource_type() != call.type || reparsed->id() != std::optional(std::string_view(call.id))) {
+      co_return Outcome(422, "processing", "a patch may not change resourceType or id",
+                        "HYGIE-PATCH-FAILED");
+    }
+    if (auto invalid = CheckValid(*reparsed)) co_return *invalid;
+    uint64_t version = cur.version + 1;
+    int64_t now = clock_.NowMicros();
+    auto prepared = PrepareVersion(*call.keys, *call.hasher, *reparsed, call.type, call.id,
+                                   version, cur.version, now);
+    if (!prepared.ok()) co_return FromStatus(prepared.status());
+    std::string out = std::move(prepared->json);
+    Status s = co_await Write(call, std::move(prepared->write));
+    if (s.code() == Code::kConflict) {
+      if (if_match->has_value()) co_return VersionConflict("the resource changed meanwhile");
+      continue;
+    }
+    if (!s.ok()) co_return FromStatus(s);
+    Response res = WriteResponse(200, ParsePreferReturn(call.req), std::move(out));
+    SetVersionHeaders(res, call.base, call.type, call.id, version, now, false);
+    co_return res;
+  }
+  co_return Outcome(409, "conflict", "too many concurrent updates of this resource; retry",
+                    "HYGIE-VERSION-CONFLICT");
+}
+
 asio::awaitable<Response> FhirApi::Delete(Call& call) {
   auto if_match = ParseIfMatch(call.req);
   if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
-  for (int attempt = 0; attempt < options_.max_update_retries; ++attempt) {
+  const int attempts = call.collect != nullptr ? 1 : options_.max_update_retries;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     auto current = call.store->ReadCurrent(call.type, call.id);
     if (!current.ok()) co_return FromStatus(current.status());
     if (!current->has_value()) {
@@ -568,9 +781,10 @@ asio::awaitable<Response> FhirApi::Delete(Call& call) {
     }
     uint64_t version = cur.version + 1;
     int64_t now = clock_.NowMicros();
-    // A named record: GCC 12 mishandles braced temporaries in co_await arguments.
-    storage::VersionRecord record{call.type, call.id, version, now, true, 0, {}};
-    Status s = co_await CommitVersion(*call.store, std::move(record), cur.version);
+    storage::VersionWrite write;
+    write.record = storage::VersionRecord{call.type, call.id, version, now, true, 0, {}};
+    write.expected_current = cur.version;
+    Status s = co_await Write(call, std::move(write));
     if (s.code() == Code::kConflict) {
       if (if_match->has_value()) {
         co_return VersionConflict("the resource changed meanwhile");
@@ -584,6 +798,72 @@ asio::awaitable<Response> FhirApi::Delete(Call& call) {
   }
   co_return Outcome(409, "conflict", "too many concurrent updates of this resource; retry",
                     "HYGIE-VERSION-CONFLICT");
+}
+
+// PUT, DELETE and PATCH on a type with a search: the search picks the resource.
+asio::awaitable<Response> FhirApi::Conditional(Call& call) {
+  const bhttp::verb method = call.req.method();
+  auto permission = method == bhttp::verb::delete_ ? auth::Permission::kDelete
+                                                   : auth::Permission::kUpdate;
+  if (!call.scopes.Allows(call.type, permission) ||
+      !call.scopes.Allows(call.type, auth::Permission::kSearch)) {
+    co_return Outcome(403, "forbidden",
+                      "a conditional " + std::string(bhttp::to_string(method)) +
+                          " needs the search and write permissions on " + call.type,
+                      "HYGIE-SCOPE-DENIED");
+  }
+  if (call.params.empty()) {
+    co_return Outcome(400, "required",
+                      "a conditional interaction on a type needs search parameters",
+                      "HYGIE-CONDITION");
+  }
+  std::string_view target = call.req.target();
+  std::string_view query = target.substr(target.find('?') + 1);
+  auto ids = MatchIds(call, call.type, query, 1);
+  if (!ids.ok()) co_return FromStatus(ids.status(), "HYGIE-CONDITION");
+  if (ids->size() > 1) {
+    co_return Outcome(412, "multiple-matches", "the condition matches more than one resource",
+                      "HYGIE-CONDITION-MULTIPLE");
+  }
+  if (method == bhttp::verb::delete_) {
+    if (ids->empty()) {
+      co_return MakeResponse(200, fhir::OperationOutcomeJson("information", "not-found",
+                                                             "no resource matched; nothing deleted"));
+    }
+    call.id = (*ids)[0];
+    co_return co_await Delete(call);
+  }
+  if (method == bhttp::verb::patch) {
+    if (ids->empty()) co_return Outcome(404, "not-found", "no resource matched", "HYGIE-NOT-FOUND");
+    call.id = (*ids)[0];
+    co_return co_await Patch(call);
+  }
+  // PUT: one match is updated; none creates (with the body's id if it has one).
+  if (auto refused = CheckContentType(call.req)) co_return *refused;
+  auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
+  if (!parsed.ok()) co_return BodyError(parsed.status());
+  auto body_id = parsed->id();
+  if (ids->size() == 1) {
+    if (body_id && *body_id != (*ids)[0]) {
+      co_return Outcome(400, "invalid", "the resource id differs from the matched resource's",
+                        "HYGIE-ID-MISMATCH");
+    }
+    call.id = (*ids)[0];
+  } else if (body_id) {
+    call.id = std::string(*body_id);
+    auto existing = call.store->ReadCurrent(call.type, call.id);
+    if (!existing.ok()) co_return FromStatus(existing.status());
+    if (existing->has_value() && !(*existing)->deleted) {
+      co_return Outcome(409, "conflict",
+                        "the body's id names an existing resource that the condition does not match",
+                        "HYGIE-CONDITION");
+    }
+  } else {
+    call.id = call.assigned_id.empty() ? crypto::RandomId() : call.assigned_id;
+    parsed->SetId(call.id);
+    call.req.body() = parsed->Serialize();
+  }
+  co_return co_await Update(call);
 }
 
 namespace {
@@ -624,6 +904,58 @@ Response FhirApi::VRead(Call& call) {
     return Outcome(404, "not-found", "no such resource version", "HYGIE-NOT-FOUND");
   }
   return VersionResponse(**rec, *call.keys, call.base);
+}
+
+Response FhirApi::Validate(Call& call) {
+  if (!call.scopes.Allows(call.type, auth::Permission::kCreate) &&
+      !call.scopes.Allows(call.type, auth::Permission::kUpdate)) {
+    return Outcome(403, "forbidden",
+                   "$validate needs the create or update permission on " + call.type,
+                   "HYGIE-SCOPE-DENIED");
+  }
+  if (auto refused = CheckContentType(call.req)) return *refused;
+  auto doc = fhir::ParseJson(call.req.body(), options_.parse_limits);
+  if (!doc.ok()) return BodyError(doc.status());
+  // The body is the resource, or a Parameters resource with a "resource" parameter.
+  const rapidjson::Value* target = doc->get();
+  if (target->IsObject()) {
+    auto rt = target->FindMember("resourceType");
+    if (rt != target->MemberEnd() && rt->value.IsString() &&
+        std::string_view(rt->value.GetString()) == "Parameters" && call.type != "Parameters") {
+      target = nullptr;
+      auto params = doc->get()->FindMember("parameter");
+      if (params != doc->get()->MemberEnd() && params->value.IsArray()) {
+        for (const auto& p : params->value.GetArray()) {
+          if (!p.IsObject()) continue;
+          auto name = p.FindMember("name");
+          auto res = p.FindMember("resource");
+          if (name != p.MemberEnd() && name->value.IsString() &&
+              std::string_view(name->value.GetString()) == "resource" && res != p.MemberEnd()) {
+            target = &res->value;
+          }
+        }
+      }
+      if (target == nullptr) {
+        return Outcome(400, "required", "the Parameters carry no 'resource' parameter",
+                       "HYGIE-VALIDATE-NO-RESOURCE");
+      }
+    }
+  }
+  auto rt = target->IsObject() ? target->FindMember("resourceType") : target->MemberEnd();
+  if (!target->IsObject() || rt == target->MemberEnd() || !rt->value.IsString() ||
+      std::string_view(rt->value.GetString()) != call.type) {
+    return Outcome(400, "invalid", "the resource to validate must be a " + call.type,
+                   "HYGIE-VALIDATE-TYPE");
+  }
+  std::vector<fhir::Issue> issues = fhir::ValidateResource(*target);
+  if (issues.empty()) {
+    fhir::Issue ok;
+    ok.severity = "information";
+    ok.code = "informational";
+    ok.diagnostics = "the resource is valid against the R4 base definitions";
+    issues.push_back(std::move(ok));
+  }
+  return MakeResponse(200, fhir::OperationOutcomeJson(issues));
 }
 
 Response FhirApi::History(Call& call) {

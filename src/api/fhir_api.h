@@ -3,9 +3,17 @@
 // endpoints /healthz and /readyz.
 //
 // Path of a FHIR request: parse the target (Boost.URL) -> authenticate the bearer token ->
-// check the token's tenant against the URL's -> resolve the tenant (keys, store) -> check the
-// resource type and the SMART scopes -> parse and check the body -> seal -> one store
-// transaction, group-committed -> respond. Every refusal is an OperationOutcome.
+// check the token's tenant against the URL's -> resolve the tenant (keys, index key, store) ->
+// route -> check the resource type and the SMART scopes -> parse, validate (R4 base
+// definitions) and check the body -> blind-index and seal -> one store transaction,
+// group-committed -> respond. Every refusal is an OperationOutcome.
+//
+// Interactions: create, read, vread, update, patch (JSON Patch), delete, conditional create /
+// update / delete / patch, history (instance, type, system), search (GET and POST _search, type
+// and system level, Patient compartment), batch and transaction bundles, $validate and
+// Patient/$everything, metadata. The FHIR handlers live in fhir_api.cc (routing, reads, writes),
+// fhir_search.cc (search, includes, compartments, $everything) and fhir_bundle.cc (batch,
+// transaction).
 //
 // Thread-safety: Handle() is called concurrently from the server's io threads.
 
@@ -16,11 +24,13 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "auth/token.h"
 #include "core/clock.h"
+#include "crypto/keyed_hash.h"
 #include "crypto/keyring.h"
 #include "fhir/resource.h"
 #include "http/server.h"
@@ -35,6 +45,12 @@ struct ApiOptions {
   int max_update_retries = 16;
   size_t history_default_count = 50;
   size_t history_max_count = 1000;
+  size_t search_default_count = 50;
+  size_t search_max_count = 1000;
+  // Most resources an _include/_revinclude adds to one page, and $everything returns.
+  size_t max_included = 1000;
+  size_t max_everything = 10000;
+  size_t max_bundle_entries = 1000;
 };
 
 class FhirApi {
@@ -52,17 +68,37 @@ class FhirApi {
 
  private:
   struct Call;
+  struct Written;
   boost::asio::awaitable<http::Response> HandleFhir(Call& call);
+  // Everything after authentication: routes to the interaction (also used for bundle entries).
+  boost::asio::awaitable<http::Response> Route(Call& call);
   http::Response Metadata(Call& call) const;
   boost::asio::awaitable<http::Response> Create(Call& call);
   boost::asio::awaitable<http::Response> Update(Call& call);
+  boost::asio::awaitable<http::Response> Patch(Call& call);
   boost::asio::awaitable<http::Response> Delete(Call& call);
+  boost::asio::awaitable<http::Response> Conditional(Call& call);
+  // Commits one version (or adds it to the transaction being built).
+  boost::asio::awaitable<Status> Write(Call& call, storage::VersionWrite write);
   http::Response Read(Call& call);
   http::Response VRead(Call& call);
   http::Response History(Call& call);
+  http::Response Validate(Call& call);
+  // fhir_search.cc
+  http::Response Search(Call& call, const std::string& compartment_patient);
+  http::Response Everything(Call& call);
+  // Ids of the resources matching a search (limit + 1 at most); for conditional interactions.
+  Result<std::vector<std::string>> MatchIds(Call& call, std::string_view type,
+                                            std::string_view query, size_t limit);
+  // fhir_bundle.cc
+  boost::asio::awaitable<http::Response> Bundle(Call& call);
 
-  Result<std::shared_ptr<storage::TenantStore>> StoreFor(const std::string& tenant);
+  Result<std::shared_ptr<storage::TenantStore>> StoreFor(const std::string& tenant,
+                                                         const crypto::TenantKeys& keys);
   Result<std::shared_ptr<const crypto::TenantKeys>> KeysFor(const std::string& tenant);
+  std::shared_ptr<const crypto::KeyedHasher> HasherFor(const crypto::TenantKeys& keys);
+  // Rebuilds the blind index of a tenant whose index version differs from the current one.
+  Status RebuildIndex(storage::TenantStore& store, const crypto::TenantKeys& keys);
   void MaybeReloadKeyring();
 
   ApiOptions options_;
@@ -75,6 +111,13 @@ class FhirApi {
   std::atomic<int64_t> last_reload_us_{0};
   std::mutex stores_mu_;
   std::unordered_map<std::string, std::shared_ptr<storage::TenantStore>> stores_;  // GUARDED_BY
+  std::mutex hashers_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const crypto::KeyedHasher>>
+      hashers_;  // GUARDED_BY(hashers_mu_)
 };
+
+// The version of the blind index format; a tenant whose store reports another version is
+// reindexed when first opened.
+inline constexpr int64_t kIndexVersion = 1;
 
 }  // namespace hygie::api

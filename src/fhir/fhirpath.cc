@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -567,6 +568,9 @@ struct Token {
 };
 
 constexpr int kMaxNesting = 32;
+// Bounds the size of the tree, hence the depth of recursion when evaluating it (the longest R4
+// search expression has under 400 tokens).
+constexpr size_t kMaxTokens = 1024;
 
 bool IsIdentStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -732,6 +736,7 @@ class Parser {
         }
         ++i;
       }
+      if (tokens_.size() >= kMaxTokens) return Error(t.pos, "expression too long");
       tokens_.push_back(std::move(t));
     }
     Token end;
@@ -971,9 +976,12 @@ class Parser {
         const Token& number = Next();
         size_t index = 0;
         const char* end = number.text.data() + number.text.size();
-        if (number.kind != Tok::kNumber ||
-            std::from_chars(number.text.data(), end, index).ptr != end) {
+        if (number.kind != Tok::kNumber) {
           return Error(number.pos, "an index must be a non-negative integer");
+        }
+        auto [ptr, ec] = std::from_chars(number.text.data(), end, index);
+        if (ec != std::errc() || ptr != end) {
+          return Error(number.pos, "an index must be a non-negative integer below 2^64");
         }
         HYGIE_RETURN_IF_ERROR(Expect(Tok::kRBracket));
         Step step;
@@ -1066,7 +1074,7 @@ Result<Expression> Expression::Parse(std::string_view text) {
 std::vector<Node> Expression::Evaluate(const rapidjson::Value& resource,
                                        std::string_view resource_type) const {
   std::vector<Node> result;
-  if (!resource.IsObject()) return result;
+  if (impl_ == nullptr || !resource.IsObject()) return result;
   const std::string_view type = StaticResourceType(resource_type);
   if (type.empty()) return result;
   const Context ctx{Node{&resource, type}};

@@ -207,10 +207,10 @@ class Patcher {
       if (it != parent->MemberEnd()) {
         it->value = std::move(value);
       } else {
-        parent->AddMember(rapidjson::Value(last.data(),
-                                           static_cast<rapidjson::SizeType>(last.size()),
-                                           allocator_),
-                          std::move(value), allocator_);
+        parent->AddMember(
+            rapidjson::Value(last.data(), static_cast<rapidjson::SizeType>(last.size()),
+                             allocator_),
+            std::move(value), allocator_);
       }
       return Status();
     }

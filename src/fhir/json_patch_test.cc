@@ -80,8 +80,8 @@ TEST(JsonPatchRfcTest, A4RemoveArrayElement) {
 }
 
 TEST(JsonPatchRfcTest, A5ReplaceValue) {
-  ExpectPatched(R"({"baz":"qux","foo":"bar"})",
-                R"([{"op":"replace","path":"/baz","value":"boo"}])", R"({"baz":"boo","foo":"bar"})");
+  ExpectPatched(R"({"baz":"qux","foo":"bar"})", R"([{"op":"replace","path":"/baz","value":"boo"}])",
+                R"({"baz":"boo","foo":"bar"})");
 }
 
 TEST(JsonPatchRfcTest, A6MoveValue) {
@@ -210,10 +210,8 @@ TEST(JsonPatchTest, TestComparesObjectsRegardlessOfOrder) {
                 {"value differs"});
   ExpectRefused(R"({"a":[1,2]})", R"([{"op":"test","path":"/a","value":[2,1]}])",
                 {"value differs"});
-  ExpectRefused(R"({"a":true})", R"([{"op":"test","path":"/a","value":false}])",
-                {"value differs"});
-  ExpectRefused(R"({"a":null})", R"([{"op":"test","path":"/b","value":null}])",
-                {"does not exist"});
+  ExpectRefused(R"({"a":true})", R"([{"op":"test","path":"/a","value":false}])", {"value differs"});
+  ExpectRefused(R"({"a":null})", R"([{"op":"test","path":"/b","value":null}])", {"does not exist"});
 }
 
 TEST(JsonPatchTest, Errors) {

@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/r4/definitions.h"
 #include "fhir/resource.h"
 
 namespace hygie::fhir {
@@ -178,7 +179,9 @@ HttpError MapStatus(const Status& status) {
 
 std::string CapabilityStatementJson(const CapabilityOptions& options) {
   static constexpr const char* kTypeInteractions[] = {
-      "read", "vread", "update", "delete", "create", "history-instance", "history-type"};
+      "read",   "vread",       "update",           "patch",
+      "delete", "create",      "search-type",      "history-instance",
+      "history-type"};
 
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
@@ -252,20 +255,57 @@ std::string CapabilityStatementJson(const CapabilityOptions& options) {
     Key(w, "updateCreate");
     w.Bool(true);
     Key(w, "conditionalCreate");
-    w.Bool(false);
+    w.Bool(true);
     Key(w, "conditionalUpdate");
-    w.Bool(false);
+    w.Bool(true);
     // conditionalDelete is a code in R4 (not-supported | single | multiple), not a boolean.
-    Member(w, "conditionalDelete", "not-supported");
+    Member(w, "conditionalDelete", "single");
+    Key(w, "searchInclude");
+    w.StartArray();
+    Str(w, "*");
+    w.EndArray();
+    Key(w, "searchRevInclude");
+    w.StartArray();
+    Str(w, "*");
+    w.EndArray();
+    Key(w, "searchParam");
+    w.StartArray();
+    for (const r4::SearchParamDef* p : r4::SearchParamsFor(type)) {
+      if (p->type == r4::SearchParamType::kComposite || p->type == r4::SearchParamType::kSpecial) {
+        continue;
+      }
+      if (p->expression.empty() && p->code != "_id" && p->code != "_lastUpdated") continue;
+      w.StartObject();
+      Member(w, "name", p->code);
+      if (!p->url.empty()) Member(w, "definition", p->url);
+      Member(w, "type", r4::SearchParamTypeName(p->type));
+      w.EndObject();
+    }
+    w.EndArray();
+    Key(w, "operation");
+    w.StartArray();
+    w.StartObject();
+    Member(w, "name", "validate");
+    Member(w, "definition", "http://hl7.org/fhir/OperationDefinition/Resource-validate");
+    w.EndObject();
+    if (type == "Patient") {
+      w.StartObject();
+      Member(w, "name", "everything");
+      Member(w, "definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything");
+      w.EndObject();
+    }
+    w.EndArray();
     w.EndObject();
   }
   w.EndArray();
 
   Key(w, "interaction");
   w.StartArray();
-  w.StartObject();
-  Member(w, "code", "history-system");
-  w.EndObject();
+  for (const char* code : {"transaction", "batch", "search-system", "history-system"}) {
+    w.StartObject();
+    Member(w, "code", code);
+    w.EndObject();
+  }
   w.EndArray();
 
   w.EndObject();  // rest[0]
@@ -365,8 +405,14 @@ void BundleWriter::AddEntry(const Entry& entry) {
     w.StartObject();
     Member(w, "status", entry.response_status);
     if (!entry.response_etag.empty()) Member(w, "etag", entry.response_etag);
+    if (!entry.response_location.empty()) Member(w, "location", entry.response_location);
     if (!entry.response_last_modified.empty()) {
       Member(w, "lastModified", entry.response_last_modified);
+    }
+    if (!entry.response_outcome_json.empty()) {
+      Key(w, "outcome");
+      w.RawValue(entry.response_outcome_json.data(), entry.response_outcome_json.size(),
+                 rapidjson::kObjectType);
     }
     w.EndObject();
   }

@@ -42,10 +42,12 @@ struct CapabilityOptions {
   std::string date;                // FHIR dateTime of the build/start
 };
 // CapabilityStatement (kind "instance", fhirVersion 4.0.1, format json) listing, for every R4
-// resource type: interactions read, vread, update, delete, create, history-instance,
-// history-type; versioning "versioned-update"; readHistory true; updateCreate true;
-// conditionalCreate/Update/Delete false; and system interaction history-system. Security:
-// SMART-on-FHIR service with bearer tokens.
+// resource type: interactions read, vread, update, patch, delete, create, search-type,
+// history-instance, history-type; versioning "versioned-update"; readHistory true; updateCreate
+// true; conditional create, update and delete (single); its search parameters (from the R4
+// definitions, composite and special ones left out) and the $validate operation (Patient also
+// $everything); system interactions transaction, batch, search-system and history-system.
+// Security: SMART-on-FHIR service with bearer tokens.
 std::string CapabilityStatementJson(const CapabilityOptions& options);
 
 // Builds a Bundle by streaming already-serialized resources into it (no re-parse). Owns its
@@ -68,7 +70,9 @@ class BundleWriter {
     std::string response_status;  // e.g. "201 Created"; empty: no response member
     std::string response_etag;
     std::string response_last_modified;
-    std::string search_mode;  // searchset: "match" | "include"; empty: none
+    std::string response_location;      // batch/transaction responses
+    std::string response_outcome_json;  // an OperationOutcome (serialized), embedded as is
+    std::string search_mode;  // searchset: "match" | "include" | "outcome"; empty: none
   };
   // Links and total must come before the first entry.
   void AddEntry(const Entry& entry);

@@ -453,13 +453,15 @@ void Resource::SetVersionMeta(uint64_t version, std::string_view last_updated_in
   MoveToFront(*doc_, {"resourceType", "id", "meta"});
 }
 
-std::string Resource::Serialize() const {
+std::string SerializeJson(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   NumberTextWriter handler(writer);
-  doc_->Accept(handler);
+  value.Accept(handler);
   return std::string(buffer.GetString(), buffer.GetSize());
 }
+
+std::string Resource::Serialize() const { return SerializeJson(*doc_); }
 
 bool IsJsonNumber(const rapidjson::Value& value) {
   if (value.IsNumber()) return true;

@@ -71,6 +71,10 @@ struct ParseLimits {
 Result<std::unique_ptr<rapidjson::Document>> ParseJson(std::string_view json,
                                                        const ParseLimits& limits = {});
 
+// Compact JSON of any value of a parsed document, numbers written back as they were parsed
+// (what Resource::Serialize does for a whole resource).
+std::string SerializeJson(const rapidjson::Value& value);
+
 class Resource {
  public:
   Resource(Resource&&) noexcept = default;

@@ -1,6 +1,7 @@
 #include "fhir/r4/definitions.h"
 
 #include <algorithm>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,30 +36,17 @@ struct ValueSetEntry {
   std::span<const RawCode> codes;  // sorted by code, then system
 };
 
-// The tables of the header, built once from the generated arrays. Immutable afterwards.
-struct Tables {
+// The tables of the header, each built once from the generated arrays on its first use (so a
+// caller of the search parameters does not pay for the elements) and immutable afterwards.
+
+struct SearchTables {
   std::vector<SearchParamDef> params;  // stable: never resized after construction
-  std::unordered_map<std::string_view, std::vector<const SearchParamDef*>> params_by_type;
-  std::vector<ElementDef> elements;  // stable: never resized after construction
-  std::unordered_map<std::string_view, const ElementDef*> element_by_path;
-  std::unordered_map<std::string_view, std::vector<const ElementDef*>> children;
-  std::unordered_set<std::string_view> primitive_types;
-  std::unordered_set<std::string_view> complex_types;
-  std::unordered_map<std::string_view, ValueSetEntry> value_sets;
-  std::unordered_map<std::string_view, std::vector<std::string_view>> compartment;
-  std::vector<std::string_view> compartment_types;
+  std::unordered_map<std::string_view, std::vector<const SearchParamDef*>> by_type;
 
-  Tables() {
-    BuildSearchParams();
-    BuildElements();
-    BuildValueSets();
-    BuildCompartment();
-  }
-
-  void BuildSearchParams() {
+  SearchTables() {
     auto raw = generated::SearchParams();
+    auto types = generated::Types();
     params.reserve(raw.size());
-    std::unordered_map<std::string_view, std::vector<const SearchParamDef*>> own;
     for (const auto& r : raw) {
       SearchParamDef& def = params.emplace_back();
       def.code = r.code;
@@ -67,21 +55,27 @@ struct Tables {
       def.targets = SplitList(r.targets);
       def.url = r.url;
     }
+    std::unordered_map<std::string_view, std::vector<const SearchParamDef*>> own;
+    own.reserve(types.size());
     for (size_t i = 0; i < raw.size(); ++i) own[raw[i].base].push_back(&params[i]);
 
     std::unordered_map<std::string_view, std::string_view> base_of;
-    for (const auto& t : generated::Types()) {
-      if (t.kind == TypeKind::kResource) base_of[t.name] = t.base;
+    base_of.reserve(types.size());
+    for (const auto& t : types) {
+      if (t.kind == TypeKind::kResource) base_of.emplace(t.name, t.base);
     }
-    for (const auto& t : generated::Types()) {
+    by_type.reserve(base_of.size());
+    for (const auto& t : types) {
       if (t.kind != TypeKind::kResource) continue;
       std::vector<const SearchParamDef*> all;
-      std::unordered_set<std::string_view> codes;
-      // The type's own parameters first, then its ancestors' (DomainResource, Resource).
+      // The type's own parameters, then its ancestors' (DomainResource, Resource); a code
+      // defined at two levels keeps the most specific definition.
       for (std::string_view type = t.name; !type.empty();) {
         if (auto it = own.find(type); it != own.end()) {
           for (const SearchParamDef* p : it->second) {
-            if (codes.insert(p->code).second) all.push_back(p);
+            bool seen = std::any_of(all.begin(), all.end(),
+                                    [p](const SearchParamDef* q) { return q->code == p->code; });
+            if (!seen) all.push_back(p);
           }
         }
         auto base = base_of.find(type);
@@ -89,11 +83,17 @@ struct Tables {
       }
       std::sort(all.begin(), all.end(),
                 [](const SearchParamDef* a, const SearchParamDef* b) { return a->code < b->code; });
-      params_by_type.emplace(t.name, std::move(all));
+      by_type.emplace(t.name, std::move(all));
     }
   }
+};
 
-  void BuildElements() {
+struct ElementTables {
+  std::vector<ElementDef> elements;  // stable: never resized after construction
+  std::unordered_map<std::string_view, const ElementDef*> by_path;
+  std::unordered_map<std::string_view, std::vector<const ElementDef*>> children;
+
+  ElementTables() {
     auto raw = generated::Elements();
     elements.reserve(raw.size());
     for (const auto& r : raw) {
@@ -105,35 +105,56 @@ struct Tables {
       def.content_reference = r.content_reference;
       def.required_value_set = r.required_value_set;
     }
-    element_by_path.reserve(elements.size());
+    by_path.reserve(elements.size());
+    children.reserve(elements.size() / 4);
     for (const ElementDef& def : elements) {
-      element_by_path.emplace(def.path, &def);
+      by_path.emplace(def.path, &def);
       children[ParentPath(def.path)].push_back(&def);
     }
-    for (const auto& t : generated::Types()) {
-      if (t.kind == TypeKind::kPrimitive) primitive_types.insert(t.name);
-      if (t.kind == TypeKind::kComplex) complex_types.insert(t.name);
-    }
-  }
-
-  void BuildValueSets() {
-    auto codes = generated::Codes();
-    for (const auto& vs : generated::ValueSets()) {
-      value_sets.emplace(vs.url, ValueSetEntry{vs.known, codes.subspan(vs.first, vs.count)});
-    }
-  }
-
-  void BuildCompartment() {
-    for (const auto& c : generated::PatientCompartment()) {
-      compartment.emplace(c.resource_type, SplitList(c.params));
-      compartment_types.push_back(c.resource_type);
-    }
-    std::sort(compartment_types.begin(), compartment_types.end());
   }
 };
 
-const Tables& GetTables() {
-  static const Tables* const tables = new Tables();
+struct TypeTables {
+  std::unordered_set<std::string_view> primitive;
+  std::unordered_set<std::string_view> complex;
+
+  TypeTables() {
+    for (const auto& t : generated::Types()) {
+      if (t.kind == TypeKind::kPrimitive) primitive.insert(t.name);
+      if (t.kind == TypeKind::kComplex) complex.insert(t.name);
+    }
+  }
+};
+
+struct ValueSetTables {
+  std::unordered_map<std::string_view, ValueSetEntry> by_url;
+
+  ValueSetTables() {
+    auto codes = generated::Codes();
+    by_url.reserve(generated::ValueSets().size());
+    for (const auto& vs : generated::ValueSets()) {
+      by_url.emplace(vs.url, ValueSetEntry{vs.known, codes.subspan(vs.first, vs.count)});
+    }
+  }
+};
+
+struct CompartmentTables {
+  std::unordered_map<std::string_view, std::vector<std::string_view>> params;
+  std::vector<std::string_view> types;
+
+  CompartmentTables() {
+    for (const auto& c : generated::PatientCompartment()) {
+      params.emplace(c.resource_type, SplitList(c.params));
+      types.push_back(c.resource_type);
+    }
+    std::sort(types.begin(), types.end());
+  }
+};
+
+// The one instance of T, built on first use (thread-safe) and never destroyed.
+template <typename T>
+const T& Get() {
+  static const T* const tables = new T();
   return *tables;
 }
 
@@ -170,9 +191,9 @@ std::string_view SearchParamTypeName(SearchParamType type) {
 }
 
 const std::vector<const SearchParamDef*>& SearchParamsFor(std::string_view resource_type) {
-  const Tables& tables = GetTables();
-  auto it = tables.params_by_type.find(resource_type);
-  return it == tables.params_by_type.end() ? Empty<const SearchParamDef*>() : it->second;
+  const auto& tables = Get<SearchTables>();
+  auto it = tables.by_type.find(resource_type);
+  return it == tables.by_type.end() ? Empty<const SearchParamDef*>() : it->second;
 }
 
 const SearchParamDef* FindSearchParam(std::string_view resource_type, std::string_view code) {
@@ -189,13 +210,13 @@ std::string_view ElementDef::name() const {
 }
 
 const ElementDef* FindElement(std::string_view path) {
-  const Tables& tables = GetTables();
-  auto it = tables.element_by_path.find(path);
-  return it == tables.element_by_path.end() ? nullptr : it->second;
+  const auto& tables = Get<ElementTables>();
+  auto it = tables.by_path.find(path);
+  return it == tables.by_path.end() ? nullptr : it->second;
 }
 
 const std::vector<const ElementDef*>& ChildrenOf(std::string_view path) {
-  const Tables& tables = GetTables();
+  const auto& tables = Get<ElementTables>();
   auto it = tables.children.find(path);
   if (it != tables.children.end()) return it->second;
   // An element defined by reference ("Questionnaire.item.item") has the referenced children.
@@ -207,9 +228,9 @@ const std::vector<const ElementDef*>& ChildrenOf(std::string_view path) {
   return Empty<const ElementDef*>();
 }
 
-bool IsPrimitiveType(std::string_view type) { return GetTables().primitive_types.contains(type); }
+bool IsPrimitiveType(std::string_view type) { return Get<TypeTables>().primitive.contains(type); }
 
-bool IsComplexType(std::string_view type) { return GetTables().complex_types.contains(type); }
+bool IsComplexType(std::string_view type) { return Get<TypeTables>().complex.contains(type); }
 
 std::string TypeSuffix(std::string_view type) {
   std::string out(type);
@@ -220,9 +241,9 @@ std::string TypeSuffix(std::string_view type) {
 
 std::optional<bool> ValueSetContains(std::string_view value_set_url, std::string_view system,
                                      std::string_view code) {
-  const Tables& tables = GetTables();
-  auto it = tables.value_sets.find(value_set_url);
-  if (it == tables.value_sets.end() || !it->second.known) return std::nullopt;
+  const auto& tables = Get<ValueSetTables>();
+  auto it = tables.by_url.find(value_set_url);
+  if (it == tables.by_url.end() || !it->second.known) return std::nullopt;
   const auto& codes = it->second.codes;
   auto range = std::equal_range(codes.begin(), codes.end(), RawCode{{}, code},
                                 [](const RawCode& a, const RawCode& b) { return a.code < b.code; });
@@ -233,13 +254,13 @@ std::optional<bool> ValueSetContains(std::string_view value_set_url, std::string
 }
 
 const std::vector<std::string_view>& PatientCompartmentParams(std::string_view resource_type) {
-  const Tables& tables = GetTables();
-  auto it = tables.compartment.find(resource_type);
-  return it == tables.compartment.end() ? Empty<std::string_view>() : it->second;
+  const auto& tables = Get<CompartmentTables>();
+  auto it = tables.params.find(resource_type);
+  return it == tables.params.end() ? Empty<std::string_view>() : it->second;
 }
 
 const std::vector<std::string_view>& PatientCompartmentTypes() {
-  return GetTables().compartment_types;
+  return Get<CompartmentTables>().types;
 }
 
 }  // namespace hygie::fhir::r4

@@ -141,12 +141,14 @@ void IndexToken(const fhirpath::Node& n, Sink& sink) {
   }
 }
 
-void IndexString(const fhirpath::Node& n, Sink& sink) {
+// Calls f for every string a string parameter indexes in node n.
+template <typename F>
+void ForEachString(const fhirpath::Node& n, F&& f) {
   const Value& v = *n.value;
   std::string_view t = n.type;
   auto each = [&](const char* name) {
     ForEach(v, name, [&](const Value& e) {
-      if (auto s = Text(&e)) sink.String(*s);
+      if (auto s = Text(&e)) f(*s);
     });
   };
   if (t == "HumanName") {
@@ -156,8 +158,12 @@ void IndexString(const fhirpath::Node& n, Sink& sink) {
       each(name);
     }
   } else if (IsJsonString(v)) {
-    sink.String(std::string_view(v.GetString(), v.GetStringLength()));
+    f(std::string_view(v.GetString(), v.GetStringLength()));
   }
+}
+
+void IndexString(const fhirpath::Node& n, Sink& sink) {
+  ForEachString(n, [&](std::string_view s) { sink.String(s); });
 }
 
 void IndexReference(const fhirpath::Node& n, Sink& sink) {
@@ -350,6 +356,19 @@ std::vector<std::string> Indexer::References(const rapidjson::Value& resource,
     }
   }
   return refs;
+}
+
+std::vector<std::string> Indexer::StringValues(const rapidjson::Value& resource,
+                                               std::string_view type,
+                                               std::string_view code) const {
+  std::vector<std::string> values;
+  const fhirpath::Expression* e = ExpressionFor(type, code);
+  if (e == nullptr) return values;
+  for (const fhirpath::Node& n : e->Evaluate(resource, type)) {
+    if (n.value == nullptr) continue;
+    ForEachString(n, [&](std::string_view s) { values.push_back(NormalizeString(s)); });
+  }
+  return values;
 }
 
 }  // namespace hygie::fhir::search

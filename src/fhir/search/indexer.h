@@ -53,6 +53,11 @@ class Indexer {
   std::vector<std::string> References(const rapidjson::Value& resource, std::string_view type,
                                       std::string_view code, std::string_view tenant) const;
 
+  // The normalized string values (normalize.h) that string parameter `code` of `type` indexes
+  // in `resource` (to check a value longer than the indexed prefixes).
+  std::vector<std::string> StringValues(const rapidjson::Value& resource, std::string_view type,
+                                        std::string_view code) const;
+
   // Parameters whose expression could not be compiled ("Type.code: reason"), for diagnostics.
   const std::vector<std::string>& Unsupported() const { return unsupported_; }
 

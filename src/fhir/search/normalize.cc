@@ -148,6 +148,38 @@ std::vector<size_t> PrefixLengths(std::string_view utf8, size_t max_chars) {
   return lengths;
 }
 
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    char32_t cp = 0;
+    char32_t min = 0;
+    if ((b >> 5) == 6) {
+      len = 2, cp = b & 0x1F, min = 0x80;
+    } else if ((b >> 4) == 14) {
+      len = 3, cp = b & 0x0F, min = 0x800;
+    } else if ((b >> 3) == 30) {
+      len = 4, cp = b & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + len > text.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      auto c = static_cast<unsigned char>(text[i + k]);
+      if ((c >> 6) != 2) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
 size_t CodePointCount(std::string_view utf8) {
   size_t n = 0;
   size_t pos = 0;

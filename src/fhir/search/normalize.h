@@ -21,6 +21,8 @@ std::string NormalizeString(std::string_view text);
 // The byte lengths of the first 1..max_chars code-point prefixes of a UTF-8 string (the last one
 // is the whole string when it has at most max_chars code points).
 std::vector<size_t> PrefixLengths(std::string_view utf8, size_t max_chars);
+// True for well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool IsValidUtf8(std::string_view text);
 // Number of code points of a UTF-8 string.
 size_t CodePointCount(std::string_view utf8);
 

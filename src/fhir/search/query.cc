@@ -7,6 +7,7 @@
 #include "fhir/r4/definitions.h"
 #include "fhir/resource.h"
 #include "fhir/search/index_keys.h"
+#include "fhir/search/indexer.h"
 #include "fhir/search/normalize.h"
 
 namespace hygie::fhir::search {
@@ -499,6 +500,10 @@ Status Planner::FilterParam(const std::string& name, const std::string& value) {
     const SearchParamDef* def = r4::FindSearchParam(type, code);
     if (def == nullptr) continue;
     known_somewhere = true;
+    if (def->code != "_id" && def->code != "_lastUpdated" &&
+        Indexer::Get().ExpressionFor(type, def->code) == nullptr) {
+      return Bad(name, "is not supported by this server");
+    }
     if (chained.empty()) {
       HYGIE_RETURN_IF_ERROR(Terms(type, *def, modifier, values, name, &clause));
       continue;
@@ -604,14 +609,9 @@ Result<SearchPlan> Planner::Run() {
     if (name.empty()) continue;
     if (IsResultParam(name)) {
       HYGIE_RETURN_IF_ERROR(ResultParam(name, value));
-    } else if (name[0] == '_' && r4::FindSearchParam(types_[0], name) == nullptr &&
-               name != "_id" && name.find(':') == std::string::npos) {
-      static constexpr std::string_view kRefused[] = {"_text",  "_content", "_list", "_has",
-                                                      "_query", "_filter",  "_source"};
-      for (std::string_view r : kRefused) {
-        if (name == r) return Bad(name, "is not supported by this server");
-      }
-      HYGIE_RETURN_IF_ERROR(FilterParam(name, value));
+    } else if (name == "_has" || name.starts_with("_has:") || name == "_filter" ||
+               name == "_query" || name == "_list") {
+      return Bad(name, "is not supported by this server");
     } else {
       HYGIE_RETURN_IF_ERROR(FilterParam(name, value));
     }

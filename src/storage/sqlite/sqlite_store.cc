@@ -1298,10 +1298,18 @@ class SearchSqlBuilder {
 };
 
 constexpr size_t kMaxCachedSearches = 256;
+// Statements binding more values are prepared for one use (their text can be large and is
+// rarely repeated).
+constexpr size_t kMaxCachedSearchValues = 512;
 
-// The prepared statement for `sql` on `conn`, from its cache or prepared now.
+// The prepared statement for `sql`: from the connection's cache (or prepared into it), or,
+// for a statement with many values, prepared into *one_off.
 Result<Stmt*> SearchStatement(sqlite3* db, std::unordered_map<std::string, Stmt>& cache,
-                              const std::string& sql) {
+                              const std::string& sql, size_t values, Stmt* one_off) {
+  if (values > kMaxCachedSearchValues) {
+    HYGIE_ASSIGN_OR_RETURN(*one_off, Stmt::Prepare(db, sql));
+    return one_off;
+  }
   auto it = cache.find(sql);
   if (it != cache.end()) return &it->second;
   HYGIE_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
@@ -1330,6 +1338,12 @@ Status BindValues(Stmt& stmt, const std::vector<BoundValue>& values) {
 
 }  // namespace
 
+Result<std::string> SqliteSearchSql(const SearchQuery& query, bool count) {
+  SearchSqlBuilder builder(query, count);
+  HYGIE_RETURN_IF_ERROR(builder.Build());
+  return builder.sql();
+}
+
 Result<std::vector<SearchHit>> SqliteTenantStore::Search(const SearchQuery& query) {
   SearchSqlBuilder builder(query, /*count=*/false);
   HYGIE_RETURN_IF_ERROR(builder.Build());
@@ -1337,8 +1351,9 @@ Result<std::vector<SearchHit>> SqliteTenantStore::Search(const SearchQuery& quer
   if (query.limit == 0) return hits;
   HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
   ReadLease conn(*this, raw);
-  HYGIE_ASSIGN_OR_RETURN(Stmt * stmt,
-                         SearchStatement(conn->db.get(), conn->searches, builder.sql()));
+  Stmt one_off;
+  HYGIE_ASSIGN_OR_RETURN(Stmt * stmt, SearchStatement(conn->db.get(), conn->searches, builder.sql(),
+                                                      builder.values().size(), &one_off));
   std::vector<int64_t> seqs;
   {
     ScopedReset reset(*stmt);
@@ -1377,8 +1392,9 @@ Result<uint64_t> SqliteTenantStore::SearchCount(const SearchQuery& query) {
   HYGIE_RETURN_IF_ERROR(builder.Build());
   HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
   ReadLease conn(*this, raw);
-  HYGIE_ASSIGN_OR_RETURN(Stmt * stmt,
-                         SearchStatement(conn->db.get(), conn->searches, builder.sql()));
+  Stmt one_off;
+  HYGIE_ASSIGN_OR_RETURN(Stmt * stmt, SearchStatement(conn->db.get(), conn->searches, builder.sql(),
+                                                      builder.values().size(), &one_off));
   ScopedReset reset(*stmt);
   HYGIE_RETURN_IF_ERROR(BindValues(*stmt, builder.values()));
   HYGIE_ASSIGN_OR_RETURN(bool row, stmt->Step());

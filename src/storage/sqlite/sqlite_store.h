@@ -177,6 +177,10 @@ class SqliteStore final : public Store {
   bool closed_ = false;                                                             // mu_
 };
 
+// The SQL the engine runs for `query` (count: for SearchCount), parameters unbound; for
+// checking query plans.
+Result<std::string> SqliteSearchSql(const SearchQuery& query, bool count);
+
 // True if `tenant` matches [a-z0-9-]{2,63}.
 bool IsValidTenantName(std::string_view tenant);
 

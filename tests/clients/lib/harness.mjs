@@ -162,9 +162,10 @@ export function validationFailures() {
 // Adds, as the last test of a file, the check that every resource the server returned during
 // the file's tests is valid FHIR R4.
 export function validateReturnedResources() {
-  test('every resource the server returned passes validateResource', () => {
+  test('every resource the server returned passes validateResource', (t) => {
     assert.ok(returned.length > 0, 'no resource was returned at all');
     const failures = validationFailures();
+    t.diagnostic(`${returned.length} returned resources validated`);
     assert.deepEqual(
       failures,
       [],
