@@ -1,10 +1,11 @@
 // index_floor: the embedded engine's cost of the search index, through the Store API (no HTTP,
-// no crypto, no JSON): --clients threads each commit one resource at a time (a ~2 KiB body
-// and --hashes index hashes, plus one date entry) until the tenant holds --resources
-// resources; the load rate is printed every --report resources. Then --searches token
-// searches returning --limit results (one hash shared by many resources, sorted by row id),
-// and as many searches by a reference-like hash sorted by date descending, from --readers
-// threads; latency percentiles are printed.
+// no crypto, no JSON): --clients threads each commit batches of --batch resources (each a
+// ~2 KiB body, --hashes index hashes, one date entry and --numbers number entries) until the
+// tenant holds --resources resources; the load rate (overall and over the last interval) is
+// printed every --report resources. Then, from --readers threads, --searches searches of each
+// shape: a token (one hash shared by many resources) in row id order, a token AND a date range
+// in row id order, and a reference-like hash sorted by date descending, each with --limit
+// results; latency percentiles are printed.
 //
 // Hash mix per resource: 60% from a vocabulary of 50 values (codes, statuses), 20% from 10,000
 // values (references), 20% unique (identifiers).
@@ -15,7 +16,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -37,6 +40,8 @@ using storage::SortKey;
 constexpr uint64_t kCommon = 50;
 constexpr uint64_t kRefs = 10000;
 constexpr uint64_t kDateKey = 0x5eed;
+constexpr uint64_t kNumberKey = 0x4e75;
+constexpr int64_t kDateSpan = 1'000'000'000;
 
 uint64_t Mix(uint64_t x) {
   x ^= x >> 33;
@@ -49,9 +54,11 @@ uint64_t Mix(uint64_t x) {
 struct Options {
   std::string dir;
   uint64_t resources = 100000;
-  int clients = 32;
-  int hashes = 25;
-  uint64_t report = 20000;
+  int clients = 16;
+  int batch = 20;
+  int hashes = 35;
+  int numbers = 3;
+  uint64_t report = 100000;
   int searches = 2000;
   int readers = 2;
   size_t limit = 50;
@@ -75,58 +82,74 @@ int Run(const Options& opt) {
   std::shared_ptr<storage::TenantStore> t = *tenant;
 
   std::atomic<uint64_t> next{0};
+  std::atomic<uint64_t> loaded{0};
   std::atomic<int> failures{0};
   std::string body(2048, 'x');
   auto start = SteadyClock::now();
+  std::mutex report_mu;
+  uint64_t last_done = 0;
   auto last = start;
-  std::atomic<uint64_t> reported{0};
   std::vector<std::thread> clients;
+  const uint64_t batch = static_cast<uint64_t>(opt.batch);
   for (int c = 0; c < opt.clients; ++c) {
     clients.emplace_back([&, c] {
       std::mt19937_64 rng(static_cast<uint64_t>(c) * 7919 + 1);
       while (true) {
-        uint64_t n = next.fetch_add(1);
-        if (n >= opt.resources) return;
-        storage::VersionWrite w;
-        w.record.type = "Observation";
-        w.record.id = fmt::format("{:016x}", Mix(n + 1));
-        w.record.version = 1;
-        w.record.last_updated_us = static_cast<int64_t>(n);
-        w.record.key_id = 1;
-        w.record.body.assign(body.begin(), body.end());
-        for (int i = 0; i < opt.hashes; ++i) {
-          uint64_t r = rng() % 10;
-          if (r < 6) {
-            w.index.hashes.push_back(Mix(1 + (rng() % kCommon)));
-          } else if (r < 8) {
-            w.index.hashes.push_back(Mix(1000 + (rng() % kRefs)));
-          } else {
-            w.index.hashes.push_back(rng());
+        uint64_t first = next.fetch_add(batch);
+        if (first >= opt.resources) return;
+        uint64_t end = std::min(first + batch, opt.resources);
+        storage::WriteBatch b;
+        for (uint64_t n = first; n < end; ++n) {
+          storage::VersionWrite& w = b.versions.emplace_back();
+          w.record.type = "Observation";
+          w.record.id = fmt::format("{:016x}", Mix(n + 1));
+          w.record.version = 1;
+          w.record.last_updated_us = static_cast<int64_t>(n);
+          w.record.key_id = 1;
+          w.record.body.assign(body.begin(), body.end());
+          for (int i = 0; i < opt.hashes; ++i) {
+            uint64_t r = rng() % 10;
+            if (r < 6) {
+              w.index.hashes.push_back(Mix(1 + (rng() % kCommon)));
+            } else if (r < 8) {
+              w.index.hashes.push_back(Mix(1000 + (rng() % kRefs)));
+            } else {
+              w.index.hashes.push_back(rng());
+            }
+          }
+          int64_t ts = static_cast<int64_t>(rng() % kDateSpan);
+          w.index.dates.push_back({kDateKey, ts, ts + 1000});
+          for (int i = 0; i < opt.numbers; ++i) {
+            double v = static_cast<double>(rng() % 100000) / 100.0;
+            w.index.numbers.push_back({kNumberKey + static_cast<uint64_t>(i), v, v});
           }
         }
-        int64_t ts = static_cast<int64_t>(rng() % 1'000'000'000);
-        w.index.dates.push_back({kDateKey, ts, ts + 1000});
-        storage::WriteBatch b;
-        b.versions.push_back(std::move(w));
         if (!t->CommitAndWait(std::move(b)).ok()) failures++;
-        uint64_t done = n + 1;
-        if (done % opt.report == 0) {
+        uint64_t done = loaded.fetch_add(end - first) + (end - first);
+        if (done / opt.report != (done - (end - first)) / opt.report) {
+          std::lock_guard<std::mutex> lock(report_mu);
           auto now = SteadyClock::now();
           double s = std::chrono::duration<double>(now - start).count();
-          fmt::print("{:>10} resources  {:8.1f} s  {:8.0f} res/s overall\n", done, s,
-                     static_cast<double>(done) / s);
-          reported = done;
+          double ds = std::chrono::duration<double>(now - last).count();
+          fmt::print("{:>10} resources  {:8.1f} s  {:8.0f} res/s overall  {:8.0f} res/s last {}\n",
+                     done, s, static_cast<double>(done) / s,
+                     static_cast<double>(done - last_done) / ds, done - last_done);
+          std::fflush(stdout);
+          last = now;
+          last_done = done;
         }
       }
     });
   }
   for (auto& c : clients) c.join();
-  (void)last;
   double load_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  fmt::print("load: {} resources in {:.1f} s: {:.0f} res/s, {} failures\n", opt.resources, load_s,
-             static_cast<double>(opt.resources) / load_s, failures.load());
+  fmt::print("load: {} resources in {:.1f} s: {:.0f} res/s, {} failed batches\n", opt.resources,
+             load_s, static_cast<double>(opt.resources) / load_s, failures.load());
 
-  for (int shape = 0; shape < 2; ++shape) {
+  const char* const kShapes[] = {"token (common hash), row id order",
+                                 "token AND date range (1/20), row id order",
+                                 "reference, sort date desc"};
+  for (int shape = 0; shape < 3; ++shape) {
     std::vector<std::vector<double>> lat(static_cast<size_t>(opt.readers));
     std::vector<std::thread> readers;
     std::atomic<size_t> results{0};
@@ -138,13 +161,24 @@ int Run(const Options& opt) {
           q.types = {"Observation"};
           SearchTerm term;
           term.kind = SearchTerm::kHash;
-          if (shape == 0) {
+          if (shape < 2) {
             term.hashes = {Mix(1 + (rng() % kCommon))};
           } else {
             term.hashes = {Mix(1000 + (rng() % kRefs))};
             q.sort = {SortKey{SortKey::kDate, kDateKey, true}};
           }
           q.clauses = {{term}};
+          if (shape == 1) {
+            // An overlap with a window of 1/20 of the date span.
+            int64_t lo = static_cast<int64_t>(rng() % (kDateSpan - kDateSpan / 20));
+            SearchTerm date;
+            date.kind = SearchTerm::kDate;
+            date.key = kDateKey;
+            date.ranges = {{storage::RangeCmp{storage::RangeCmp::kHi, storage::RangeCmp::kGe, 0, lo},
+                            storage::RangeCmp{storage::RangeCmp::kLo, storage::RangeCmp::kLe, 0,
+                                              lo + kDateSpan / 20}}};
+            q.clauses.push_back({date});
+          }
           q.limit = opt.limit;
           auto t0 = SteadyClock::now();
           auto hits = t->Search(q);
@@ -163,7 +197,7 @@ int Run(const Options& opt) {
     for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
     size_t n = all.size();
     fmt::print("{}: {} searches, {:.1f} hits avg, p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n",
-               shape == 0 ? "token (common hash, row id order)" : "reference, sort date desc", n,
+               kShapes[shape], n,
                n ? static_cast<double>(results.load()) / static_cast<double>(n) : 0.0,
                Percentile(all, 0.5), Percentile(all, 0.99), Percentile(all, 1.0));
   }
@@ -179,7 +213,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Search index cost of the embedded engine: indexed load, then token searches"};
   app.add_option("--dir", opt.dir, "Data directory (recreated)")->required();
   app.add_option("--resources,-n", opt.resources, "Resources to load");
-  app.add_option("--clients,-c", opt.clients, "Writer client threads");
+  app.add_option("--clients,-c", opt.clients, "Committing client threads");
+  app.add_option("--batch", opt.batch, "Resources per committed batch");
+  app.add_option("--numbers", opt.numbers, "Number index entries per resource");
   app.add_option("--hashes", opt.hashes, "Index hashes per resource");
   app.add_option("--report", opt.report, "Print the load rate every N resources");
   app.add_option("--searches", opt.searches, "Searches per shape");
@@ -190,6 +226,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (opt.report == 0 || opt.readers <= 0 || opt.clients <= 0) return 2;
+  if (opt.report == 0 || opt.readers <= 0 || opt.clients <= 0 || opt.batch <= 0) return 2;
   return hygie::bench::Run(opt);
 }

@@ -6,7 +6,9 @@
 #                    which gives both numbers.
 # Prints the size of DATA_DIR/tenants/TENANT/data.db, its -wal and -shm files and their sum,
 # everything else in the tenant's directory, bytes per resource, and the ratio to the raw JSON
-# bytes (the resources as sent, compact UTF-8). With the sqlite3 command line tool, it also
+# bytes (the resources as sent, compact UTF-8), for the sum and for data.db alone (the WAL file
+# keeps its largest size until the server truncates it, which weighs on small tenants, while
+# pages not yet checkpointed are only in the WAL). With the sqlite3 command line tool, it also
 # splits data.db by table and index (dbstat; read-only, the WAL's pages are not in it).
 # Exit code: 0 success, 1 no such database, 2 usage error.
 set -euo pipefail
@@ -60,13 +62,13 @@ printf '  %-22s %14s  %s\n' "data.db-shm" "$shm" "$(human "$shm")"
 printf '  %-22s %14s  %s\n' "database total" "$total" "$(human "$total")"
 printf '  %-22s %14s  %s\n' "other files in tenant" "$other" "$(human "$other")"
 if [ -n "$RESOURCES" ] && [ "$RESOURCES" -gt 0 ]; then
-  awk -v t="$total" -v n="$RESOURCES" -v r="${RAW:-0}" 'BEGIN {
+  awk -v t="$total" -v d="$db" -v n="$RESOURCES" -v r="${RAW:-0}" 'BEGIN {
     printf "  resources              %14d\n", n
-    printf "  disk bytes/resource    %14.1f\n", t / n
+    printf "  disk bytes/resource    %14.1f   (data.db alone: %.1f)\n", t / n, d / n
     if (r > 0) {
       printf "  raw JSON bytes         %14d\n", r
       printf "  raw JSON bytes/resource%14.1f\n", r / n
-      printf "  disk / raw JSON        %14.2f\n", t / r
+      printf "  disk / raw JSON        %14.2f   (data.db alone: %.2f)\n", t / r, d / r
     }
   }'
 fi

@@ -1008,7 +1008,7 @@ int Main(int argc, char** argv) {
   app.add_option("--patients", opt.patients, "Patients to create (about 21 resources each)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
   app.add_option("--resources", opt.resources,
-                 "Stop after the bundle that brings the total to this many resources")
+                 "Stop after the patient that brings the total to this many resources")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10000000000}));
   app.add_option("--concurrency,-c", opt.concurrency, "Connections, one bundle in flight each")
       ->check(CLI::Range(1, 1024))

@@ -624,7 +624,7 @@ asio::awaitable<Response> FhirApi::Create(Call& call) {
   }
 
   // The server assigns the id; an id in the body is ignored, as FHIR says.
-  std::string id = call.assigned_id.empty() ? crypto::RandomId() : call.assigned_id;
+  std::string id = call.assigned_id.empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : call.assigned_id;
   int64_t now = clock_.NowMicros();
   auto prepared = PrepareVersion(*call.keys, *call.hasher, resource, call.type, id, 1, 0, now);
   if (!prepared.ok()) co_return FromStatus(prepared.status());
@@ -859,7 +859,7 @@ asio::awaitable<Response> FhirApi::Conditional(Call& call) {
                         "HYGIE-CONDITION");
     }
   } else {
-    call.id = call.assigned_id.empty() ? crypto::RandomId() : call.assigned_id;
+    call.id = call.assigned_id.empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : call.assigned_id;
     parsed->SetId(call.id);
     call.req.body() = parsed->Serialize();
   }

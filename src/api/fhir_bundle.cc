@@ -305,7 +305,7 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
           in.skip_create = true;
         }
       }
-      if (in.assigned_id.empty()) in.assigned_id = crypto::RandomId();
+      if (in.assigned_id.empty()) in.assigned_id = crypto::TimeOrderedId(clock_.NowMicros());
       if (!in.full_url.empty()) map[in.full_url] = type + "/" + in.assigned_id;
     } else if (put && !in.full_url.empty() && in.full_url.starts_with("urn:")) {
       if (in.url.find('?') == std::string::npos) {
@@ -322,7 +322,7 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
                                "the condition matches more than one resource",
                                "HYGIE-CONDITION-MULTIPLE");
         }
-        in.assigned_id = ids->empty() ? crypto::RandomId() : (*ids)[0];
+        in.assigned_id = ids->empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : (*ids)[0];
         map[in.full_url] = type + "/" + in.assigned_id;
       }
     }

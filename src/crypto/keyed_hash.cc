@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -27,9 +28,24 @@ struct MacCtxDeleter {
 struct KeyedHasher::Impl {
   std::unique_ptr<EVP_MAC, MacDeleter> mac;
   std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> keyed;  // initialized with the key; never updated
+  uint64_t serial = 0;  // tells this hasher's per-thread contexts from another's
 };
 
+namespace {
+std::atomic<uint64_t> next_serial{1};
+
+// Each thread keeps one keyed context, copied from the hasher it last served and re-initialized
+// (same key) for each hash: no allocation per hash. It is freed with the thread, or replaced
+// when the thread hashes for another hasher.
+struct ThreadContext {
+  uint64_t serial = 0;
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx;
+};
+thread_local ThreadContext thread_context;
+}  // namespace
+
 KeyedHasher::KeyedHasher(const SecretKey& key) : impl_(std::make_unique<Impl>()) {
+  impl_->serial = next_serial.fetch_add(1);
   if (key.empty()) Fatal("KeyedHasher: empty key");
   impl_->mac.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   if (!impl_->mac) Fatal("EVP_MAC_fetch(HMAC)");
@@ -46,15 +62,22 @@ KeyedHasher::KeyedHasher(const SecretKey& key) : impl_(std::make_unique<Impl>())
 KeyedHasher::~KeyedHasher() = default;
 
 uint64_t KeyedHasher::Hash64(std::string_view data) const {
-  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(EVP_MAC_CTX_dup(impl_->keyed.get()));
-  if (!ctx) Fatal("EVP_MAC_CTX_dup");
-  if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()),
+  ThreadContext& tc = thread_context;
+  if (tc.serial != impl_->serial || !tc.ctx) {
+    tc.ctx.reset(EVP_MAC_CTX_dup(impl_->keyed.get()));
+    if (!tc.ctx) Fatal("EVP_MAC_CTX_dup");
+    tc.serial = impl_->serial;
+  } else if (EVP_MAC_init(tc.ctx.get(), nullptr, 0, nullptr) != 1) {  // same key, fresh state
+    Fatal("EVP_MAC_init");
+  }
+  EVP_MAC_CTX* ctx = tc.ctx.get();
+  if (EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()),
                      data.size()) != 1) {
     Fatal("EVP_MAC_update");
   }
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = 0;
-  if (EVP_MAC_final(ctx.get(), out, &len, sizeof(out)) != 1 || len < 8) Fatal("EVP_MAC_final");
+  if (EVP_MAC_final(ctx, out, &len, sizeof(out)) != 1 || len < 8) Fatal("EVP_MAC_final");
   uint64_t h = 0;
   for (int i = 0; i < 8; ++i) h = (h << 8) | out[i];
   return h;

@@ -119,6 +119,28 @@ std::string RandomId() {
   return id;
 }
 
+std::string TimeOrderedId(int64_t micros) {
+  // Ascending in ASCII, so that ids sort by time as bytes.
+  static constexpr char kOrdered[] = "234567abcdefghijklmnopqrstuvwxyz";
+  uint64_t ms = micros < 0 ? 0 : static_cast<uint64_t>(micros / 1000);
+  std::string id;
+  id.reserve(26);
+  for (int shift = 45; shift >= 0; shift -= 5) id.push_back(kOrdered[(ms >> shift) & 31]);
+  std::array<uint8_t, 10> raw;
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) Fatal("RAND_bytes");
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (uint8_t b : raw) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      id.push_back(kOrdered[(buffer >> (bits - 5)) & 31]);
+      bits -= 5;
+    }
+  }
+  return id;
+}
+
 Bytes Sha256(ByteView data) {
   Bytes out(kSha256Size);
   unsigned int len = 0;

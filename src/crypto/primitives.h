@@ -19,6 +19,12 @@ Result<Bytes> RandomBytes(size_t n);
 // A random identifier of 128 bits, as 26 lowercase base32 characters ([a-z2-7]), usable as a
 // FHIR id.
 std::string RandomId();
+// An identifier of the same shape (26 characters of [2-7a-z]) whose first 10 characters encode
+// `micros` in milliseconds, in an alphabet ascending in ASCII, followed by 80 random bits: ids
+// made later sort after earlier ones as bytes (so that B-tree inserts stay local). For resource
+// ids: they reveal their creation time to the millisecond, which meta.lastUpdated of the first
+// version shows anyway.
+std::string TimeOrderedId(int64_t micros);
 
 Bytes Sha256(ByteView data);
 Bytes HmacSha256(const SecretKey& key, ByteView data);

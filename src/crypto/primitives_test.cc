@@ -310,3 +310,21 @@ TEST(Base64Test, StandardDecodeRejectsMalformedInput) {
 
 }  // namespace
 }  // namespace hygie::crypto
+
+namespace hygie::crypto {
+namespace {
+
+TEST(TimeOrderedIdTest, SortsByTimeAndIsAValidId) {
+  std::string a = TimeOrderedId(1700000000000000);
+  std::string b = TimeOrderedId(1700000000001000);  // one millisecond later
+  std::string c = TimeOrderedId(1800000000000000);
+  EXPECT_EQ(a.size(), 26u);
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_EQ(a.substr(0, 10), TimeOrderedId(1700000000000999).substr(0, 10));
+  EXPECT_NE(a, TimeOrderedId(1700000000000000));  // random tail
+  for (char ch : a) EXPECT_TRUE((ch >= 'a' && ch <= 'z') || (ch >= '2' && ch <= '7')) << a;
+}
+
+}  // namespace
+}  // namespace hygie::crypto

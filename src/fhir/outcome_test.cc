@@ -143,8 +143,10 @@ TEST(CapabilityStatementTest, Contents) {
             "http://terminology.hl7.org/CodeSystem/restful-security-service");
   EXPECT_EQ(Str(service["code"]), "SMART-on-FHIR");
   EXPECT_THAT(Str(rest["security"]["description"]), HasSubstr("Bearer"));
-  ASSERT_EQ(rest["interaction"].Size(), 1u);
-  EXPECT_EQ(Str(rest["interaction"][0]["code"]), "history-system");
+  std::set<std::string> system_codes;
+  for (const auto& i : rest["interaction"].GetArray()) system_codes.insert(Str(i["code"]));
+  EXPECT_EQ(system_codes, (std::set<std::string>{"transaction", "batch", "search-system",
+                                                 "history-system"}));
 
   const auto& resources = rest["resource"];
   ASSERT_EQ(resources.Size(), ResourceTypes().size());
@@ -153,14 +155,23 @@ TEST(CapabilityStatementTest, Contents) {
     types.insert(Str(r["type"]));
     std::set<std::string> codes;
     for (const auto& i : r["interaction"].GetArray()) codes.insert(Str(i["code"]));
-    EXPECT_EQ(codes, (std::set<std::string>{"read", "vread", "update", "delete", "create",
-                                            "history-instance", "history-type"}));
+    EXPECT_EQ(codes, (std::set<std::string>{"read", "vread", "update", "patch", "delete",
+                                            "create", "search-type", "history-instance",
+                                            "history-type"}));
     EXPECT_EQ(Str(r["versioning"]), "versioned-update");
     EXPECT_TRUE(r["readHistory"].GetBool());
     EXPECT_TRUE(r["updateCreate"].GetBool());
-    EXPECT_FALSE(r["conditionalCreate"].GetBool());
-    EXPECT_FALSE(r["conditionalUpdate"].GetBool());
-    EXPECT_EQ(Str(r["conditionalDelete"]), "not-supported");
+    EXPECT_TRUE(r["conditionalCreate"].GetBool());
+    EXPECT_TRUE(r["conditionalUpdate"].GetBool());
+    EXPECT_EQ(Str(r["conditionalDelete"]), "single");
+    // Search parameters come from the R4 definitions; every resource has _id.
+    std::set<std::string> params;
+    for (const auto& p : r["searchParam"].GetArray()) params.insert(Str(p["name"]));
+    EXPECT_EQ(params.count("_id"), 1u) << Str(r["type"]);
+    if (Str(r["type"]) == "Patient") {
+      EXPECT_EQ(params.count("birthdate"), 1u);
+      EXPECT_EQ(params.count("name"), 1u);
+    }
   }
   EXPECT_EQ(types.size(), ResourceTypes().size());
   EXPECT_EQ(types.count("Patient"), 1u);

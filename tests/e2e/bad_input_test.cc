@@ -73,12 +73,23 @@ class DepthLimitTest : public BadInputTest {
 };
 
 // A Patient whose extension nests `depth` containers in all (counting the resource itself).
-std::string NestedPatient(int depth) {
-  std::string body = R"({"resourceType":"Patient","x":)";
-  for (int i = 0; i < depth - 1; ++i) body += "[";
-  body += "1";
-  for (int i = 0; i < depth - 1; ++i) body += "]";
-  return body + "}";
+// A valid Patient whose JSON nests exactly `depth` levels (objects and arrays), through nested
+// extensions: each adds two levels (array, object); the innermost holds a string (odd depths) or
+// a CodeableConcept (three more levels: even depths).
+std::string NestedPatient(int depth, const std::string& id = "") {
+  bool even = depth % 2 == 0;
+  int levels = even ? (depth - 4) / 2 : (depth - 1) / 2;
+  std::string body = R"({"resourceType":"Patient")";
+  if (!id.empty()) body += R"(,"id":")" + id + "\"";
+  std::string close;
+  for (int i = 0; i < levels; ++i) {
+    body += R"(,"extension":[{"url":"http://example.org/n")";
+    close = "}]" + close;
+  }
+  body += even ? R"(,"valueCodeableConcept":{"coding":[{"code":"x"}]})" : R"(,"valueString":"x")";
+  // The innermost extension holds the value; a Patient itself cannot.
+  if (levels == 0) return R"({"resourceType":"Patient"})";
+  return body + close + "}";
 }
 
 // The start of a raw response: "HTTP/1.1 400 ..." -> 400; 0 if none.
@@ -228,9 +239,11 @@ TEST_F(BadInputTest, UnknownTypesBadIdsAndEndpoints) {
   ExpectRefused(client_.Fhir("GET", base + "/Patient/x/_history/1/extra", tok), 404,
                 "extra segment");
   ExpectRefused(client_.Fhir("GET", base + "/Patient/x/foo", tok), 404, "unknown operation");
-  ExpectRefused(client_.Fhir("PATCH", base + "/Patient/x", tok, kPatient), 405, "PATCH");
+  // PATCH takes a JSON Patch document only.
+  ExpectRefused(client_.Fhir("PATCH", base + "/Patient/x", tok, kPatient), 415, "PATCH");
   ExpectRefused(client_.Fhir("POST", base + "/Patient/x", tok, kPatient), 405, "POST on id");
-  ExpectRefused(client_.Fhir("DELETE", base + "/Patient", tok), 405, "DELETE on type");
+  // A conditional delete needs a search.
+  ExpectRefused(client_.Fhir("DELETE", base + "/Patient", tok), 400, "DELETE on type");
   ExpectRefused(client_.Fhir("POST", base + "/_history", tok, kPatient), 405, "POST history");
   ExpectRefused(client_.Fhir("GET", "/fhir", tok), 404, "no tenant");
   HttpResponse dotdot = client_.Fhir("GET", base + "/Patient/..", tok);
@@ -401,10 +414,9 @@ TEST_F(DepthLimitTest, DepthOverTheConfiguredLimitIsRefused) {
   for (int depth : {21, 22, 30, 1000}) {
     ExpectRefused(client_.Fhir("POST", base + "/Patient", dep_.token(), NestedPatient(depth)), 400,
                   std::to_string(depth) + " levels");
-    ExpectRefused(client_.Fhir("PUT", base + "/Patient/deep", dep_.token(),
-                               R"({"resourceType":"Patient","id":"deep","x":)" +
-                                   NestedPatient(depth - 1) + "}"),
-                  400, "PUT " + std::to_string(depth) + " levels");
+    ExpectRefused(
+        client_.Fhir("PUT", base + "/Patient/deep", dep_.token(), NestedPatient(depth, "deep")),
+        400, "PUT " + std::to_string(depth) + " levels");
   }
   EXPECT_EQ(Total(), total_before_);
   HttpResponse at_limit = client_.Fhir("POST", base + "/Patient", dep_.token(), NestedPatient(20));
@@ -415,8 +427,9 @@ TEST_F(DepthLimitTest, DepthOverTheConfiguredLimitIsRefused) {
 TEST_F(BodyLimitTest, BodyOverTheLimitGets413) {
   const std::string base = dep_.Base();
   auto padded = [](size_t size) {
-    std::string head = R"({"resourceType":"Patient","text":{"status":"generated","div":")";
-    std::string tail = R"("}})";
+    std::string head =
+        R"({"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">)";
+    std::string tail = R"(</div>"}})";
     return head + std::string(size - head.size() - tail.size(), 'a') + tail;
   };
   HttpResponse big = client_.Fhir("POST", base + "/Patient", dep_.token(), padded(5000));

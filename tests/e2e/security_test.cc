@@ -454,5 +454,145 @@ TEST_F(MovedCiphertextTest, CiphertextCopiedToAnotherTenantFails) {
   EXPECT_NE(a.body.find(x + "-acme"), std::string::npos);
 }
 
+// Search values are blind-indexed: a canary written in searchable fields (a string, a token
+// from an identifier and from a code) and then searched for, in every way a client can, is
+// found by the API but never lands in clear (nor lower-cased, nor as an indexed prefix) in any
+// file under the data directory (the SQLite index tables included) or in the server log.
+TEST(SecurityTest, SearchedCanariesNeverReachTheDiskOrTheLog) {
+  const int64_t errors_before = ServerErrorResponses();
+  Deployment dep;
+  HttpClient c(dep.port());
+  const std::string base = dep.Base();
+  const std::string& tok = dep.token();
+  const std::string r = RandomToken(12);
+  const std::string family = "Cnry" + r + "Family";
+  const std::string ident = "CNRY" + r + "-IDENT";
+  const std::string code = "cnry" + r + "-code";
+  const std::string chained = "Cnry" + r + "Chain";
+  const std::vector<std::string> canaries = {family, ident, code, chained};
+  const std::map<std::string, std::string> form = {
+      {"Content-Type", "application/x-www-form-urlencoded"}};
+
+  std::vector<std::string> patients;
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse res = c.Fhir(
+        "POST", base + "/Patient", tok,
+        R"({"resourceType":"Patient","identifier":[{"system":"urn:canary","value":")" + ident +
+            R"("}],"name":[{"family":")" + family + R"(","given":[")" + chained + R"("]}]})");
+    ASSERT_EQ(res.status, 201) << res.body;
+    patients.push_back(JsonString(ParseJson(res.body), "id"));
+    res =
+        c.Fhir("POST", base + "/Observation", tok,
+               R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":)"
+               R"("urn:canary","code":")" +
+                   code + R"("}]},"subject":{"reference":"Patient/)" + patients.back() + R"("}})");
+    ASSERT_EQ(res.status, 201) << res.body;
+  }
+  // Conditional create and update carrying the canaries in their conditions.
+  HttpResponse cond = c.Fhir("POST", base + "/Patient", tok,
+                             R"({"resourceType":"Patient","name":[{"family":")" + family + "\"}]}",
+                             {{"If-None-Exist", "identifier=urn:canary%7C" + ident}});
+  EXPECT_EQ(cond.status, 412) << "three patients match: " << cond.body;
+  HttpResponse cond_put =
+      c.Fhir("PUT", base + "/Patient?family:exact=" + chained, tok,
+             R"({"resourceType":"Patient","name":[{"family":")" + chained + "\"}]}");
+  EXPECT_EQ(cond_put.status, 201) << cond_put.body;
+
+  // Every way of searching for them: the API finds them.
+  struct Query {
+    std::string path;
+    size_t expected;
+  };
+  const std::vector<Query> queries = {
+      {"/Patient?family=" + family, 3},
+      {"/Patient?family:exact=" + family, 3},
+      {"/Patient?family=" + family.substr(0, 10), 4},  // and the conditional update's
+      {"/Patient?name=" + chained, 4},
+      {"/Patient?given=" + chained + "&_count=1", 1},
+      {"/Patient?identifier=urn:canary%7C" + ident, 3},
+      {"/Patient?identifier=" + ident + "&_summary=count", 0},
+      {"/Observation?code=urn:canary%7C" + code, 3},
+      {"/Observation?code=" + code + "&_include=Observation:subject", 3},
+      {"/Observation?subject:Patient.family=" + family, 3},
+      {"/Observation?subject:Patient.identifier=" + ident, 3},
+      {"/Patient?family=" + family + "&_revinclude=Observation:subject", 3},
+      {"?_type=Patient,Observation&identifier=" + ident, 3},
+      {"/Patient/" + patients[0] + "/Observation?code=" + code, 1},
+  };
+  for (const Query& q : queries) {
+    HttpResponse res = c.Fhir("GET", base + q.path, tok);
+    ASSERT_EQ(res.status, 200) << q.path << " -> " << res.body;
+    rapidjson::Document doc = ParseJson(res.body);
+    size_t matches = 0;
+    if (doc.HasMember("entry")) {
+      for (const auto& e : doc["entry"].GetArray()) {
+        matches += JsonString(e["search"], "mode") == "match" ? 1 : 0;
+      }
+    }
+    EXPECT_EQ(matches, q.expected) << q.path;
+  }
+  // Paging links carry the search; following them must not persist it anywhere.
+  HttpResponse page = c.Fhir("GET", base + "/Patient?family=" + family + "&_count=1", tok);
+  ASSERT_EQ(page.status, 200);
+  std::string next;
+  for (const auto& l : ParseJson(page.body)["link"].GetArray()) {
+    if (JsonString(l, "relation") == "next") next = PathOfUrl(JsonString(l, "url"));
+  }
+  ASSERT_FALSE(next.empty());
+  EXPECT_EQ(c.Fhir("GET", next, tok).status, 200);
+  // POST _search, conditional delete, and refused searches carrying the canaries.
+  HttpResponse post = c.Fhir("POST", base + "/Patient/_search", tok,
+                             "family=" + family + "&identifier=" + ident, form);
+  EXPECT_EQ(post.status, 200) << post.body;
+  EXPECT_EQ(
+      c.Fhir("DELETE", base + "/Patient?family:exact=" + chained + "&given=nobody", tok).status,
+      200);
+  EXPECT_EQ(c.Fhir("GET", base + "/Patient?birthdate=" + family, tok).status, 400);
+  EXPECT_EQ(c.Fhir("GET", base + "/Patient?family:nosuch=" + family, tok).status, 400);
+  EXPECT_EQ(c.Fhir("GET", base + "/Patient?" + family + "=" + ident, tok, "",
+                   {{"Prefer", "handling=strict"}})
+                .status,
+            400);
+  EXPECT_EQ(c.Fhir("GET", base + "/Patient?" + family + "=" + ident, tok).status, 200);
+  EXPECT_EQ(c.Fhir("GET", base + "/Observation?subject:Nope." + family + "=" + ident, tok).status,
+            400);
+  // A transaction whose ifNoneExist and conditional update carry them.
+  HttpResponse tx = c.Fhir(
+      "POST", base, tok,
+      R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":)"
+      R"("Patient","name":[{"family":")" +
+          family +
+          R"("}]},"request":{"method":"POST","url":"Patient","ifNoneExist":)"
+          R"("family:exact=)" +
+          chained + R"("}}]})");
+  EXPECT_EQ(tx.status, 200) << tx.body;
+
+  ASSERT_EQ(dep.server().Stop(), 0);
+  const std::string log = dep.server().Log();
+  size_t checked = 0;
+  for (const auto& canary : canaries) {
+    // The whole value in every encoding, and the prefix a string index would keep.
+    auto forms = LeakForms(canary);
+    std::string prefix = canary.substr(0, 12);
+    std::transform(prefix.begin(), prefix.end(), prefix.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    forms.emplace_back("normalized prefix", prefix);
+    forms.emplace_back("random part", r);
+    for (const auto& [form_name, needle] : forms) {
+      std::vector<std::string> hits = FilesContaining(dep.data(), needle);
+      EXPECT_TRUE(hits.empty()) << "canary '" << canary << "' (" << form_name << ") found in "
+                                << hits.front();
+      EXPECT_EQ(log.find(needle), std::string::npos)
+          << "canary '" << canary << "' (" << form_name << ") in the server log";
+      ++checked;
+    }
+  }
+  // Control: the index tables exist and hold rows for these resources.
+  EXPECT_FALSE(FilesContaining(dep.data(), patients[0]).empty()) << "ids are stored in clear";
+  std::cout << "[ canary ] " << canaries.size() << " searched canaries, " << checked
+            << " encodings checked\n";
+  EXPECT_EQ(ServerErrorResponses(), errors_before);
+}
+
 }  // namespace
 }  // namespace hygie::e2e

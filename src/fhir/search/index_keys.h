@@ -23,8 +23,8 @@ enum class HashKind : char {
   kTokenNoSystem = 'n',    // |code (no system)
   kStringPrefix = 'p',     // a prefix (1..kMaxPrefixChars code points) of a normalized string
   kStringExact = 'x',      // the string exactly as written (:exact)
-  kReference = 'r',        // Type/id of a local reference
-  kReferenceId = 'i',      // id of a local reference (search by bare id)
+  kReference = 'r',        // Type/id of a local reference (a bare id is searched as Type/id
+                           // for each target type of the parameter)
   kUri = 'u',              // an absolute reference, canonical or uri, exactly
   kPresent = 'm',          // the parameter has at least one value (:missing)
   kDateKey = 'd',          // the key of date entries

@@ -94,7 +94,6 @@ class Sink {
     if (ref.empty() || ref.front() == '#') return;
     if (auto local = LocalReference(ref, tenant_)) {
       Hash(HashKind::kReference, *local);
-      Hash(HashKind::kReferenceId, std::string_view(*local).substr(local->find('/') + 1));
     } else if (ref.find(':') != std::string_view::npos) {
       Hash(HashKind::kUri, ref);
       if (size_t bar = ref.find('|'); bar != std::string_view::npos) {

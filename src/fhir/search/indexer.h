@@ -10,7 +10,7 @@
 //   string     string, markdown, HumanName (family, given, prefix, suffix, text), Address
 //              (line, city, district, state, postalCode, country, text): prefixes of the
 //              normalized value (normalize.h) and the exact value
-//   reference  Reference.reference (local "Type/id" and bare id; other absolute URLs as uri),
+//   reference  Reference.reference (local "Type/id"; other absolute URLs as uri),
 //              canonical and uri values
 //   uri        the value exactly
 //   date       date, dateTime, instant, Period, Timing.event: their ranges

@@ -407,8 +407,19 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         } else if (v.find(':') != std::string::npos) {
           hashes.push_back(H(type, code, HashKind::kUri, v));
         } else if (IsValidId(v)) {
-          hashes.push_back(target.empty() ? H(type, code, HashKind::kReferenceId, v)
-                                          : H(type, code, HashKind::kReference, target + "/" + v));
+          // A bare id: Type/id for the modifier's type, or for each target type.
+          if (!target.empty()) {
+            hashes.push_back(H(type, code, HashKind::kReference, target + "/" + v));
+          } else {
+            for (std::string_view t : def.targets) {
+              hashes.push_back(H(type, code, HashKind::kReference, std::string(t) + "/" + v));
+            }
+            if (def.targets.empty()) {
+              for (std::string_view t : ResourceTypes()) {
+                hashes.push_back(H(type, code, HashKind::kReference, std::string(t) + "/" + v));
+              }
+            }
+          }
         } else {
           return Bad(display, "not a reference (Type/id, id or URL)");
         }

@@ -9,6 +9,14 @@
 namespace hygie::storage {
 namespace {
 
+// prefix followed by n in decimal.
+template <typename N>
+std::string Numbered(std::string_view prefix, N n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+
 using testing::CallbackLog;
 using testing::FaultVfs;
 using testing::Gate;
@@ -40,11 +48,11 @@ class SqliteFaultTest : public ::testing::Test {
   // writer, and returns the callback log: the n batches form one group.
   void CommitOneGroup(size_t n, CallbackLog& log, const std::function<void()>& inject) {
     Gate gate;
-    tenant_->Commit(MakeBatch({MakeWrite("Gate", "g" + std::to_string(gates_++), 1, 0, "")}),
+    tenant_->Commit(MakeBatch({MakeWrite("Gate", Numbered("g", gates_++), 1, 0, "")}),
                     [&](Status) { gate.Wait(); });
     gate.WaitEntered();
     for (size_t i = 0; i < n; ++i) {
-      tenant_->Commit(MakeBatch({MakeWrite("Patient", "p" + std::to_string(i), 1, 0, "x")}),
+      tenant_->Commit(MakeBatch({MakeWrite("Patient", Numbered("p", i), 1, 0, "x")}),
                       log.Slot(i));
     }
     inject();
@@ -75,13 +83,13 @@ TEST_F(SqliteFaultTest, WalWriteFailureFailsTheWholeGroupAndWritesNothing) {
     EXPECT_EQ(log.status(i).code(), Code::kUnavailable) << log.status(i).ToString();
     EXPECT_EQ(log.calls(i), 1);
   }
-  for (size_t i = 0; i < kBatches; ++i) EXPECT_FALSE(Exists("p" + std::to_string(i)));
+  for (size_t i = 0; i < kBatches; ++i) EXPECT_FALSE(Exists(Numbered("p", i)));
   auto stats = dynamic_cast<SqliteTenantStore&>(*tenant_).stats();
   EXPECT_EQ(stats.failed_groups, 1u);
 
   // The store recovers: the same creates now succeed (nothing of the failed group remained).
   for (size_t i = 0; i < kBatches; ++i) {
-    std::string id = "p" + std::to_string(i);
+    std::string id = Numbered("p", i);
     EXPECT_TRUE(tenant_->CommitAndWait(MakeBatch({MakeWrite("Patient", id, 1, 0, "y")})).ok());
   }
   EXPECT_TRUE(Exists("base"));
@@ -98,7 +106,7 @@ TEST_F(SqliteFaultTest, WalSyncFailureIsNeverAcknowledged) {
     EXPECT_EQ(log.status(i).code(), Code::kUnavailable) << log.status(i).ToString();
   }
   // Readers do not see the group that failed to become durable.
-  for (size_t i = 0; i < kBatches; ++i) EXPECT_FALSE(Exists("p" + std::to_string(i)));
+  for (size_t i = 0; i < kBatches; ++i) EXPECT_FALSE(Exists(Numbered("p", i)));
   // Later commits work and see a consistent state.
   EXPECT_TRUE(
       tenant_->CommitAndWait(MakeBatch({MakeWrite("Patient", "base", 2, 1, "base2")})).ok());

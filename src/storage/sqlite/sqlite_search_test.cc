@@ -21,6 +21,14 @@
 namespace hygie::storage {
 namespace {
 
+// prefix followed by n in decimal.
+template <typename N>
+std::string Numbered(std::string_view prefix, N n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -383,7 +391,7 @@ TEST_F(SqliteSearchTest, SortKeysAscDescWithMissingValuesLast) {
 
 TEST_F(SqliteSearchTest, KeysetPagingStaysValidAcrossInserts) {
   for (int i = 0; i < 10; ++i) {
-    Commit({Write("Patient", "p" + std::to_string(i), 1, Hashes({kMale}))});
+    Commit({Write("Patient", Numbered("p", i), 1, Hashes({kMale}))});
   }
   for (bool with_clause : {false, true}) {
     SearchQuery q = with_clause ? Query({{HashTerm({kMale})}}) : Query({});
@@ -417,7 +425,7 @@ TEST_F(SqliteSearchTest, KeysetPagingStaysValidAcrossInserts) {
 
 TEST_F(SqliteSearchTest, OffsetPagingAndCount) {
   for (int i = 0; i < 7; ++i) {
-    Commit({Write("Patient", "p" + std::to_string(i), 1, Hashes({kMale}), 1000 - i)});
+    Commit({Write("Patient", Numbered("p", i), 1, Hashes({kMale}), 1000 - i)});
   }
   SearchQuery q = Query({{HashTerm({kMale})}});
   q.sort = {SortKey{SortKey::kLastUpdated, 0, false}};
@@ -613,7 +621,7 @@ TEST_F(SqliteSearchTest, ConcurrentWritesAndSearches) {
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {
       for (int i = 0; i < kPerWriter; ++i) {
-        std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+        std::string id = Numbered(Numbered("w", w) + "-", i);
         IndexEntries e = Hashes({kMale, static_cast<uint64_t>(1000 + w)});
         e.dates = {{kBirth, i, i}};
         if (!t_->CommitAndWait(testing::MakeBatch({Write("Patient", id, 1, e)})).ok()) {

@@ -50,6 +50,11 @@ constexpr const char* kVersionLogSql =
 // id, never reused since current rows are never deleted; idx holds the resource's index hashes,
 // sorted, 8 bytes little-endian each), the index tables (a hash is stored bit-cast to int64)
 // and the meta table. (type, deleted) serves type scans in row id order.
+// The index tables are partitioned by row id block (b = rid >> kBlockShift): their search keys
+// lead with b, so that the entries of new resources go to the pages of the newest block only
+// instead of every page of one big b-tree. idx_blocks lists the blocks in use; a search probes
+// each block in order. idx_date and idx_num keep a primary key led by rid (append-only; cheap
+// correlated tests and deletion on update) beside their (b, k, lo, hi) search index.
 constexpr const char* kCurrentSchemaSql =
     "CREATE TABLE resource_current("
     "  rid INTEGER PRIMARY KEY,"
@@ -62,24 +67,28 @@ constexpr const char* kCurrentSchemaSql =
     "  idx BLOB,"
     "  UNIQUE(type, id));"
     "CREATE INDEX resource_current_type ON resource_current(type, deleted);"
+    "CREATE TABLE idx_blocks(b INTEGER PRIMARY KEY);"
     "CREATE TABLE idx_hash("
+    "  b INTEGER NOT NULL,"
     "  h INTEGER NOT NULL,"
     "  rid INTEGER NOT NULL,"
-    "  PRIMARY KEY(h, rid)) WITHOUT ROWID;"
+    "  PRIMARY KEY(b, h, rid)) WITHOUT ROWID;"
     "CREATE TABLE idx_date("
     "  rid INTEGER NOT NULL,"
     "  k INTEGER NOT NULL,"
     "  lo INTEGER NOT NULL,"
     "  hi INTEGER NOT NULL,"
+    "  b INTEGER NOT NULL,"
     "  PRIMARY KEY(rid, k, lo, hi)) WITHOUT ROWID;"
-    "CREATE INDEX idx_date_k ON idx_date(k, lo, hi);"
+    "CREATE INDEX idx_date_k ON idx_date(b, k, lo, hi);"
     "CREATE TABLE idx_num("
     "  rid INTEGER NOT NULL,"
     "  k INTEGER NOT NULL,"
     "  lo REAL NOT NULL,"
     "  hi REAL NOT NULL,"
+    "  b INTEGER NOT NULL,"
     "  PRIMARY KEY(rid, k, lo, hi)) WITHOUT ROWID;"
-    "CREATE INDEX idx_num_k ON idx_num(k, lo, hi);"
+    "CREATE INDEX idx_num_k ON idx_num(b, k, lo, hi);"
     "CREATE TABLE meta("
     "  name TEXT PRIMARY KEY,"
     "  value INTEGER NOT NULL) WITHOUT ROWID;";
@@ -94,7 +103,11 @@ constexpr const char* kRebuildCurrentSql =
     "FROM (SELECT type, id, min(seq) AS first, max(version) AS last FROM resource_version "
     "      GROUP BY type, id) g "
     "JOIN resource_version v ON v.type = g.type AND v.id = g.id AND v.version = g.last "
-    "ORDER BY g.first;";
+    "ORDER BY g.first;"
+    "INSERT INTO idx_blocks(b) SELECT DISTINCT rid >> 12 FROM resource_current;";
+static_assert(kBlockShift == 12, "the SQL above and kBlockSql spell the block shift");
+// The block of the resource row c, in SQL.
+constexpr const char* kBlockSql = "(c.rid >> 12)";
 
 constexpr const char* kIndexVersionName = "index_version";
 
@@ -109,7 +122,11 @@ std::string HistorySql(int scope, bool count) {
                           : "SELECT seq, type, id, version, ts, deleted, key_id, body "
                             "FROM resource_version WHERE ";
   int param = 1;
-  auto next = [&param] { return "?" + std::to_string(param++); };
+  auto next = [&param] {
+    std::string p = "?";
+    p += std::to_string(param++);
+    return p;
+  };
   if (scope >= kType) sql += "type = " + next() + " AND ";
   if (scope == kInstance) sql += "id = " + next() + " AND ";
   sql += "ts >= " + next();
@@ -240,6 +257,80 @@ Status ValidateBatch(const WriteBatch& batch) {
   return Status::Ok();
 }
 
+// Most rows of one multi-row INSERT into an index table.
+constexpr size_t kInsertRows = 64;
+
+// Rows waiting to be inserted into one index table, written by multi-row INSERTs of up to
+// kInsertRows rows (one statement per row count, prepared on first use). The value buffer is
+// kept between batches: no allocation per row once warm.
+class InsertBuffer {
+ public:
+  // `head` is the statement up to VALUES (e.g. "INSERT OR IGNORE INTO t(a, b) VALUES ").
+  void Init(sqlite3* db, std::string head, int columns) {
+    db_ = db;
+    head_ = std::move(head);
+    columns_ = columns;
+    stmts_.clear();
+    stmts_.resize(kInsertRows);
+    values_.reserve(kInsertRows * static_cast<size_t>(columns));
+  }
+
+  bool empty() const { return values_.empty(); }
+  void Clear() { values_.clear(); }
+
+  void AddInt(int64_t v) { values_.push_back(Value{v, 0, false}); }
+  void AddReal(double v) { values_.push_back(Value{0, v, true}); }
+  // Ends a row; writes the buffer when it holds kInsertRows rows.
+  Status EndRow() {
+    if (values_.size() >= kInsertRows * static_cast<size_t>(columns_)) return Flush();
+    return Status::Ok();
+  }
+
+  // Inserts the buffered rows and empties the buffer (also on failure).
+  Status Flush() {
+    const size_t rows = values_.size() / static_cast<size_t>(columns_);
+    if (rows == 0) return Status::Ok();
+    Stmt& stmt = stmts_[rows - 1];
+    if (!stmt.valid()) {
+      std::string sql = head_;
+      for (size_t r = 0; r < rows; ++r) {
+        sql += r == 0 ? "(" : ", (";
+        for (int c = 0; c < columns_; ++c) sql += c == 0 ? "?" : ", ?";
+        sql += ")";
+      }
+      auto prepared = Stmt::Prepare(db_, sql);
+      if (!prepared.ok()) {
+        values_.clear();
+        return prepared.status();
+      }
+      stmt = std::move(*prepared);
+    }
+    ScopedReset reset(stmt);
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < values_.size() && rc == SQLITE_OK; ++i) {
+      const Value& v = values_[i];
+      int index = static_cast<int>(i) + 1;
+      rc = v.real ? sqlite3_bind_double(stmt.get(), index, v.d)
+                  : sqlite3_bind_int64(stmt.get(), index, v.i);
+    }
+    values_.clear();
+    if (rc != SQLITE_OK) return sqlite::SqliteStatus(rc, db_, "bind index row");
+    return stmt.Run();
+  }
+
+ private:
+  struct Value {
+    int64_t i;
+    double d;
+    bool real;
+  };
+  sqlite3* db_ = nullptr;
+  std::string head_;
+  int columns_ = 1;
+  std::vector<Value> values_;
+  std::vector<Stmt> stmts_;  // by row count - 1
+};
+
 // The statements of the write connection that apply a batch.
 struct WriteStatements {
   Stmt select_current;
@@ -247,13 +338,14 @@ struct WriteStatements {
   Stmt insert_current;
   Stmt update_current;
   Stmt update_idx;
-  Stmt insert_hash;
+  Stmt insert_block;
   Stmt delete_hash;
-  Stmt insert_date;
   Stmt delete_dates;
-  Stmt insert_number;
   Stmt delete_numbers;
   Stmt set_meta;
+  InsertBuffer hashes;   // (b, h, rid)
+  InsertBuffer dates;    // (rid, k, lo, hi, b)
+  InsertBuffer numbers;  // (rid, k, lo, hi, b)
 };
 
 bool HasWork(const WriteBatch& batch) {
@@ -365,13 +457,9 @@ Status SqliteTenantStore::Start() {
        "UPDATE resource_current SET version = ?2, seq = ?3, ts = ?4, deleted = ?5, idx = ?6 "
        "WHERE rid = ?1"},
       {&writer->stmts.update_idx, "UPDATE resource_current SET idx = ?2 WHERE rid = ?1"},
-      {&writer->stmts.insert_hash, "INSERT OR IGNORE INTO idx_hash(h, rid) VALUES (?1, ?2)"},
-      {&writer->stmts.delete_hash, "DELETE FROM idx_hash WHERE h = ?1 AND rid = ?2"},
-      {&writer->stmts.insert_date,
-       "INSERT OR IGNORE INTO idx_date(rid, k, lo, hi) VALUES (?1, ?2, ?3, ?4)"},
+      {&writer->stmts.insert_block, "INSERT OR IGNORE INTO idx_blocks(b) VALUES (?1)"},
+      {&writer->stmts.delete_hash, "DELETE FROM idx_hash WHERE b = ?1 AND h = ?2 AND rid = ?3"},
       {&writer->stmts.delete_dates, "DELETE FROM idx_date WHERE rid = ?1"},
-      {&writer->stmts.insert_number,
-       "INSERT OR IGNORE INTO idx_num(rid, k, lo, hi) VALUES (?1, ?2, ?3, ?4)"},
       {&writer->stmts.delete_numbers, "DELETE FROM idx_num WHERE rid = ?1"},
       {&writer->stmts.set_meta,
        "INSERT INTO meta(name, value) VALUES (?1, ?2) "
@@ -380,6 +468,9 @@ Status SqliteTenantStore::Start() {
   for (const auto& [stmt, sql] : statements) {
     HYGIE_ASSIGN_OR_RETURN(*stmt, Stmt::Prepare(db, sql));
   }
+  writer->stmts.hashes.Init(db, "INSERT OR IGNORE INTO idx_hash(b, h, rid) VALUES ", 3);
+  writer->stmts.dates.Init(db, "INSERT OR IGNORE INTO idx_date(rid, k, lo, hi, b) VALUES ", 5);
+  writer->stmts.numbers.Init(db, "INSERT OR IGNORE INTO idx_num(rid, k, lo, hi, b) VALUES ", 5);
   // Checkpoints are run by the checkpointer (and by the writer past the hard limit), not by
   // every commit that crosses SQLite's default threshold.
   HYGIE_RETURN_IF_ERROR(writer->db.Exec("PRAGMA wal_autocheckpoint=0"));
@@ -522,15 +613,27 @@ class BatchWriter {
   BatchWriter(Db& db, WriteStatements& s, Status* outcome) : db_(db), s_(s), outcome_(outcome) {}
 
   Status Apply(const WriteBatch& batch) {
+    ClearBuffers();  // rows left by a batch that failed
     for (const VersionWrite& w : batch.versions) {
-      if (!outcome_->ok()) return Status::Ok();
+      if (!outcome_->ok()) break;
       HYGIE_RETURN_IF_ERROR(WriteVersion(w));
     }
     for (const IndexWrite& w : batch.reindex) {
-      if (!outcome_->ok()) return Status::Ok();
+      if (!outcome_->ok()) break;
       HYGIE_RETURN_IF_ERROR(Reindex(w));
     }
-    if (outcome_->ok() && batch.set_index_version) {
+    if (!outcome_->ok()) {
+      ClearBuffers();  // the batch is rolled back
+      return Status::Ok();
+    }
+    for (InsertBuffer* buffer : {&s_.hashes, &s_.dates, &s_.numbers}) {
+      HYGIE_RETURN_IF_ERROR(Classify(buffer->Flush()));
+      if (!outcome_->ok()) {
+        ClearBuffers();
+        return Status::Ok();
+      }
+    }
+    if (batch.set_index_version) {
       ScopedReset reset(s_.set_meta);
       Status st = s_.set_meta.BindText(1, kIndexVersionName);
       if (st.ok()) st = s_.set_meta.BindInt64(2, *batch.set_index_version);
@@ -541,6 +644,12 @@ class BatchWriter {
   }
 
  private:
+  void ClearBuffers() {
+    s_.hashes.Clear();
+    s_.dates.Clear();
+    s_.numbers.Clear();
+  }
+
   // A statement error is the batch's own (e.g. a constraint) unless it is an I/O-class error
   // or SQLite has abandoned the transaction.
   Status Classify(Status status) {
@@ -619,6 +728,14 @@ class BatchWriter {
       if (!s.ok()) return Classify(std::move(s));
     }
     int64_t rid = cur.exists ? cur.rid : sqlite3_last_insert_rowid(db_.get());
+    if (!cur.exists && (rid >> kBlockShift) != last_block_) {
+      Stmt& block = s_.insert_block;
+      ScopedReset reset(block);
+      Status s = block.BindInt64(1, rid >> kBlockShift);
+      if (s.ok()) s = block.Run();
+      if (!s.ok()) return Classify(std::move(s));
+      last_block_ = rid >> kBlockShift;
+    }
     return Classify(ReplaceEntries(rid, cur.exists, cur.hashes, hashes, w.index));
   }
 
@@ -645,22 +762,36 @@ class BatchWriter {
   }
 
   // Deletes the entries of `rid` that are not in the new set, inserts those that are new.
-  // Dates and numbers (few per resource) are deleted and inserted whole.
+  // Dates and numbers (few per resource) are deleted and inserted whole. Inserts are buffered
+  // (see InsertBuffer); a buffer is written out before a delete from its table, which may
+  // concern rows of the same resource written earlier in the batch.
   Status ReplaceEntries(int64_t rid, bool existed, const std::vector<uint64_t>& old_hashes,
                         const std::vector<uint64_t>& new_hashes, const IndexEntries& index) {
+    const int64_t block = rid >> kBlockShift;
     size_t i = 0;
     size_t j = 0;
     while (i < old_hashes.size() || j < new_hashes.size()) {
       if (j == new_hashes.size() || (i < old_hashes.size() && old_hashes[i] < new_hashes[j])) {
-        HYGIE_RETURN_IF_ERROR(RunPair(s_.delete_hash, old_hashes[i++], rid));
+        HYGIE_RETURN_IF_ERROR(s_.hashes.Flush());
+        Stmt& st = s_.delete_hash;
+        ScopedReset reset(st);
+        HYGIE_RETURN_IF_ERROR(st.BindInt64(1, block));
+        HYGIE_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(old_hashes[i++])));
+        HYGIE_RETURN_IF_ERROR(st.BindInt64(3, rid));
+        HYGIE_RETURN_IF_ERROR(st.Run());
       } else if (i == old_hashes.size() || new_hashes[j] < old_hashes[i]) {
-        HYGIE_RETURN_IF_ERROR(RunPair(s_.insert_hash, new_hashes[j++], rid));
+        s_.hashes.AddInt(block);
+        s_.hashes.AddInt(static_cast<int64_t>(new_hashes[j++]));
+        s_.hashes.AddInt(rid);
+        HYGIE_RETURN_IF_ERROR(s_.hashes.EndRow());
       } else {
         ++i;
         ++j;
       }
     }
     if (existed) {
+      HYGIE_RETURN_IF_ERROR(s_.dates.Flush());
+      HYGIE_RETURN_IF_ERROR(s_.numbers.Flush());
       for (Stmt* st : {&s_.delete_dates, &s_.delete_numbers}) {
         ScopedReset reset(*st);
         HYGIE_RETURN_IF_ERROR(st->BindInt64(1, rid));
@@ -668,36 +799,28 @@ class BatchWriter {
       }
     }
     for (const DateEntry& e : index.dates) {
-      Stmt& st = s_.insert_date;
-      ScopedReset reset(st);
-      HYGIE_RETURN_IF_ERROR(st.BindInt64(1, rid));
-      HYGIE_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(e.key)));
-      HYGIE_RETURN_IF_ERROR(st.BindInt64(3, e.lo));
-      HYGIE_RETURN_IF_ERROR(st.BindInt64(4, e.hi));
-      HYGIE_RETURN_IF_ERROR(st.Run());
+      s_.dates.AddInt(rid);
+      s_.dates.AddInt(static_cast<int64_t>(e.key));
+      s_.dates.AddInt(e.lo);
+      s_.dates.AddInt(e.hi);
+      s_.dates.AddInt(block);
+      HYGIE_RETURN_IF_ERROR(s_.dates.EndRow());
     }
     for (const NumberEntry& e : index.numbers) {
-      Stmt& st = s_.insert_number;
-      ScopedReset reset(st);
-      HYGIE_RETURN_IF_ERROR(st.BindInt64(1, rid));
-      HYGIE_RETURN_IF_ERROR(st.BindInt64(2, static_cast<int64_t>(e.key)));
-      HYGIE_RETURN_IF_ERROR(st.BindDouble(3, e.lo));
-      HYGIE_RETURN_IF_ERROR(st.BindDouble(4, e.hi));
-      HYGIE_RETURN_IF_ERROR(st.Run());
+      s_.numbers.AddInt(rid);
+      s_.numbers.AddInt(static_cast<int64_t>(e.key));
+      s_.numbers.AddReal(e.lo);
+      s_.numbers.AddReal(e.hi);
+      s_.numbers.AddInt(block);
+      HYGIE_RETURN_IF_ERROR(s_.numbers.EndRow());
     }
     return Status::Ok();
-  }
-
-  static Status RunPair(Stmt& st, uint64_t h, int64_t rid) {
-    ScopedReset reset(st);
-    HYGIE_RETURN_IF_ERROR(st.BindInt64(1, static_cast<int64_t>(h)));
-    HYGIE_RETURN_IF_ERROR(st.BindInt64(2, rid));
-    return st.Run();
   }
 
   Db& db_;
   WriteStatements& s_;
   Status* outcome_;
+  int64_t last_block_ = -1;  // block registered in idx_blocks by this batch
 };
 
 }  // namespace
@@ -1018,13 +1141,14 @@ struct BoundValue {
 // Builds the SQL of a search and the values it binds, numbered ?1, ?2, ... in order of use.
 //
 // Plan: the query runs over resource_current c. When a clause is made of plain (non-negated)
-// hash terms, the one with the fewest hashes drives: a single hash as `idx_hash d CROSS JOIN c`
-// (walking the (h, rid) primary key in row id order, so that paging by row id stops after
-// `limit` rows), several as `c.rid IN (SELECT rid FROM idx_hash ...)`. With a driver, the type
+// hash terms, the one with the fewest hashes drives: a single hash as
+// `idx_blocks k CROSS JOIN idx_hash d CROSS JOIN c` (one seek per block, in block order, then
+// the (b, h, rid) primary key in row id order: ordered by (k.b, d.rid), so that paging by row id
+// stops after `limit` rows), several as `c.rid IN (SELECT rid FROM idx_blocks, idx_hash ...)`. With a driver, the type
 // and deleted tests are written `+c.type` / `+c.deleted` to keep the planner from scanning the
 // (type, deleted) index instead. An id clause is left to the (type, id) index. A sorted or
 // counted query without hash driver may be driven by a single date or number term. Every other
-// clause is a correlated test: EXISTS on the (h, rid) or (rid, k) primary keys.
+// clause is a correlated test: EXISTS on the (b, h, rid) or (rid, k) primary keys.
 class SearchSqlBuilder {
  public:
   SearchSqlBuilder(const SearchQuery& q, bool count) : q_(q), count_(count) {}
@@ -1038,7 +1162,9 @@ class SearchSqlBuilder {
     sql_ = count_ ? "SELECT count(*) "
                   : "SELECT c.rid, c.type, c.id, c.version, c.ts, c.deleted, c.seq ";
     if (join) {
-      sql_ += "FROM idx_hash d CROSS JOIN resource_current c ON c.rid = d.rid WHERE d.h = ";
+      sql_ +=
+          "FROM idx_blocks k CROSS JOIN idx_hash d ON d.b = k.b "
+          "CROSS JOIN resource_current c ON c.rid = d.rid WHERE d.h = ";
       sql_ += Int(static_cast<int64_t>(DriverHash()));
     } else {
       sql_ += "FROM resource_current c WHERE 1";
@@ -1055,6 +1181,10 @@ class SearchSqlBuilder {
     }
     const bool keyset = !count_ && q_.sort.empty();
     if (keyset && q_.after_rowid > 0) {
+      if (join) {
+        sql_ += " AND k.b >= ";
+        sql_ += Int(ClampToInt64(q_.after_rowid) >> kBlockShift);
+      }
       sql_ += " AND " + rid + " > " + Int(ClampToInt64(q_.after_rowid));
     }
     for (size_t i = 0; i < q_.clauses.size(); ++i) {
@@ -1070,6 +1200,7 @@ class SearchSqlBuilder {
       sql_ += SortSql(key);
       sql_ += key.descending ? " DESC NULLS LAST, " : " ASC NULLS LAST, ";
     }
+    if (join) sql_ += "k.b, ";  // the same order as d.rid, known to the planner
     sql_ += rid + " LIMIT " + Int(ClampToInt64(q_.limit));
     if (!keyset && q_.offset > 0) sql_ += " OFFSET " + Int(ClampToInt64(q_.offset));
     return Status::Ok();
@@ -1149,7 +1280,9 @@ class SearchSqlBuilder {
   std::string DriverSql(const SearchClause& clause) {
     const SearchTerm& first = clause[0];
     if (first.kind == SearchTerm::kHash) {
-      std::string sql = "c.rid IN (SELECT rid FROM idx_hash WHERE h IN (";
+      std::string sql =
+          "c.rid IN (SELECT d.rid FROM idx_blocks k CROSS JOIN idx_hash d ON d.b = k.b "
+          "WHERE d.h IN (";
       bool any = false;
       for (const SearchTerm& t : clause) {
         for (uint64_t h : t.hashes) {
@@ -1161,10 +1294,12 @@ class SearchSqlBuilder {
       return sql + "))";
     }
     const bool date = first.kind == SearchTerm::kDate;
-    std::string sql = date ? "c.rid IN (SELECT rid FROM idx_date WHERE k = "
-                           : "c.rid IN (SELECT rid FROM idx_num WHERE k = ";
+    std::string sql = date ? "c.rid IN (SELECT d.rid FROM idx_blocks k CROSS JOIN idx_date d "
+                             "ON d.b = k.b WHERE d.k = "
+                           : "c.rid IN (SELECT d.rid FROM idx_blocks k CROSS JOIN idx_num d "
+                             "ON d.b = k.b WHERE d.k = ";
     sql += Int(static_cast<int64_t>(first.key));
-    return sql + " AND " + RangesSql(first, "lo", "hi") + ")";
+    return sql + " AND " + RangesSql(first, "d.lo", "d.hi") + ")";
   }
 
   std::string ClauseSql(const SearchClause& clause) {
@@ -1184,7 +1319,9 @@ class SearchSqlBuilder {
         if (t.hashes.empty()) {
           sql = "0";
         } else {
-          sql = "EXISTS (SELECT 1 FROM idx_hash WHERE h IN (";
+          sql = "EXISTS (SELECT 1 FROM idx_hash WHERE b = ";
+          sql += kBlockSql;
+          sql += " AND h IN (";
           for (size_t i = 0; i < t.hashes.size(); ++i) {
             if (i > 0) sql += ", ";
             sql += Int(static_cast<int64_t>(t.hashes[i]));
@@ -1278,15 +1415,21 @@ class SearchSqlBuilder {
 
   std::string Int(int64_t v) {
     values_.push_back(BoundValue{BoundValue::kInt, v, 0, {}});
-    return "?" + std::to_string(values_.size());
+    return Param(values_.size());
   }
   std::string Real(double v) {
     values_.push_back(BoundValue{BoundValue::kReal, 0, v, {}});
-    return "?" + std::to_string(values_.size());
+    return Param(values_.size());
   }
   std::string Text(std::string_view v) {
     values_.push_back(BoundValue{BoundValue::kText, 0, 0, v});
-    return "?" + std::to_string(values_.size());
+    return Param(values_.size());
+  }
+
+  static std::string Param(size_t n) {
+    std::string p = "?";
+    p += std::to_string(n);
+    return p;
   }
 
   const SearchQuery& q_;

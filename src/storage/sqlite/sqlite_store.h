@@ -10,11 +10,14 @@
 // kUnavailable; nothing of it is acknowledged.
 // Reads: a pool of read connections per tenant, each with its prepared statements; WAL lets
 // them run during writes and they see only committed data.
-// Search index: idx_hash (hash, row id) and idx_date / idx_num (row id, key, lo, hi) hold the
-// index entries of current versions; resource_current keeps each resource's hashes (a blob)
-// so that an update deletes and inserts only the entries that changed. A search is one SQL
-// statement built from the query's shape (values always bound as parameters), cached per read
-// connection; it is driven from idx_hash when a clause is made of plain hash terms.
+// Search index: idx_hash (block, hash, row id) and idx_date / idx_num (row id, key, lo, hi,
+// block) hold the index entries of current versions, partitioned by row id block so that a
+// commit dirties only the pages of the newest block(s); idx_blocks lists the blocks.
+// resource_current keeps each resource's hashes (a blob) so that an update deletes and inserts
+// only the entries that changed; entries are inserted with multi-row INSERTs. A search is one
+// SQL statement built from the query's shape (values always bound as parameters), cached per
+// read connection; it is driven from idx_hash, block by block in row id order, when a clause is
+// made of plain hash terms.
 // Checkpoints: copying the WAL back into the database file (and syncing it) is kept off the
 // commit path: a checkpointer thread per tenant, with its own connection, runs a PASSIVE
 // checkpoint when the WAL passes kCheckpointPages; only past kWalHardLimitPages does the
@@ -47,9 +50,13 @@ class Db;
 inline constexpr int kSqliteSchemaVersion = 2;
 // Most parameters a search may bind (hashes, ids, types, bounds); beyond: kInvalidArgument.
 inline constexpr size_t kMaxSearchParams = 30000;
-// The writer's page cache, KiB (at least SqliteOptions::cache_kib): index inserts touch pages
-// all over the index b-trees.
-inline constexpr int kWriterCacheKib = 64 * 1024;
+// The writer's page cache, KiB (at least SqliteOptions::cache_kib): it holds the upper levels
+// of every b-tree and the pages of the newest row id blocks, so that a commit reads almost
+// nothing back from disk. Pages are allocated as used: a small tenant costs what it touches.
+inline constexpr int kWriterCacheKib = 256 * 1024;
+// The index tables are partitioned by blocks of 2^kBlockShift row ids (b = rid >> kBlockShift):
+// inserts stay in the newest block's pages; a search probes each block in order.
+inline constexpr int kBlockShift = 12;
 // WAL size (pages) that wakes the checkpointer, and the size at which the writer checkpoints.
 inline constexpr int kCheckpointPages = 1000;
 inline constexpr int kWalHardLimitPages = 8000;
