@@ -174,9 +174,10 @@ int Run(const Options& opt) {
             SearchTerm date;
             date.kind = SearchTerm::kDate;
             date.key = kDateKey;
-            date.ranges = {{storage::RangeCmp{storage::RangeCmp::kHi, storage::RangeCmp::kGe, 0, lo},
-                            storage::RangeCmp{storage::RangeCmp::kLo, storage::RangeCmp::kLe, 0,
-                                              lo + kDateSpan / 20}}};
+            date.ranges = {
+                {storage::RangeCmp{storage::RangeCmp::kHi, storage::RangeCmp::kGe, 0, lo},
+                 storage::RangeCmp{storage::RangeCmp::kLo, storage::RangeCmp::kLe, 0,
+                                   lo + kDateSpan / 20}}};
             q.clauses.push_back({date});
           }
           q.limit = opt.limit;

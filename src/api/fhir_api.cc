@@ -27,8 +27,52 @@ namespace asio = boost::asio;
 using http::Request;
 using http::Response;
 
-bool ParseTarget(std::string_view target, std::vector<std::string>* segments,
+namespace {
+
+// Characters RFC 3986 allows in a path or query as they are.
+bool IsUriChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
+    case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
+    case '@': case '/': case '?':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Percent-encodes what a strict URL parser refuses but FHIR clients and the specification's own
+// examples write as is ("identifier=http://x|123", spaces, non-ASCII bytes, a '%' not followed by
+// two hex digits), so that the parser sees the URL the client meant.
+std::string EncodeLenient(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (IsUriChar(c) ||
+        (c == '%' && i + 2 < text.size() && IsHex(text[i + 1]) && IsHex(text[i + 2]))) {
+      out.push_back(c);
+    } else {
+      auto b = static_cast<unsigned char>(c);
+      out.push_back('%');
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool ParseTarget(std::string_view raw_target, std::vector<std::string>* segments,
                  std::vector<std::pair<std::string, std::string>>* params) {
+  std::string target = EncodeLenient(raw_target);
   auto parsed = boost::urls::parse_origin_form(target);
   if (!parsed) return false;
   boost::urls::url_view url = *parsed;
@@ -39,8 +83,10 @@ bool ParseTarget(std::string_view target, std::vector<std::string>* segments,
   return true;
 }
 
-bool ParseForm(std::string_view form, std::vector<std::pair<std::string, std::string>>* params) {
-  if (form.empty()) return true;
+bool ParseForm(std::string_view raw_form,
+               std::vector<std::pair<std::string, std::string>>* params) {
+  if (raw_form.empty()) return true;
+  std::string form = EncodeLenient(raw_form);
   auto parsed = boost::urls::parse_query(form);
   if (!parsed) return false;
   for (auto p : *parsed) {

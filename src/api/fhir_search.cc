@@ -450,6 +450,8 @@ Response FhirApi::Everything(Call& call) {
       if (seen.count(ref) != 0) continue;
       size_t slash = ref.find('/');
       std::string type = ref.substr(0, slash);
+      // Other patients (a link, a related person's patient) are not this patient's data.
+      if (type == "Patient") continue;
       if (!call.scopes.Allows(type, auth::Permission::kRead)) continue;
       auto rec = call.store->ReadCurrent(type, ref.substr(slash + 1));
       if (!rec.ok()) return FromStatus(rec.status());

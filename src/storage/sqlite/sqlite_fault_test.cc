@@ -52,8 +52,7 @@ class SqliteFaultTest : public ::testing::Test {
                     [&](Status) { gate.Wait(); });
     gate.WaitEntered();
     for (size_t i = 0; i < n; ++i) {
-      tenant_->Commit(MakeBatch({MakeWrite("Patient", Numbered("p", i), 1, 0, "x")}),
-                      log.Slot(i));
+      tenant_->Commit(MakeBatch({MakeWrite("Patient", Numbered("p", i), 1, 0, "x")}), log.Slot(i));
     }
     inject();
     gate.Open();

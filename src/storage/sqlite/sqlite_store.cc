@@ -1144,11 +1144,11 @@ struct BoundValue {
 // hash terms, the one with the fewest hashes drives: a single hash as
 // `idx_blocks k CROSS JOIN idx_hash d CROSS JOIN c` (one seek per block, in block order, then
 // the (b, h, rid) primary key in row id order: ordered by (k.b, d.rid), so that paging by row id
-// stops after `limit` rows), several as `c.rid IN (SELECT rid FROM idx_blocks, idx_hash ...)`. With a driver, the type
-// and deleted tests are written `+c.type` / `+c.deleted` to keep the planner from scanning the
-// (type, deleted) index instead. An id clause is left to the (type, id) index. A sorted or
-// counted query without hash driver may be driven by a single date or number term. Every other
-// clause is a correlated test: EXISTS on the (b, h, rid) or (rid, k) primary keys.
+// stops after `limit` rows), several as `c.rid IN (SELECT rid FROM idx_blocks, idx_hash ...)`. With
+// a driver, the type and deleted tests are written `+c.type` / `+c.deleted` to keep the planner
+// from scanning the (type, deleted) index instead. An id clause is left to the (type, id) index. A
+// sorted or counted query without hash driver may be driven by a single date or number term. Every
+// other clause is a correlated test: EXISTS on the (b, h, rid) or (rid, k) primary keys.
 class SearchSqlBuilder {
  public:
   SearchSqlBuilder(const SearchQuery& q, bool count) : q_(q), count_(count) {}
