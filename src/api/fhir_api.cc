@@ -33,9 +33,25 @@ namespace {
 bool IsUriChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
-    case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
-    case '@': case '/': case '?':
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '@':
+    case '/':
+    case '?':
       return true;
     default:
       return false;
@@ -181,7 +197,6 @@ PreferReturn ParsePreferReturn(const Request& req) {
 
 }  // namespace
 
-
 FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& store,
                  const auth::TokenVerifier& verifier, const Clock& clock)
     : options_(std::move(options)),
@@ -197,9 +212,10 @@ FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& s
   // Compile the search parameter expressions now rather than on the first write.
   const auto& unsupported = fhir::search::Indexer::Get().Unsupported();
   if (!unsupported.empty()) {
-    log::Info("{} search parameters have expressions outside the supported FHIRPath subset "
-              "and are not indexed",
-              unsupported.size());
+    log::Info(
+        "{} search parameters have expressions outside the supported FHIRPath subset "
+        "and are not indexed",
+        unsupported.size());
   }
 }
 
@@ -625,8 +641,8 @@ Result<Prepared> PrepareVersion(const crypto::TenantKeys& keys, const crypto::Ke
   Prepared p;
   p.json = resource.Serialize();
   HYGIE_ASSIGN_OR_RETURN(SealedBody sealed, SealResource(keys, type, id, version, p.json));
-  p.write.record = storage::VersionRecord{type,  id, version, now, false, sealed.key_id,
-                                          std::move(sealed.sealed)};
+  p.write.record = storage::VersionRecord{
+      type, id, version, now, false, sealed.key_id, std::move(sealed.sealed)};
   p.write.expected_current = expected;
   p.write.index = fhir::search::Indexer::Get().Index(resource.doc(), type, hasher, keys.tenant());
   return p;
@@ -670,7 +686,8 @@ asio::awaitable<Response> FhirApi::Create(Call& call) {
   }
 
   // The server assigns the id; an id in the body is ignored, as FHIR says.
-  std::string id = call.assigned_id.empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : call.assigned_id;
+  std::string id =
+      call.assigned_id.empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : call.assigned_id;
   int64_t now = clock_.NowMicros();
   auto prepared = PrepareVersion(*call.keys, *call.hasher, resource, call.type, id, 1, 0, now);
   if (!prepared.ok()) co_return FromStatus(prepared.status());
@@ -744,9 +761,10 @@ asio::awaitable<Response> FhirApi::Patch(Call& call) {
   std::string_view mime = ct == call.req.end() ? "" : ct->value();
   mime = mime.substr(0, mime.find(';'));
   if (mime != "application/json-patch+json") {
-    co_return Outcome(415, "not-supported",
-                      "PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)",
-                      "HYGIE-MEDIA-TYPE");
+    co_return Outcome(
+        415, "not-supported",
+        "PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)",
+        "HYGIE-MEDIA-TYPE");
   }
   auto if_match = ParseIfMatch(call.req);
   if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
@@ -781,15 +799,16 @@ asio::awaitable<Response> FhirApi::Patch(Call& call) {
     std::string patched = resource->Serialize();
     auto reparsed = fhir::Resource::Parse(patched, options_.parse_limits);
     if (!reparsed.ok()) co_return BodyError(reparsed.status());
-    if (reparsed->resource_type() != call.type || reparsed->id() != std::optional(std::string_view(call.id))) {
+    if (reparsed->resource_type() != call.type ||
+        reparsed->id() != std::optional(std::string_view(call.id))) {
       co_return Outcome(422, "processing", "a patch may not change resourceType or id",
                         "HYGIE-PATCH-FAILED");
     }
     if (auto invalid = CheckValid(*reparsed)) co_return *invalid;
     uint64_t version = cur.version + 1;
     int64_t now = clock_.NowMicros();
-    auto prepared = PrepareVersion(*call.keys, *call.hasher, *reparsed, call.type, call.id,
-                                   version, cur.version, now);
+    auto prepared = PrepareVersion(*call.keys, *call.hasher, *reparsed, call.type, call.id, version,
+                                   cur.version, now);
     if (!prepared.ok()) co_return FromStatus(prepared.status());
     std::string out = std::move(prepared->json);
     Status s = co_await Write(call, std::move(prepared->write));
@@ -849,8 +868,8 @@ asio::awaitable<Response> FhirApi::Delete(Call& call) {
 // PUT, DELETE and PATCH on a type with a search: the search picks the resource.
 asio::awaitable<Response> FhirApi::Conditional(Call& call) {
   const bhttp::verb method = call.req.method();
-  auto permission = method == bhttp::verb::delete_ ? auth::Permission::kDelete
-                                                   : auth::Permission::kUpdate;
+  auto permission =
+      method == bhttp::verb::delete_ ? auth::Permission::kDelete : auth::Permission::kUpdate;
   if (!call.scopes.Allows(call.type, permission) ||
       !call.scopes.Allows(call.type, auth::Permission::kSearch)) {
     co_return Outcome(403, "forbidden",
@@ -873,8 +892,9 @@ asio::awaitable<Response> FhirApi::Conditional(Call& call) {
   }
   if (method == bhttp::verb::delete_) {
     if (ids->empty()) {
-      co_return MakeResponse(200, fhir::OperationOutcomeJson("information", "not-found",
-                                                             "no resource matched; nothing deleted"));
+      co_return MakeResponse(200,
+                             fhir::OperationOutcomeJson("information", "not-found",
+                                                        "no resource matched; nothing deleted"));
     }
     call.id = (*ids)[0];
     co_return co_await Delete(call);
@@ -895,17 +915,23 @@ asio::awaitable<Response> FhirApi::Conditional(Call& call) {
                         "HYGIE-ID-MISMATCH");
     }
     call.id = (*ids)[0];
+    if (!body_id) {
+      parsed->SetId(call.id);
+      call.req.body() = parsed->Serialize();
+    }
   } else if (body_id) {
     call.id = std::string(*body_id);
     auto existing = call.store->ReadCurrent(call.type, call.id);
     if (!existing.ok()) co_return FromStatus(existing.status());
     if (existing->has_value() && !(*existing)->deleted) {
-      co_return Outcome(409, "conflict",
-                        "the body's id names an existing resource that the condition does not match",
-                        "HYGIE-CONDITION");
+      co_return Outcome(
+          409, "conflict",
+          "the body's id names an existing resource that the condition does not match",
+          "HYGIE-CONDITION");
     }
   } else {
-    call.id = call.assigned_id.empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : call.assigned_id;
+    call.id =
+        call.assigned_id.empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : call.assigned_id;
     parsed->SetId(call.id);
     call.req.body() = parsed->Serialize();
   }

@@ -67,8 +67,8 @@ std::string RewriteReferences(rapidjson::Value& v,
           if (it == map.end()) {
             if (unresolved.empty()) unresolved = ref;
           } else {
-            m.value.SetString(it->second.data(), static_cast<rapidjson::SizeType>(it->second.size()),
-                              a);
+            m.value.SetString(it->second.data(),
+                              static_cast<rapidjson::SizeType>(it->second.size()), a);
           }
         }
       } else {
@@ -141,10 +141,10 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
       co_return Outcome(400, "structure", "Bundle.entry must be an array", "HYGIE-BUNDLE-ENTRY");
     }
     if (entry_member->value.Size() > options_.max_bundle_entries) {
-      co_return Outcome(413, "too-costly",
-                        "a bundle holds at most " + std::to_string(options_.max_bundle_entries) +
-                            " entries",
-                        "HYGIE-BUNDLE-TOO-LARGE");
+      co_return Outcome(
+          413, "too-costly",
+          "a bundle holds at most " + std::to_string(options_.max_bundle_entries) + " entries",
+          "HYGIE-BUNDLE-TOO-LARGE");
     }
     size_t index = 0;
     for (auto& e : entry_member->value.GetArray()) {
@@ -182,8 +182,8 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
       bool needs_body = in.method == bhttp::verb::post || in.method == bhttp::verb::put ||
                         in.method == bhttp::verb::patch;
       if (needs_body && in.resource == nullptr) {
-        co_return EntryError(in.index, 400, "required", "entry.resource is required for " +
-                                                            std::string(method));
+        co_return EntryError(in.index, 400, "required",
+                             "entry.resource is required for " + std::string(method));
       }
       entries.push_back(std::move(in));
     }
@@ -254,8 +254,8 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
         if (parsed.ok()) {
           auto id = parsed->id();
           if (id) {
-            out.full_url = call.base + "/" + std::string(parsed->resource_type()) + "/" +
-                           std::string(*id);
+            out.full_url =
+                call.base + "/" + std::string(parsed->resource_type()) + "/" + std::string(*id);
           }
         }
       }

@@ -29,7 +29,7 @@ struct FhirApi::Call {
   const http::RequestContext& ctx;
   std::string base;  // e.g. http://host:port/fhir/acme
   std::string tenant;
-  std::vector<std::string> segments;  // after /fhir/{tenant}/
+  std::vector<std::string> segments;                        // after /fhir/{tenant}/
   std::vector<std::pair<std::string, std::string>> params;  // decoded
   std::shared_ptr<const auth::Claims> claims;
   auth::ScopeSet scopes;

@@ -1,7 +1,7 @@
 // Search (type, system, compartment), _include/_revinclude, and Patient/$everything.
 
-#include <boost/url/url.hpp>
 #include <algorithm>
+#include <boost/url/url.hpp>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -360,8 +360,8 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
   if (total) bundle.SetTotal(*total);
   std::vector<std::pair<std::string, std::string>> link_params = plan.link_params;
   if (plan.query.after_rowid != 0) {
-    bundle.AddLink("self", Link(path, link_params, "_cursor",
-                                std::to_string(plan.query.after_rowid)));
+    bundle.AddLink("self",
+                   Link(path, link_params, "_cursor", std::to_string(plan.query.after_rowid)));
   } else if (plan.query.offset != 0) {
     bundle.AddLink("self", Link(path, link_params, "_offset", std::to_string(plan.query.offset)));
   } else {
@@ -369,11 +369,10 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
   }
   if (more && !hits.empty()) {
     if (plan.query.sort.empty()) {
-      bundle.AddLink("next",
-                     Link(path, link_params, "_cursor", std::to_string(hits.back().rowid)));
+      bundle.AddLink("next", Link(path, link_params, "_cursor", std::to_string(hits.back().rowid)));
     } else {
-      bundle.AddLink("next", Link(path, link_params, "_offset",
-                                  std::to_string(plan.query.offset + count)));
+      bundle.AddLink("next",
+                     Link(path, link_params, "_offset", std::to_string(plan.query.offset + count)));
     }
   }
   if (!plan.warnings.empty()) {
@@ -402,7 +401,8 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
 Response FhirApi::Everything(Call& call) {
   auto patient = call.store->ReadCurrent("Patient", call.id);
   if (!patient.ok()) return FromStatus(patient.status());
-  if (!patient->has_value()) return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
+  if (!patient->has_value())
+    return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
   if ((*patient)->deleted) {
     return Outcome(410, "deleted", "the resource was deleted", "HYGIE-DELETED");
   }

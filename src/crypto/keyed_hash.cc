@@ -71,8 +71,7 @@ uint64_t KeyedHasher::Hash64(std::string_view data) const {
     Fatal("EVP_MAC_init");
   }
   EVP_MAC_CTX* ctx = tc.ctx.get();
-  if (EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()),
-                     data.size()) != 1) {
+  if (EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
     Fatal("EVP_MAC_update");
   }
   unsigned char out[EVP_MAX_MD_SIZE];

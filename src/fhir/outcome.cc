@@ -179,9 +179,8 @@ HttpError MapStatus(const Status& status) {
 
 std::string CapabilityStatementJson(const CapabilityOptions& options) {
   static constexpr const char* kTypeInteractions[] = {
-      "read",   "vread",       "update",           "patch",
-      "delete", "create",      "search-type",      "history-instance",
-      "history-type"};
+      "read",   "vread",       "update",           "patch",       "delete",
+      "create", "search-type", "history-instance", "history-type"};
 
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);

@@ -72,7 +72,7 @@ class BundleWriter {
     std::string response_last_modified;
     std::string response_location;      // batch/transaction responses
     std::string response_outcome_json;  // an OperationOutcome (serialized), embedded as is
-    std::string search_mode;  // searchset: "match" | "include" | "outcome"; empty: none
+    std::string search_mode;            // searchset: "match" | "include" | "outcome"; empty: none
   };
   // Links and total must come before the first entry.
   void AddEntry(const Entry& entry);

@@ -145,8 +145,8 @@ TEST(CapabilityStatementTest, Contents) {
   EXPECT_THAT(Str(rest["security"]["description"]), HasSubstr("Bearer"));
   std::set<std::string> system_codes;
   for (const auto& i : rest["interaction"].GetArray()) system_codes.insert(Str(i["code"]));
-  EXPECT_EQ(system_codes, (std::set<std::string>{"transaction", "batch", "search-system",
-                                                 "history-system"}));
+  EXPECT_EQ(system_codes,
+            (std::set<std::string>{"transaction", "batch", "search-system", "history-system"}));
 
   const auto& resources = rest["resource"];
   ASSERT_EQ(resources.Size(), ResourceTypes().size());
@@ -155,9 +155,8 @@ TEST(CapabilityStatementTest, Contents) {
     types.insert(Str(r["type"]));
     std::set<std::string> codes;
     for (const auto& i : r["interaction"].GetArray()) codes.insert(Str(i["code"]));
-    EXPECT_EQ(codes, (std::set<std::string>{"read", "vread", "update", "patch", "delete",
-                                            "create", "search-type", "history-instance",
-                                            "history-type"}));
+    EXPECT_EQ(codes, (std::set<std::string>{"read", "vread", "update", "patch", "delete", "create",
+                                            "search-type", "history-instance", "history-type"}));
     EXPECT_EQ(Str(r["versioning"]), "versioned-update");
     EXPECT_TRUE(r["readHistory"].GetBool());
     EXPECT_TRUE(r["updateCreate"].GetBool());

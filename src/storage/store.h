@@ -127,7 +127,7 @@ struct SortKey {
 };
 
 struct SearchQuery {
-  std::vector<std::string> types;  // empty: every type (system-level search)
+  std::vector<std::string> types;     // empty: every type (system-level search)
   std::vector<SearchClause> clauses;  // AND
   std::vector<SortKey> sort;  // empty: by row id (insertion order of the resource), ascending
   // Paging. Without sort keys: only resources whose row id is > after_rowid (keyset paging that
@@ -139,10 +139,9 @@ struct SearchQuery {
 };
 
 struct SearchHit {
-  uint64_t rowid = 0;  // stable per (type, id) for the life of the resource row
+  uint64_t rowid = 0;    // stable per (type, id) for the life of the resource row
   VersionRecord record;  // the current version
 };
-
 
 struct HistoryQuery {
   std::string type;         // empty: every type (system history)

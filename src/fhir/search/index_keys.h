@@ -39,8 +39,9 @@ uint64_t IndexHash(const crypto::KeyedHasher& hasher, std::string_view type, std
                    HashKind kind, std::string_view a = {}, std::string_view b = {});
 
 // "Type/id" for a reference to a resource of this tenant: a relative reference "Type/id" or
-// "Type/id/_history/n", or an absolute one whose path ends with "/fhir/<tenant>/Type/id[/_history/n]".
-// nullopt for anything else (contained "#x", urn:uuid:, other servers, malformed).
+// "Type/id/_history/n", or an absolute one whose path ends with
+// "/fhir/<tenant>/Type/id[/_history/n]". nullopt for anything else (contained "#x", urn:uuid:,
+// other servers, malformed).
 std::optional<std::string> LocalReference(std::string_view reference, std::string_view tenant);
 
 }  // namespace hygie::fhir::search

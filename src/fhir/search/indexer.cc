@@ -153,7 +153,8 @@ void ForEachString(const fhirpath::Node& n, F&& f) {
   if (t == "HumanName") {
     for (const char* name : {"family", "given", "prefix", "suffix", "text"}) each(name);
   } else if (t == "Address") {
-    for (const char* name : {"line", "city", "district", "state", "postalCode", "country", "text"}) {
+    for (const char* name :
+         {"line", "city", "district", "state", "postalCode", "country", "text"}) {
       each(name);
     }
   } else if (IsJsonString(v)) {
@@ -358,8 +359,7 @@ std::vector<std::string> Indexer::References(const rapidjson::Value& resource,
 }
 
 std::vector<std::string> Indexer::StringValues(const rapidjson::Value& resource,
-                                               std::string_view type,
-                                               std::string_view code) const {
+                                               std::string_view type, std::string_view code) const {
   std::vector<std::string> values;
   const fhirpath::Expression* e = ExpressionFor(type, code);
   if (e == nullptr) return values;

@@ -47,14 +47,10 @@ void AppendUtf8(char32_t cp, std::string* out) {
 // '\0' where the code point is not a letter with a plain base (×, ÷) and a two-letter folding
 // is handled apart.
 constexpr char kLatinBase[] =
-    // U+00C0..U+00DF
-    "aaaaaa" "a" "c" "eeee" "iiii" "d" "n" "ooooo" "\0" "o" "uuuu" "y" "t" "s"
-    // U+00E0..U+00FF
-    "aaaaaa" "a" "c" "eeee" "iiii" "d" "n" "ooooo" "\0" "o" "uuuu" "y" "t" "y"
-    // U+0100..U+017F
-    "aaaaaa" "cccccccc" "dddd" "eeeeeeeeee" "gggggggg" "hhhh" "iiiiiiiiii" "ii" "jj" "kkk"
-    "llllllllll" "nnnnnnnnn" "oooooo" "oo" "rrrrrr" "ssssssss" "tttttt" "uuuuuuuuuuuu" "ww"
-    "yyy" "zzzzzz" "s";
+    "aaaaaaaceeeeiiiidnooooo\0ouuuuyts"                                         // U+00C0..U+00DF
+    "aaaaaaaceeeeiiiidnooooo\0ouuuuyty"                                         // U+00E0..U+00FF
+    "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkk"                 // U+0100..U+0138
+    "llllllllllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";  // ..U+017F
 static_assert(sizeof(kLatinBase) == 0x180 - 0xC0 + 1);
 
 // Folds one code point into `out`: lower case, accents removed for Latin letters.

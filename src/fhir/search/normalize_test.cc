@@ -38,8 +38,8 @@ int64_t Us(int64_t seconds) { return seconds * 1000000; }
 TEST(DateRangeTest, PrecisionGivesTheRange) {
   auto year = ParseDateRange("2020");
   ASSERT_TRUE(year.ok());
-  EXPECT_EQ(year->lo, Us(1577836800));            // 2020-01-01T00:00:00Z
-  EXPECT_EQ(year->hi, Us(1609459200) - 1);        // up to 2021-01-01 excluded
+  EXPECT_EQ(year->lo, Us(1577836800));      // 2020-01-01T00:00:00Z
+  EXPECT_EQ(year->hi, Us(1609459200) - 1);  // up to 2021-01-01 excluded
   auto month = ParseDateRange("2020-02");
   ASSERT_TRUE(month.ok());
   EXPECT_EQ(month->hi - month->lo + 1, Us(29 * 86400));  // leap February

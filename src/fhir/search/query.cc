@@ -133,8 +133,8 @@ std::vector<std::vector<RangeCmp>> NumberConditions(Prefix p, const NumberValue&
 
 bool IsResultParam(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "_count",   "_sort",    "_total",  "_summary", "_elements", "_include", "_revinclude",
-      "_format",  "_pretty",  "_cursor", "_offset",  "_type",     "_contained", "_containedType"};
+      "_count",  "_sort",   "_total",  "_summary", "_elements", "_include",   "_revinclude",
+      "_format", "_pretty", "_cursor", "_offset",  "_type",     "_contained", "_containedType"};
   for (std::string_view n : kNames) {
     if (name == n) return true;
   }
@@ -270,8 +270,9 @@ Status Planner::ResultParam(const std::string& name, const std::string& value) {
           sk.kind = storage::SortKey::kNumber;
           sk.key = H(types_[0], def->code, HashKind::kNumberKey);
         } else {
-          return Bad(name, "sorting is supported on _id, _lastUpdated, date, number and "
-                           "quantity parameters (the index keeps no clear strings or codes)");
+          return Bad(name,
+                     "sorting is supported on _id, _lastUpdated, date, number and "
+                     "quantity parameters (the index keeps no clear strings or codes)");
         }
       }
       plan_.query.sort.push_back(sk);
@@ -306,8 +307,10 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
     }
     if (code == "_id" || code == "_lastUpdated") {
       // Every resource has both.
-      if (values[0] == "true") clause->push_back(SearchTerm{SearchTerm::kNone});
-      else clause->push_back(SearchTerm{SearchTerm::kId, true});  // NOT id IN () = all
+      if (values[0] == "true")
+        clause->push_back(SearchTerm{SearchTerm::kNone});
+      else
+        clause->push_back(SearchTerm{SearchTerm::kId, true});  // NOT id IN () = all
       return Status::Ok();
     }
     hash_term({H(type, code, HashKind::kPresent)}, values[0] == "true");
@@ -383,8 +386,8 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         std::string norm = NormalizeString(v);
         if (norm.empty()) return Bad(display, "empty value");
         std::vector<size_t> lengths = PrefixLengths(norm, kMaxPrefixChars);
-        hashes.push_back(
-            H(type, code, HashKind::kStringPrefix, std::string_view(norm).substr(0, lengths.back())));
+        hashes.push_back(H(type, code, HashKind::kStringPrefix,
+                           std::string_view(norm).substr(0, lengths.back())));
         if (CodePointCount(norm) > kMaxPrefixChars) check.normalized.push_back(norm);
       }
       if (!check.normalized.empty()) plan_.checks.push_back(std::move(check));
@@ -529,8 +532,8 @@ Status Planner::FilterParam(const std::string& name, const std::string& value) {
     std::vector<std::string_view> targets;
     if (!modifier.empty()) {
       if (std::find(def->targets.begin(), def->targets.end(), modifier) == def->targets.end()) {
-        return Bad(name, "'" + std::string(modifier) + "' is not a target type of " +
-                             std::string(code));
+        return Bad(name,
+                   "'" + std::string(modifier) + "' is not a target type of " + std::string(code));
       }
       targets.push_back(modifier);
     } else {
@@ -577,7 +580,7 @@ Status Planner::FilterParam(const std::string& name, const std::string& value) {
   }
   if (!known_somewhere) {
     std::string msg = "unknown search parameter '" + std::string(code) + "' was ignored";
-    if (in_.strict) return Bad(name, "unknown parameter (Prefer: handling=strict)");
+    if (in_.strict) return Bad(name, "unknown parameter (refused under strict handling)");
     Issue issue;
     issue.severity = "warning";
     issue.code = "not-supported";

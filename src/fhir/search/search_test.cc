@@ -34,10 +34,18 @@ bool RangeOk(const std::vector<storage::RangeCmp>& conj, double lo, double hi, b
     double bound = number ? c.number : static_cast<double>(c.instant);
     bool ok = false;
     switch (c.op) {
-      case storage::RangeCmp::kLt: ok = col < bound; break;
-      case storage::RangeCmp::kLe: ok = col <= bound; break;
-      case storage::RangeCmp::kGt: ok = col > bound; break;
-      case storage::RangeCmp::kGe: ok = col >= bound; break;
+      case storage::RangeCmp::kLt:
+        ok = col < bound;
+        break;
+      case storage::RangeCmp::kLe:
+        ok = col <= bound;
+        break;
+      case storage::RangeCmp::kGt:
+        ok = col > bound;
+        break;
+      case storage::RangeCmp::kGe:
+        ok = col >= bound;
+        break;
     }
     if (!ok) return false;
   }
@@ -152,9 +160,12 @@ TEST_F(SearchTest, StringStartsWithCaseAndAccentInsensitive) {
 }
 
 TEST_F(SearchTest, Tokens) {
-  Add("o1", R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]}})");
-  Add("o2", R"({"resourceType":"Observation","status":"final","code":{"coding":[{"code":"8867-4"}]}})");
-  Add("o3", R"({"resourceType":"Observation","status":"amended","code":{"coding":[{"system":"http://other","code":"x"}]}})");
+  Add("o1",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]}})");
+  Add("o2",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"code":"8867-4"}]}})");
+  Add("o3",
+      R"({"resourceType":"Observation","status":"amended","code":{"coding":[{"system":"http://other","code":"x"}]}})");
   EXPECT_EQ(Find("Observation", {{"code", "8867-4"}}), (Ids{"o1", "o2"}));
   EXPECT_EQ(Find("Observation", {{"code", "http://loinc.org|8867-4"}}), Ids{"o1"});
   EXPECT_EQ(Find("Observation", {{"code", "|8867-4"}}), Ids{"o2"});
@@ -166,7 +177,8 @@ TEST_F(SearchTest, Tokens) {
 }
 
 TEST_F(SearchTest, IdentifiersAndMissing) {
-  Add("p1", R"({"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.250.1.213.1.4.8","value":"1234"}],"birthDate":"1980-05-01"})");
+  Add("p1",
+      R"({"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.250.1.213.1.4.8","value":"1234"}],"birthDate":"1980-05-01"})");
   Add("p2", R"({"resourceType":"Patient","gender":"female"})");
   EXPECT_EQ(Find("Patient", {{"identifier", "urn:oid:1.2.250.1.213.1.4.8|1234"}}), Ids{"p1"});
   EXPECT_EQ(Find("Patient", {{"birthdate:missing", "true"}}), Ids{"p2"});
@@ -175,9 +187,12 @@ TEST_F(SearchTest, IdentifiersAndMissing) {
 }
 
 TEST_F(SearchTest, References) {
-  Add("o1", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
-  Add("o2", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"https://h.example/fhir/acme/Patient/p2"}})");
-  Add("o3", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Group/g1"}})");
+  Add("o1",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
+  Add("o2",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"https://h.example/fhir/acme/Patient/p2"}})");
+  Add("o3",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Group/g1"}})");
   EXPECT_EQ(Find("Observation", {{"subject", "Patient/p1"}}), Ids{"o1"});
   EXPECT_EQ(Find("Observation", {{"subject", "p2"}}), Ids{"o2"});
   EXPECT_EQ(Find("Observation", {{"subject:Patient", "p2"}}), Ids{"o2"});
@@ -188,10 +203,13 @@ TEST_F(SearchTest, References) {
 }
 
 TEST_F(SearchTest, Chaining) {
-  Add("p1", R"({"resourceType":"Patient","identifier":[{"system":"s","value":"42"}],"name":[{"family":"Durand"}]})");
+  Add("p1",
+      R"({"resourceType":"Patient","identifier":[{"system":"s","value":"42"}],"name":[{"family":"Durand"}]})");
   Add("p2", R"({"resourceType":"Patient","name":[{"family":"Petit"}]})");
-  Add("o1", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
-  Add("o2", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}})");
+  Add("o1",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
+  Add("o2",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}})");
   EXPECT_EQ(Find("Observation", {{"subject:Patient.identifier", "s|42"}}), Ids{"o1"});
   EXPECT_EQ(Find("Observation", {{"patient.family", "pet"}}), Ids{"o2"});
   EXPECT_EQ(Find("Observation", {{"subject:Patient.family", "nobody"}}), Ids{});
@@ -199,9 +217,12 @@ TEST_F(SearchTest, Chaining) {
 }
 
 TEST_F(SearchTest, DatesWithPrefixes) {
-  Add("e1", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"effectiveDateTime":"2022-01-15T10:00:00Z"})");
-  Add("e2", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"effectivePeriod":{"start":"2022-02-01","end":"2022-02-10"}})");
-  Add("e3", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"effectiveDateTime":"2021"})");
+  Add("e1",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"effectiveDateTime":"2022-01-15T10:00:00Z"})");
+  Add("e2",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"effectivePeriod":{"start":"2022-02-01","end":"2022-02-10"}})");
+  Add("e3",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"effectiveDateTime":"2021"})");
   EXPECT_EQ(Find("Observation", {{"date", "2022-01"}}), Ids{"e1"});
   EXPECT_EQ(Find("Observation", {{"date", "2022"}}), (Ids{"e1", "e2"}));
   EXPECT_EQ(Find("Observation", {{"date", "ge2022-01-01"}, {"date", "lt2022-02-01"}}), Ids{"e1"});
@@ -216,15 +237,18 @@ TEST_F(SearchTest, DatesWithPrefixes) {
 }
 
 TEST_F(SearchTest, QuantitiesAndNumbers) {
-  Add("q1", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":5.4,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"}})");
-  Add("q2", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":120,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}})");
+  Add("q1",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":5.4,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"}})");
+  Add("q2",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":120,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}})");
   EXPECT_EQ(Find("Observation", {{"value-quantity", "5.4|http://unitsofmeasure.org|mg"}}),
             Ids{"q1"});
   EXPECT_EQ(Find("Observation", {{"value-quantity", "5.4||mg"}}), Ids{"q1"});
   EXPECT_EQ(Find("Observation", {{"value-quantity", "gt100"}}), Ids{"q2"});
   EXPECT_EQ(Find("Observation", {{"value-quantity", "le5.4"}}), Ids{"q1"});
   EXPECT_EQ(Find("Observation", {{"value-quantity", "5"}}), Ids{"q1"});  // 5 is [4.5, 5.5]
-  Add("r1", R"({"resourceType":"RiskAssessment","status":"final","subject":{"reference":"Patient/x"},"prediction":[{"probabilityDecimal":0.25}]})");
+  Add("r1",
+      R"({"resourceType":"RiskAssessment","status":"final","subject":{"reference":"Patient/x"},"prediction":[{"probabilityDecimal":0.25}]})");
   EXPECT_EQ(Find("RiskAssessment", {{"probability", "0.25"}}), Ids{"r1"});
   EXPECT_EQ(Find("RiskAssessment", {{"probability", "gt0.3"}}), Ids{});
 }
@@ -265,7 +289,8 @@ TEST_F(SearchTest, ResultParameters) {
 }
 
 TEST_F(SearchTest, TagsAndProfilesAreSearchable) {
-  Add("p1", R"({"resourceType":"Patient","meta":{"tag":[{"system":"urn:t","code":"vip"}],"profile":["http://example.org/p"]}})");
+  Add("p1",
+      R"({"resourceType":"Patient","meta":{"tag":[{"system":"urn:t","code":"vip"}],"profile":["http://example.org/p"]}})");
   Add("p2", R"({"resourceType":"Patient"})");
   EXPECT_EQ(Find("Patient", {{"_tag", "urn:t|vip"}}), Ids{"p1"});
   EXPECT_EQ(Find("Patient", {{"_profile", "http://example.org/p"}}), Ids{"p1"});
@@ -273,9 +298,12 @@ TEST_F(SearchTest, TagsAndProfilesAreSearchable) {
 }
 
 TEST_F(SearchTest, Compartment) {
-  Add("o1", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
-  Add("o2", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"Patient/p1"}]})");
-  Add("o3", R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}})");
+  Add("o1",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
+  Add("o2",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"Patient/p1"}]})");
+  Add("o3",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}})");
   PlanInput in;
   in.type = "Observation";
   in.tenant = "acme";
