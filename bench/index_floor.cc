@@ -5,7 +5,8 @@
 // printed every --report resources. Then, from --readers threads, --searches searches of each
 // shape: a token (one hash shared by many resources) in row id order, a token AND a date range
 // in row id order, and a reference-like hash sorted by date descending, each with --limit
-// results; latency percentiles are printed.
+// results; latency percentiles are printed. Resource ids ascend with creation order (as the
+// server's time-ordered ids), or are random with --random-ids.
 //
 // Hash mix per resource: 60% from a vocabulary of 50 values (codes, statuses), 20% from 10,000
 // values (references), 20% unique (identifiers).
@@ -62,6 +63,7 @@ struct Options {
   int searches = 2000;
   int readers = 2;
   size_t limit = 50;
+  bool random_ids = false;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -102,7 +104,7 @@ int Run(const Options& opt) {
         for (uint64_t n = first; n < end; ++n) {
           storage::VersionWrite& w = b.versions.emplace_back();
           w.record.type = "Observation";
-          w.record.id = fmt::format("{:016x}", Mix(n + 1));
+          w.record.id = fmt::format("{:016x}", opt.random_ids ? Mix(n + 1) : n + 1);
           w.record.version = 1;
           w.record.last_updated_us = static_cast<int64_t>(n);
           w.record.key_id = 1;
@@ -222,6 +224,9 @@ int main(int argc, char** argv) {
   app.add_option("--searches", opt.searches, "Searches per shape");
   app.add_option("--readers", opt.readers, "Search threads");
   app.add_option("--limit", opt.limit, "Results per search");
+  app.add_flag("--random-ids", opt.random_ids,
+               "Random resource ids (default: ids ascending with creation, as the server's "
+               "time-ordered ids)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

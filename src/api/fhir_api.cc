@@ -63,16 +63,18 @@ bool IsHex(char c) {
 }
 
 // Percent-encodes what a strict URL parser refuses but FHIR clients and the specification's own
-// examples write as is ("identifier=http://x|123", spaces, non-ASCII bytes, a '%' not followed by
-// two hex digits), so that the parser sees the URL the client meant.
-std::string EncodeLenient(std::string_view text) {
+// examples write as is ("identifier=http://x|123", spaces, non-ASCII bytes), so that the parser
+// sees the URL the client meant. A '%' not followed by two hex digits stays an error (nullopt).
+std::optional<std::string> EncodeLenient(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    if (IsUriChar(c) ||
-        (c == '%' && i + 2 < text.size() && IsHex(text[i + 1]) && IsHex(text[i + 2]))) {
+    if (c == '%') {
+      if (i + 2 >= text.size() || !IsHex(text[i + 1]) || !IsHex(text[i + 2])) return std::nullopt;
+      out.push_back(c);
+    } else if (IsUriChar(c)) {
       out.push_back(c);
     } else {
       auto b = static_cast<unsigned char>(c);
@@ -88,8 +90,9 @@ std::string EncodeLenient(std::string_view text) {
 
 bool ParseTarget(std::string_view raw_target, std::vector<std::string>* segments,
                  std::vector<std::pair<std::string, std::string>>* params) {
-  std::string target = EncodeLenient(raw_target);
-  auto parsed = boost::urls::parse_origin_form(target);
+  std::optional<std::string> target = EncodeLenient(raw_target);
+  if (!target) return false;
+  auto parsed = boost::urls::parse_origin_form(*target);
   if (!parsed) return false;
   boost::urls::url_view url = *parsed;
   for (auto seg : url.segments()) segments->emplace_back(seg);
@@ -102,8 +105,9 @@ bool ParseTarget(std::string_view raw_target, std::vector<std::string>* segments
 bool ParseForm(std::string_view raw_form,
                std::vector<std::pair<std::string, std::string>>* params) {
   if (raw_form.empty()) return true;
-  std::string form = EncodeLenient(raw_form);
-  auto parsed = boost::urls::parse_query(form);
+  std::optional<std::string> form = EncodeLenient(raw_form);
+  if (!form) return false;
+  auto parsed = boost::urls::parse_query(*form);
   if (!parsed) return false;
   for (auto p : *parsed) {
     // Form encoding writes spaces as '+'.

@@ -211,7 +211,10 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
     if (!in.if_none_exist.empty()) req.set("If-None-Exist", in.if_none_exist);
     if (!in.if_match.empty()) req.set(bhttp::field::if_match, in.if_match);
     if (!in.if_none_match.empty()) req.set(bhttp::field::if_none_match, in.if_none_match);
-    req.set("Prefer", "return=representation");
+    // The bundle's own Prefer (return=minimal, return=OperationOutcome) applies to its entries.
+    auto prefer = call.req.find("Prefer");
+    req.set("Prefer", prefer != call.req.end() ? std::string(prefer->value())
+                                               : std::string("return=representation"));
     Call child{req, call.ctx, call.base, call.tenant};
     if (!ParseTarget(req.target(), &child.segments, &child.params)) {
       co_return EntryError(in.index, 400, "value", "entry.request.url is not a valid URL");
@@ -250,14 +253,17 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
         }
       } else {
         out.resource_json = body;
-        auto parsed = fhir::Resource::Parse(body);
-        if (parsed.ok()) {
-          auto id = parsed->id();
-          if (id) {
-            out.full_url =
-                call.base + "/" + std::string(parsed->resource_type()) + "/" + std::string(*id);
-          }
-        }
+      }
+    }
+    // The entry's full URL: from the Location of a write, else from the resource read.
+    if (!out.response_location.empty()) {
+      std::string_view loc = out.response_location;
+      out.full_url = std::string(loc.substr(0, loc.find("/_history/")));
+    } else if (!out.resource_json.empty()) {
+      auto parsed = fhir::Resource::Parse(out.resource_json);
+      if (parsed.ok() && parsed->id()) {
+        out.full_url = call.base + "/" + std::string(parsed->resource_type()) + "/" +
+                       std::string(*parsed->id());
       }
     }
     return out;

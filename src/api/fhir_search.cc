@@ -216,6 +216,13 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
 
   const size_t count = plan.count;
   const bool first_page = plan.query.after_rowid == 0 && plan.query.offset == 0;
+  // A sorted search pages by offset: its first page fixes a snapshot bound (the largest row id
+  // now) that its next links carry, so that resources created meanwhile do not shift the pages.
+  if (!plan.query.sort.empty() && plan.query.max_rowid == 0) {
+    auto max = call.store->MaxRowid();
+    if (!max.ok()) return FromStatus(max.status());
+    plan.query.max_rowid = std::max<uint64_t>(*max, 1);
+  }
   std::vector<storage::SearchHit> hits;
   bool more = false;
   if (count > 0) {
@@ -359,6 +366,9 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
   fhir::BundleWriter bundle("searchset", crypto::RandomId(), FormatInstant(clock_.NowMicros()));
   if (total) bundle.SetTotal(*total);
   std::vector<std::pair<std::string, std::string>> link_params = plan.link_params;
+  if (!plan.query.sort.empty()) {
+    link_params.emplace_back("_snapshot", std::to_string(plan.query.max_rowid));
+  }
   if (plan.query.after_rowid != 0) {
     bundle.AddLink("self",
                    Link(path, link_params, "_cursor", std::to_string(plan.query.after_rowid)));

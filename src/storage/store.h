@@ -134,6 +134,9 @@ struct SearchQuery {
   // stays valid while resources are added and removed). With sort keys: `offset` rows skipped.
   uint64_t after_rowid = 0;
   uint64_t offset = 0;
+  // When not 0, only resources whose row id is <= max_rowid (a snapshot bound: resources created
+  // after the first page of a sorted search do not shift its later pages).
+  uint64_t max_rowid = 0;
   size_t limit = 50;
   bool with_bodies = true;  // false: records come without body (ids and versions only)
 };
@@ -179,6 +182,8 @@ class TenantStore {
   // with row id > after_rowid, at most `limit`, with bodies (to rebuild the index).
   virtual Result<std::vector<SearchHit>> ScanCurrent(std::string_view type, uint64_t after_rowid,
                                                      size_t limit) = 0;
+  // The largest row id given so far (0 for an empty store).
+  virtual Result<uint64_t> MaxRowid() = 0;
   // The tenant's index format version: 0 for a store whose index was never built.
   virtual Result<int64_t> IndexVersion() = 0;
 

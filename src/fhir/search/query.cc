@@ -133,8 +133,9 @@ std::vector<std::vector<RangeCmp>> NumberConditions(Prefix p, const NumberValue&
 
 bool IsResultParam(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "_count",  "_sort",   "_total",  "_summary", "_elements", "_include",   "_revinclude",
-      "_format", "_pretty", "_cursor", "_offset",  "_type",     "_contained", "_containedType"};
+      "_count",   "_sort",       "_total",  "_summary",   "_elements",
+      "_include", "_revinclude", "_format", "_pretty",    "_cursor",
+      "_offset",  "_snapshot",   "_type",   "_contained", "_containedType"};
   for (std::string_view n : kNames) {
     if (name == n) return true;
   }
@@ -219,6 +220,9 @@ Status Planner::ResultParam(const std::string& name, const std::string& value) {
     return Status::Ok();  // paging: not part of link_params
   } else if (name == "_cursor") {
     HYGIE_RETURN_IF_ERROR(parse_count(&plan_.query.after_rowid));
+    return Status::Ok();
+  } else if (name == "_snapshot") {
+    HYGIE_RETURN_IF_ERROR(parse_count(&plan_.query.max_rowid));
     return Status::Ok();
   } else if (name == "_total") {
     if (value == "none") {

@@ -616,6 +616,19 @@ TEST_F(SqliteSearchTest, SearchAcrossManyBlocksInRowIdOrder) {
   std::vector<std::string> late_ids = Ids(late);
   std::vector<std::string> want(expected.rbegin(), expected.rbegin() + kEdge);
   EXPECT_EQ(late_ids, want);
+  // A snapshot bound: only rows up to max_rowid, in every driver shape.
+  auto max_rowid = t_->MaxRowid();
+  ASSERT_TRUE(max_rowid.ok());
+  EXPECT_EQ(*max_rowid, hits.back().rowid);
+  std::vector<std::string> first(expected.begin(), expected.begin() + kEdge);
+  for (SearchQuery q : {all, Query({{HashTerm({kMale, 999})}}), late}) {
+    q.max_rowid = hits[kEdge - 1].rowid;
+    q.sort.clear();
+    EXPECT_EQ(Ids(q),
+              q.clauses[0][0].kind == SearchTerm::kDate ? std::vector<std::string>{} : first);
+    q.max_rowid = hits[kEdge].rowid;
+    EXPECT_EQ(Count(q), q.clauses[0][0].kind == SearchTerm::kDate ? 1u : kEdge + 1);
+  }
   // An update moves the hashes of a resource of the middle block, found in its block.
   std::string middle = Numbered("p", kTotal / 2);
   Commit({Write("Patient", middle, 2, Hashes({kMale}))});

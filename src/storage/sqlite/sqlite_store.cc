@@ -375,6 +375,7 @@ struct SqliteTenantStore::ReadConn {
   Stmt scan_type;
   Stmt read_body;
   Stmt index_version;
+  Stmt max_rowid;
   // Search statements by SQL text (the query's shape); cleared when full.
   std::unordered_map<std::string, Stmt> searches;
 };
@@ -969,6 +970,8 @@ Result<std::unique_ptr<SqliteTenantStore::ReadConn>> SqliteTenantStore::OpenRead
       Stmt::Prepare(db, "SELECT key_id, body FROM resource_version WHERE seq = ?1"));
   HYGIE_ASSIGN_OR_RETURN(conn->index_version,
                          Stmt::Prepare(db, "SELECT value FROM meta WHERE name = ?1"));
+  HYGIE_ASSIGN_OR_RETURN(conn->max_rowid,
+                         Stmt::Prepare(db, "SELECT coalesce(max(rid), 0) FROM resource_current"));
   return conn;
 }
 
@@ -1187,6 +1190,13 @@ class SearchSqlBuilder {
       }
       sql_ += " AND " + rid + " > " + Int(ClampToInt64(q_.after_rowid));
     }
+    if (q_.max_rowid > 0) {
+      if (join) {
+        sql_ += " AND k.b <= ";
+        sql_ += Int(ClampToInt64(q_.max_rowid) >> kBlockShift);
+      }
+      sql_ += " AND " + rid + " <= " + Int(ClampToInt64(q_.max_rowid));
+    }
     for (size_t i = 0; i < q_.clauses.size(); ++i) {
       if (static_cast<int>(i) == driver_) {
         if (!join) sql_ += " AND " + DriverSql(q_.clauses[i]);
@@ -1211,7 +1221,7 @@ class SearchSqlBuilder {
 
  private:
   Status CheckSize() const {
-    size_t n = q_.types.size() + q_.sort.size() + 4;
+    size_t n = q_.types.size() + q_.sort.size() + 8;
     for (const SearchClause& clause : q_.clauses) {
       for (const SearchTerm& t : clause) {
         n += t.hashes.size() + t.ids.size() + 1;
@@ -1571,6 +1581,15 @@ Result<std::vector<SearchHit>> SqliteTenantStore::ScanCurrent(std::string_view t
     hit.record.body = stmt.ColumnBlob(7);
   }
   return hits;
+}
+
+Result<uint64_t> SqliteTenantStore::MaxRowid() {
+  HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
+  ReadLease conn(*this, raw);
+  Stmt& stmt = conn->max_rowid;
+  ScopedReset reset(stmt);
+  HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? static_cast<uint64_t>(stmt.ColumnInt64(0)) : 0;
 }
 
 Result<int64_t> SqliteTenantStore::IndexVersion() {
