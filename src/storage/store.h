@@ -213,7 +213,7 @@ struct SqliteOptions {
   // Read connections per tenant.
   size_t read_connections = 4;
   // SQLite page cache per connection, KiB.
-  int cache_kib = 2048;
+  int cache_kib = 8192;
 };
 
 // Embedded engine: one SQLite database per tenant at `dir`/<tenant>/data.db (directories mode

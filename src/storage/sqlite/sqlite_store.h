@@ -53,7 +53,7 @@ inline constexpr size_t kMaxSearchParams = 30000;
 // The writer's page cache, KiB (at least SqliteOptions::cache_kib): it holds the upper levels
 // of every b-tree and the pages of the newest row id blocks, so that a commit reads almost
 // nothing back from disk. Pages are allocated as used: a small tenant costs what it touches.
-inline constexpr int kWriterCacheKib = 256 * 1024;
+inline constexpr int kWriterCacheKib = 64 * 1024;
 // The index tables are partitioned by blocks of 2^kBlockShift row ids (b = rid >> kBlockShift):
 // inserts stay in the newest block's pages; a search probes each block in order.
 inline constexpr int kBlockShift = 12;
