@@ -609,13 +609,16 @@ Response CurrentVersionConflict(uint64_t current) {
   return VersionConflict("the resource's current version is " + std::to_string(current));
 }
 
-// Parses and checks a write's body: JSON, resourceType matching the URL.
-Result<fhir::Resource> ParseBody(const Request& req, const std::string& type,
-                                 const fhir::ParseLimits& limits) {
-  HYGIE_ASSIGN_OR_RETURN(fhir::Resource resource, fhir::Resource::Parse(req.body(), limits));
-  if (resource.resource_type() != type) {
+// Parses and checks a write's body (or takes the bundle entry's resource): JSON, resourceType
+// matching the URL.
+Result<fhir::Resource> ParseBody(const FhirApi::Call& call, const fhir::ParseLimits& limits) {
+  Result<fhir::Resource> parsed = call.body_value != nullptr
+                                      ? fhir::Resource::FromValue(*call.body_value)
+                                      : fhir::Resource::Parse(call.req.body(), limits);
+  HYGIE_ASSIGN_OR_RETURN(fhir::Resource resource, std::move(parsed));
+  if (resource.resource_type() != call.type) {
     return InvalidArgument("resourceType '" + std::string(resource.resource_type()) +
-                           "' does not match the URL's type '" + type + "'");
+                           "' does not match the URL's type '" + call.type + "'");
   }
   return resource;
 }
@@ -666,7 +669,7 @@ asio::awaitable<Status> FhirApi::Write(Call& call, storage::VersionWrite write) 
 
 asio::awaitable<Response> FhirApi::Create(Call& call) {
   if (auto refused = CheckContentType(call.req)) co_return *refused;
-  auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
+  auto parsed = ParseBody(call, options_.parse_limits);
   if (!parsed.ok()) co_return BodyError(parsed.status());
   fhir::Resource resource = std::move(parsed).value();
   if (auto invalid = CheckValid(resource)) co_return *invalid;
@@ -708,7 +711,7 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
   if (auto refused = CheckContentType(call.req)) co_return *refused;
   auto if_match = ParseIfMatch(call.req);
   if (!if_match.ok()) co_return Outcome(400, "invalid", if_match.status().message(), "HYGIE-ETAG");
-  auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
+  auto parsed = ParseBody(call, options_.parse_limits);
   if (!parsed.ok()) co_return BodyError(parsed.status());
   fhir::Resource resource = std::move(parsed).value();
   auto body_id = resource.id();
@@ -796,8 +799,7 @@ asio::awaitable<Response> FhirApi::Patch(Call& call) {
     if (!resource.ok()) co_return FromStatus(resource.status());
     Status applied = fhir::ApplyJsonPatch(**patch, resource->doc());
     if (!applied.ok()) {
-      co_return Outcome(applied.code() == Code::kFailedPrecondition ? 422 : 400, "processing",
-                        applied.message(), "HYGIE-PATCH-FAILED");
+      co_return Outcome(400, "processing", applied.message(), "HYGIE-PATCH-FAILED");
     }
     // The patched document must still be this resource.
     std::string patched = resource->Serialize();
@@ -910,7 +912,7 @@ asio::awaitable<Response> FhirApi::Conditional(Call& call) {
   }
   // PUT: one match is updated; none creates (with the body's id if it has one).
   if (auto refused = CheckContentType(call.req)) co_return *refused;
-  auto parsed = ParseBody(call.req, call.type, options_.parse_limits);
+  auto parsed = ParseBody(call, options_.parse_limits);
   if (!parsed.ok()) co_return BodyError(parsed.status());
   auto body_id = parsed->id();
   if (ids->size() == 1) {
@@ -922,6 +924,7 @@ asio::awaitable<Response> FhirApi::Conditional(Call& call) {
     if (!body_id) {
       parsed->SetId(call.id);
       call.req.body() = parsed->Serialize();
+      call.body_value = nullptr;
     }
   } else if (body_id) {
     call.id = std::string(*body_id);
@@ -938,6 +941,7 @@ asio::awaitable<Response> FhirApi::Conditional(Call& call) {
         call.assigned_id.empty() ? crypto::TimeOrderedId(clock_.NowMicros()) : call.assigned_id;
     parsed->SetId(call.id);
     call.req.body() = parsed->Serialize();
+    call.body_value = nullptr;
   }
   co_return co_await Update(call);
 }

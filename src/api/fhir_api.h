@@ -66,9 +66,10 @@ class FhirApi {
   // Marks the service ready (readyz answers 200) or not.
   void SetReady(bool ready) { ready_.store(ready); }
 
- private:
+  // The state of one call (defined in fhir_internal.h, used by the handlers' helpers).
   struct Call;
-  struct Written;
+
+ private:
   boost::asio::awaitable<http::Response> HandleFhir(Call& call);
   // Everything after authentication: routes to the interaction (also used for bundle entries).
   boost::asio::awaitable<http::Response> Route(Call& call);

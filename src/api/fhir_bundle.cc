@@ -204,8 +204,8 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
         req.body().assign(decoded->begin(), decoded->end());
         req.set(bhttp::field::content_type, "application/json-patch+json");
       } else {
+        // The entry's resource is handed over parsed (Call::body_value), not as text.
         req.set(bhttp::field::content_type, "application/fhir+json");
-        req.body() = fhir::SerializeJson(*in.resource);
       }
     }
     if (!in.if_none_exist.empty()) req.set("If-None-Exist", in.if_none_exist);
@@ -228,6 +228,7 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
     child.store = call.store;
     child.collect = collect;
     child.assigned_id = in.assigned_id;
+    if (in.resource != nullptr && in.method != bhttp::verb::patch) child.body_value = in.resource;
     if (child.segments.empty()) {
       co_return EntryError(in.index, 400, "not-supported", "a bundle cannot hold a bundle");
     }

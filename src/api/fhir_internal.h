@@ -17,6 +17,8 @@
 #include "auth/scopes.h"
 #include "fhir/outcome.h"
 
+#include <rapidjson/document.h>
+
 namespace hygie::api {
 
 namespace bhttp = boost::beast::http;
@@ -42,6 +44,8 @@ struct FhirApi::Call {
   // assigned_id (chosen before, so that urn:uuid references can be rewritten).
   storage::WriteBatch* collect = nullptr;
   std::string assigned_id;
+  // A bundle entry's resource, already parsed with the bundle: used instead of req.body().
+  const rapidjson::Value* body_value = nullptr;
 
   const std::string* Param(std::string_view name) const {
     for (const auto& [k, v] : params) {

@@ -388,6 +388,16 @@ Result<std::unique_ptr<rapidjson::Document>> ParseJson(std::string_view json,
 
 Result<Resource> Resource::Parse(std::string_view json, const ParseLimits& limits) {
   HYGIE_ASSIGN_OR_RETURN(std::unique_ptr<rapidjson::Document> doc, ParseJson(json, limits));
+  return FromDocument(std::move(doc));
+}
+
+Result<Resource> Resource::FromValue(const rapidjson::Value& value) {
+  auto doc = std::make_unique<rapidjson::Document>();
+  doc->CopyFrom(value, doc->GetAllocator());
+  return FromDocument(std::move(doc));
+}
+
+Result<Resource> Resource::FromDocument(std::unique_ptr<rapidjson::Document> doc) {
   if (!doc->IsObject()) return InvalidArgument(std::string(kMsgNotObject));
   const auto type = doc->FindMember("resourceType");
   if (type == doc->MemberEnd()) return InvalidArgument(std::string(kMsgNoType));

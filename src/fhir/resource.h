@@ -87,6 +87,10 @@ class Resource {
   // (see "Numbers" above). kInvalidArgument with a message fit for an OperationOutcome
   // otherwise (never echoing the body).
   static Result<Resource> Parse(std::string_view json, const ParseLimits& limits = {});
+  // A copy of a value of a document made by Parse or ParseJson (so already checked for UTF-8,
+  // depth, duplicates and numbers), e.g. a bundle entry's resource: the same resourceType checks
+  // as Parse, without parsing text again.
+  static Result<Resource> FromValue(const rapidjson::Value& value);
 
   std::string_view resource_type() const;
   std::optional<std::string_view> id() const;  // nullopt when absent or not a string
@@ -106,6 +110,7 @@ class Resource {
 
  private:
   explicit Resource(std::unique_ptr<rapidjson::Document> doc) : doc_(std::move(doc)) {}
+  static Result<Resource> FromDocument(std::unique_ptr<rapidjson::Document> doc);
   std::unique_ptr<rapidjson::Document> doc_;
 };
 
