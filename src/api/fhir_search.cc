@@ -103,13 +103,23 @@ void CollectReferences(const rapidjson::Value& v, std::string_view tenant,
   }
 }
 
+// Parses a resource body read back from the store: the server wrote it (Resource::Serialize) and
+// it opened under its AEAD key, so it is trusted JSON, parsed without the checks of client input.
+// Numbers stay native (only strings and references are read from it here).
+std::unique_ptr<rapidjson::Document> ParseStored(const std::string& json) {
+  auto doc = std::make_unique<rapidjson::Document>();
+  doc->Parse(json.data(), json.size());
+  if (doc->HasParseError() || !doc->IsObject()) return nullptr;
+  return doc;
+}
+
 // A resource of the result, opened.
 struct Found {
   std::string type;
   std::string id;
   const storage::VersionRecord* record = nullptr;
   std::string json;
-  std::unique_ptr<fhir::Resource> parsed;  // on demand
+  std::unique_ptr<rapidjson::Document> parsed;  // on demand, see ParseStored
 };
 
 }  // namespace
@@ -244,12 +254,12 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     if (!json.ok()) return FromStatus(json.status());
     Found f{r.type, r.id, &r, std::move(json).value(), nullptr};
     if (!plan.checks.empty()) {
-      auto parsed = fhir::Resource::Parse(f.json);
-      if (!parsed.ok()) return FromStatus(parsed.status());
+      auto parsed = ParseStored(f.json);
+      if (!parsed) return FromStatus(DataLoss("a stored resource is not valid JSON"));
       bool ok = true;
       for (const auto& check : plan.checks) {
         if (check.type != r.type) continue;
-        std::vector<std::string> values = indexer.StringValues(parsed->doc(), r.type, check.param);
+        std::vector<std::string> values = indexer.StringValues(*parsed, r.type, check.param);
         bool any = false;
         for (const std::string& v : values) {
           for (const std::string& want : check.normalized) any |= v.starts_with(want);
@@ -257,7 +267,7 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
         ok &= any;
       }
       if (!ok) continue;
-      f.parsed = std::make_unique<fhir::Resource>(std::move(parsed).value());
+      f.parsed = std::move(parsed);
     }
     matches.push_back(std::move(f));
   }
@@ -278,11 +288,10 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
   std::vector<storage::VersionRecord> included_records;  // owned here
   auto parsed_of = [](Found& f) -> const rapidjson::Value* {
     if (!f.parsed) {
-      auto p = fhir::Resource::Parse(f.json);
-      if (!p.ok()) return nullptr;
-      f.parsed = std::make_unique<fhir::Resource>(std::move(p).value());
+      f.parsed = ParseStored(f.json);
+      if (!f.parsed) return nullptr;
     }
-    return &f.parsed->doc();
+    return f.parsed.get();
   };
   auto add_included = [&](const std::string& ref) -> Status {
     if (included.size() >= options_.max_included) return Status::Ok();
@@ -452,10 +461,10 @@ Response FhirApi::Everything(Call& call) {
   // medications, locations, ...), one level.
   size_t end = found.size();
   for (size_t i = 0; i < end && found.size() <= cap; ++i) {
-    auto parsed = fhir::Resource::Parse(found[i].json);
-    if (!parsed.ok()) continue;
+    auto parsed = ParseStored(found[i].json);
+    if (!parsed) continue;
     std::vector<std::string> refs;
-    CollectReferences(parsed->doc(), call.tenant, &refs);
+    CollectReferences(*parsed, call.tenant, &refs);
     for (const std::string& ref : refs) {
       if (seen.count(ref) != 0) continue;
       size_t slash = ref.find('/');

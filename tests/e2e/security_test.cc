@@ -537,7 +537,8 @@ TEST(SecurityTest, SearchedCanariesNeverReachTheDiskOrTheLog) {
   HttpResponse page = c.Fhir("GET", base + "/Patient?family=" + family + "&_count=1", tok);
   ASSERT_EQ(page.status, 200);
   std::string next;
-  for (const auto& l : ParseJson(page.body)["link"].GetArray()) {
+  rapidjson::Document page_doc = ParseJson(page.body);  // outlives the loop over its links
+  for (const auto& l : page_doc["link"].GetArray()) {
     if (JsonString(l, "relation") == "next") next = PathOfUrl(JsonString(l, "url"));
   }
   ASSERT_FALSE(next.empty());
