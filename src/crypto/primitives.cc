@@ -99,23 +99,31 @@ Result<Bytes> RandomBytes(size_t n) {
   return out;
 }
 
-std::string RandomId() {
-  std::array<uint8_t, 16> raw;
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) Fatal("RAND_bytes");
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-  std::string id;
-  id.reserve(26);
+namespace {
+
+// Appends the bytes as base32 digits of `alphabet` (5 bits each, the last one zero-padded).
+void AppendBase32(const uint8_t* raw, size_t n, const char* alphabet, std::string* out) {
   uint32_t buffer = 0;
   int bits = 0;
-  for (uint8_t b : raw) {
-    buffer = (buffer << 8) | b;
+  for (size_t i = 0; i < n; ++i) {
+    buffer = (buffer << 8) | raw[i];
     bits += 8;
     while (bits >= 5) {
-      id.push_back(kAlphabet[(buffer >> (bits - 5)) & 31]);
+      out->push_back(alphabet[(buffer >> (bits - 5)) & 31]);
       bits -= 5;
     }
   }
-  if (bits > 0) id.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
+  if (bits > 0) out->push_back(alphabet[(buffer << (5 - bits)) & 31]);
+}
+
+}  // namespace
+
+std::string RandomId() {
+  std::array<uint8_t, 16> raw;
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) Fatal("RAND_bytes");
+  std::string id;
+  id.reserve(26);
+  AppendBase32(raw.data(), raw.size(), "abcdefghijklmnopqrstuvwxyz234567", &id);
   return id;
 }
 
@@ -126,18 +134,9 @@ std::string TimeOrderedId(int64_t micros) {
   std::string id;
   id.reserve(26);
   for (int shift = 45; shift >= 0; shift -= 5) id.push_back(kOrdered[(ms >> shift) & 31]);
-  std::array<uint8_t, 10> raw;
+  std::array<uint8_t, 10> raw;  // 80 bits: 16 digits exactly
   if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) Fatal("RAND_bytes");
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (uint8_t b : raw) {
-    buffer = (buffer << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      id.push_back(kOrdered[(buffer >> (bits - 5)) & 31]);
-      bits -= 5;
-    }
-  }
+  AppendBase32(raw.data(), raw.size(), kOrdered, &id);
   return id;
 }
 
