@@ -242,8 +242,6 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
     if (etag != res.end()) out.response_etag = std::string(etag->value());
     auto loc = res.find(bhttp::field::location);
     if (loc != res.end()) out.response_location = std::string(loc->value());
-    auto lm = res.find(bhttp::field::last_modified);
-    (void)lm;
     const std::string& body = res.body();
     if (!body.empty()) {
       if (IsError(res) || body.find("\"resourceType\":\"OperationOutcome\"") == 1) {

@@ -285,7 +285,6 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
   std::vector<Found> included;
   std::unordered_set<std::string> seen;
   for (const Found& f : matches) seen.insert(f.type + "/" + f.id);
-  std::vector<storage::VersionRecord> included_records;  // owned here
   auto parsed_of = [](Found& f) -> const rapidjson::Value* {
     if (!f.parsed) {
       f.parsed = ParseStored(f.json);
@@ -427,7 +426,6 @@ Response FhirApi::Everything(Call& call) {
   }
   const size_t cap = options_.max_everything;
   std::vector<Found> found;
-  std::vector<storage::SearchHit> all_hits;
   std::unordered_set<std::string> seen;
   auto add = [&](const storage::VersionRecord& r) -> Status {
     if (!seen.insert(r.type + "/" + r.id).second) return Status::Ok();
