@@ -1,8 +1,10 @@
 #include "api/fhir_api.h"
 
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/pchars.hpp>
 #include <boost/url/url_view.hpp>
 #include <charconv>
 #include <optional>
@@ -29,34 +31,9 @@ using http::Response;
 
 namespace {
 
-// Characters RFC 3986 allows in a path or query as they are.
-bool IsUriChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '-':
-    case '.':
-    case '_':
-    case '~':
-    case '!':
-    case '$':
-    case '&':
-    case '\'':
-    case '(':
-    case ')':
-    case '*':
-    case '+':
-    case ',':
-    case ';':
-    case '=':
-    case ':':
-    case '@':
-    case '/':
-    case '?':
-      return true;
-    default:
-      return false;
-  }
-}
+// What may stand as is in a path or a query: RFC 3986 pchars, '/' and '?', and '%' (whose escapes
+// are checked apart).
+constexpr auto kKeptAsIs = boost::urls::pchars + '/' + '?' + '%';
 
 bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -66,24 +43,12 @@ bool IsHex(char c) {
 // examples write as is ("identifier=http://x|123", spaces, non-ASCII bytes), so that the parser
 // sees the URL the client meant. A '%' not followed by two hex digits stays an error (nullopt).
 std::optional<std::string> EncodeLenient(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size() || !IsHex(text[i + 1]) || !IsHex(text[i + 2])) return std::nullopt;
-      out.push_back(c);
-    } else if (IsUriChar(c)) {
-      out.push_back(c);
-    } else {
-      auto b = static_cast<unsigned char>(c);
-      out.push_back('%');
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 15]);
+    if (text[i] == '%' && (i + 2 >= text.size() || !IsHex(text[i + 1]) || !IsHex(text[i + 2]))) {
+      return std::nullopt;
     }
   }
-  return out;
+  return boost::urls::encode(text, kKeptAsIs);
 }
 
 }  // namespace

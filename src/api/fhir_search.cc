@@ -117,7 +117,6 @@ std::unique_ptr<rapidjson::Document> ParseStored(const std::string& json) {
 struct Found {
   std::string type;
   std::string id;
-  const storage::VersionRecord* record = nullptr;
   std::string json;
   std::unique_ptr<rapidjson::Document> parsed;  // on demand, see ParseStored
 };
@@ -252,7 +251,7 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     const storage::VersionRecord& r = h.record;
     auto json = OpenResource(*call.keys, r.type, r.id, r.version, r.key_id, r.body);
     if (!json.ok()) return FromStatus(json.status());
-    Found f{r.type, r.id, &r, std::move(json).value(), nullptr};
+    Found f{r.type, r.id, std::move(json).value(), nullptr};
     if (!plan.checks.empty()) {
       auto parsed = ParseStored(f.json);
       if (!parsed) return FromStatus(DataLoss("a stored resource is not valid JSON"));
@@ -303,7 +302,7 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     if (!rec.has_value() || rec->deleted) return Status::Ok();
     HYGIE_ASSIGN_OR_RETURN(std::string json, OpenResource(*call.keys, rec->type, rec->id,
                                                           rec->version, rec->key_id, rec->body));
-    included.push_back(Found{type, id, nullptr, std::move(json), nullptr});
+    included.push_back(Found{type, id, std::move(json), nullptr});
     return Status::Ok();
   };
   auto follow = [&](std::vector<Found>& from, size_t begin, size_t end, bool iterate) -> Status {
@@ -358,7 +357,7 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
         if (!seen.insert(r.type + "/" + r.id).second) continue;
         auto json = OpenResource(*call.keys, r.type, r.id, r.version, r.key_id, r.body);
         if (!json.ok()) return FromStatus(json.status());
-        included.push_back(Found{r.type, r.id, nullptr, std::move(json).value(), nullptr});
+        included.push_back(Found{r.type, r.id, std::move(json).value(), nullptr});
       }
     }
     // :iterate, one level: the iterate includes applied to what was included.
@@ -431,7 +430,7 @@ Response FhirApi::Everything(Call& call) {
     if (!seen.insert(r.type + "/" + r.id).second) return Status::Ok();
     HYGIE_ASSIGN_OR_RETURN(std::string json,
                            OpenResource(*call.keys, r.type, r.id, r.version, r.key_id, r.body));
-    found.push_back(Found{r.type, r.id, nullptr, std::move(json), nullptr});
+    found.push_back(Found{r.type, r.id, std::move(json), nullptr});
     return Status::Ok();
   };
   Status s = add(**patient);
