@@ -31,9 +31,8 @@ using http::Response;
 
 namespace {
 
-// What may stand as is in a path or a query: RFC 3986 pchars, '/' and '?', and '%' (whose escapes
-// are checked apart).
-constexpr auto kKeptAsIs = boost::urls::pchars + '/' + '?' + '%';
+// What may stand as is in a path or a query: RFC 3986 pchars, '/' and '?'.
+constexpr auto kKeptAsIs = boost::urls::pchars + '/' + '?';
 
 bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -41,14 +40,22 @@ bool IsHex(char c) {
 
 // Percent-encodes what a strict URL parser refuses but FHIR clients and the specification's own
 // examples write as is ("identifier=http://x|123", spaces, non-ASCII bytes), so that the parser
-// sees the URL the client meant. A '%' not followed by two hex digits stays an error (nullopt).
+// sees the URL the client meant. Escapes already there are kept; a '%' not followed by two hex
+// digits stays an error (nullopt).
 std::optional<std::string> EncodeLenient(std::string_view text) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && (i + 2 >= text.size() || !IsHex(text[i + 1]) || !IsHex(text[i + 2]))) {
-      return std::nullopt;
-    }
+  std::string out;
+  out.reserve(text.size());
+  size_t start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != '%') continue;
+    out += boost::urls::encode(text.substr(start, i - start), kKeptAsIs);
+    if (i == text.size()) break;
+    if (i + 2 >= text.size() || !IsHex(text[i + 1]) || !IsHex(text[i + 2])) return std::nullopt;
+    out.append(text.substr(i, 3));
+    i += 2;
+    start = i + 1;
   }
-  return boost::urls::encode(text, kKeptAsIs);
+  return out;
 }
 
 }  // namespace
