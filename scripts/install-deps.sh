@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
   procps curl ca-certificates
+  rsyslog rsyslog-gnutls
 )
 
 missing=()

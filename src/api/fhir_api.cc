@@ -174,11 +174,13 @@ PreferReturn ParsePreferReturn(const Request& req) {
 }  // namespace
 
 FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& store,
-                 const auth::TokenVerifier& verifier, const Clock& clock)
+                 const auth::TokenVerifier& verifier, audit::Journal& journal,
+                 const Clock& clock)
     : options_(std::move(options)),
       keyring_(keyring),
       store_(store),
       verifier_(verifier),
+      journal_(journal),
       clock_(clock) {
   fhir::CapabilityOptions cap;
   cap.software_version = HYGIE_VERSION;
@@ -329,8 +331,20 @@ asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestConte
     base = (ctx.tls ? "https://" : "http://") + h;
   }
   call.base = base + "/fhir/" + call.tenant;
+  AuditContext audit;
+  StartAudit(call, audit);
   Response res = co_await HandleFhir(call);
-  res.set("X-Request-Id", crypto::RandomId());
+  // The trail: no answer leaves before its record is durable (fail closed).
+  if (!call.recorded && !audit.failed) AddRecord(call, res.result_int());
+  Status recorded = co_await FlushAudit(call);
+  if (!recorded.ok() || audit.failed) {
+    res = Outcome(503, "transient",
+                  "the audit journal cannot record this request; nothing is answered until it "
+                  "can (retry later)",
+                  "HYGIE-AUDIT-UNAVAILABLE");
+    res.set(bhttp::field::retry_after, "1");
+  }
+  res.set("X-Request-Id", audit.base.request_id);
   co_return res;
 }
 
@@ -373,6 +387,9 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
     co_return res;
   }
   call.claims = std::move(claims).value();
+  call.audit->base.subject = call.claims->subject;
+  call.audit->base.client_id = call.claims->client_id;
+  call.audit->base.issuer = call.claims->issuer;
 
   // 2. The tenant wall: a token serves its own tenant only. Checked before anything about the
   // URL's tenant or resource is looked at, so the answer cannot depend on what exists there.
@@ -404,6 +421,18 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
 }
 
 asio::awaitable<Response> FhirApi::Route(Call& call) {
+  Response res = co_await RouteInner(call);
+  int status = res.result_int();
+  if (!call.recorded) {
+    AddRecord(call, status);
+  } else if (call.recorded_status != status) {
+    // A write recorded before it committed, whose commit then failed: the outcome follows.
+    AddRecord(call, status, "the write recorded above did not complete");
+  }
+  co_return res;
+}
+
+asio::awaitable<Response> FhirApi::RouteInner(Call& call) {
   const bhttp::verb method = call.req.method();
   const auto& seg = call.segments;
 
@@ -437,6 +466,8 @@ asio::awaitable<Response> FhirApi::Route(Call& call) {
     co_return History(call);
   }
   call.type = seg[0];
+  // The audit trail is read-only and served from the journal, not the store.
+  if (call.type == "AuditEvent") co_return AuditEvents(call);
   if (!fhir::IsResourceType(call.type)) {
     co_return Outcome(404, "not-supported", "unknown resource type", "HYGIE-TYPE-UNKNOWN");
   }
@@ -631,9 +662,20 @@ Result<Prepared> PrepareVersion(const crypto::TenantKeys& keys, const crypto::Ke
 
 asio::awaitable<Status> FhirApi::Write(Call& call, storage::VersionWrite write) {
   if (call.collect != nullptr) {
+    // In a transaction: the entries' records are flushed before the one commit.
     call.collect->versions.push_back(std::move(write));
     co_return Status::Ok();
   }
+  // The record goes to the journal before the data is committed, with the status the write
+  // answers when it succeeds; Route records the real outcome if it differs.
+  int planned = write.record.deleted ? 204 : write.record.version == 1 ? 201 : 200;
+  call.id = write.record.id;
+  AddRecord(call, planned);
+  call.audit->pending.back().version = write.record.version;
+  call.recorded = true;
+  call.recorded_status = planned;
+  Status recorded = co_await FlushAudit(call);
+  if (!recorded.ok()) co_return recorded;
   storage::WriteBatch batch;
   batch.versions.push_back(std::move(write));
   co_return co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);

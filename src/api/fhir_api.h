@@ -28,6 +28,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "audit/journal.h"
 #include "auth/token.h"
 #include "core/clock.h"
 #include "crypto/keyed_hash.h"
@@ -37,6 +38,8 @@
 #include "storage/store.h"
 
 namespace hygie::api {
+
+struct AuditContext;
 
 struct ApiOptions {
   fhir::ParseLimits parse_limits;
@@ -56,7 +59,7 @@ struct ApiOptions {
 class FhirApi {
  public:
   FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& store,
-          const auth::TokenVerifier& verifier, const Clock& clock);
+          const auth::TokenVerifier& verifier, audit::Journal& journal, const Clock& clock);
 
   boost::asio::awaitable<http::Response> Handle(http::Request& request,
                                                 const http::RequestContext& ctx);
@@ -71,8 +74,17 @@ class FhirApi {
 
  private:
   boost::asio::awaitable<http::Response> HandleFhir(Call& call);
-  // Everything after authentication: routes to the interaction (also used for bundle entries).
+  // Everything after authentication: routes to the interaction (also used for bundle entries),
+  // then adds the call's audit record.
   boost::asio::awaitable<http::Response> Route(Call& call);
+  boost::asio::awaitable<http::Response> RouteInner(Call& call);
+  // fhir_audit.cc: the audit trail of requests, and AuditEvent reads.
+  void StartAudit(Call& call, AuditContext& audit);
+  void AddRecord(Call& call, int status, std::string_view detail = {});
+  // Hands the pending records to the journal and waits until they are durable. kUnavailable
+  // (and audit->failed) when they could not be written.
+  boost::asio::awaitable<Status> FlushAudit(Call& call);
+  http::Response AuditEvents(Call& call);
   http::Response Metadata(Call& call) const;
   boost::asio::awaitable<http::Response> Create(Call& call);
   boost::asio::awaitable<http::Response> Update(Call& call);
@@ -106,6 +118,7 @@ class FhirApi {
   crypto::Keyring& keyring_;
   storage::Store& store_;
   const auth::TokenVerifier& verifier_;
+  audit::Journal& journal_;
   const Clock& clock_;
   std::string capability_json_;
   std::atomic<bool> ready_{false};

@@ -130,6 +130,7 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
   rapidjson::Document& doc = bundle.doc();
   std::string_view type = MemberString(doc, "type");
   const bool transaction = type == "transaction";
+  if (transaction || type == "batch") call.interaction = std::string(type);
   if (!transaction && type != "batch") {
     co_return Outcome(400, "invalid", "Bundle.type must be batch or transaction",
                       "HYGIE-BUNDLE-TYPE");
@@ -227,6 +228,7 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
     child.hasher = call.hasher;
     child.store = call.store;
     child.collect = collect;
+    child.audit = call.audit;
     child.assigned_id = in.assigned_id;
     if (in.resource != nullptr && in.method != bhttp::verb::patch) child.body_value = in.resource;
     if (child.segments.empty()) {
@@ -370,8 +372,10 @@ asio::awaitable<Response> FhirApi::Bundle(Call& call) {
       co_return res;
     }
   }
-  // 4. Commit, all or nothing.
+  // 4. Commit, all or nothing; the entries' records are durable first.
   if (!batch.versions.empty()) {
+    Status recorded = co_await FlushAudit(call);
+    if (!recorded.ok()) co_return FromStatus(recorded);
     Status s = co_await AsyncCommit(*call.store, std::move(batch), asio::use_awaitable);
     if (s.code() == Code::kConflict) {
       co_return Outcome(409, "conflict",

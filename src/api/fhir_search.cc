@@ -31,15 +31,19 @@ bool PreferStrict(const http::Request& req) {
   return it != req.end() && it->value().find("handling=strict") != std::string_view::npos;
 }
 
+}  // namespace
+
 std::string Link(const std::string& path,
                  const std::vector<std::pair<std::string, std::string>>& params,
-                 std::string_view extra_key = {}, std::string_view extra_value = {}) {
+                 std::string_view extra_key, std::string_view extra_value) {
   boost::urls::url u;
   for (const auto& [k, v] : params) u.params().append({k, v});
   if (!extra_key.empty()) u.params().append({extra_key, extra_value});
   std::string query(u.encoded_query());
   return query.empty() ? path : path + "?" + query;
 }
+
+namespace {
 
 // Marks a resource as a subset of itself (FHIR: meta.tag SUBSETTED).
 void TagSubsetted(rapidjson::Document& doc) {

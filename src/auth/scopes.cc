@@ -139,4 +139,13 @@ bool ScopeSet::Allows(std::string_view type, Permission permission) const {
   return false;
 }
 
+bool ScopeSet::AllowsNamed(std::string_view type, Permission permission) const {
+  const auto bit = static_cast<uint8_t>(permission);
+  for (const Scope& scope : scopes_) {
+    if (!scope.query.empty() || scope.context == ScopeContext::kPatient) continue;
+    if (scope.type == type && (scope.permissions & bit) != 0) return true;
+  }
+  return false;
+}
+
 }  // namespace hygie::auth

@@ -51,6 +51,9 @@ class ScopeSet {
   // here (they grant nothing: fail closed). Likewise patient/ scopes, which reach only the
   // token's patient compartment: until the compartment is enforced they grant nothing.
   bool Allows(std::string_view type, Permission permission) const;
+  // Like Allows, but only a scope naming `type` itself counts, not "*" (for the audit trail,
+  // which a wildcard does not open).
+  bool AllowsNamed(std::string_view type, Permission permission) const;
   const std::vector<Scope>& scopes() const { return scopes_; }
 
  private:

@@ -3,9 +3,20 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "api/fhir_api.h"
+#include "audit/journal.h"
+#include "audit/syslog_export.h"
+#include "audit/verify.h"
+#include "crypto/primitives.h"
+#include "tenancy/retention.h"
 #include "auth/scopes.h"
 #include "auth/token.h"
 #include "cli/installation.h"
@@ -45,6 +56,45 @@ bool ParseListen(const std::string& listen, std::string* addr, uint16_t* port) {
   *addr = a;
   *port = static_cast<uint16_t>(v);
   return true;
+}
+
+// Opens the installation and applies --audit-dir.
+Result<Installation> Open(const Options& o) {
+  auto inst = OpenInstallation(o.data_dir, o.passphrase_env);
+  if (!inst.ok()) return inst.status();
+  inst->audit_dir = o.audit_dir.empty() ? o.data_dir + "/audit" : o.audit_dir;
+  return inst;
+}
+
+// The record of a command-line act on the installation.
+audit::Record Act(std::string interaction, char action, std::string tenant) {
+  audit::Record r;
+  r.interaction = std::move(interaction);
+  r.action = action;
+  r.tenant = std::move(tenant);
+  r.status = 200;
+  return r;
+}
+
+// Records the act before it happens (fail closed), runs it, and records a failure if it fails.
+int Recorded(const Installation& inst, audit::Record record,
+             const std::function<Status()>& act) {
+  record.request_id = crypto::RandomId();
+  Status s = RecordCliAct(inst, record);
+  if (!s.ok()) {
+    std::cerr << "hygie: the audit journal cannot record this act, so it was not done: "
+              << s.message() << "\n";
+    return 1;
+  }
+  Status done = act();
+  if (!done.ok()) {
+    record.status = 500;
+    record.detail = "the act recorded above failed";
+    Status again = RecordCliAct(inst, record);
+    if (!again.ok()) std::cerr << "hygie: audit journal: " << again.message() << "\n";
+    return Fail(done);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -91,26 +141,34 @@ int RunTenantCreate(const Options& o) {
         "tenant name must be 2 to 63 characters of a-z, 0-9 and '-', not starting or "
         "ending with '-'");
   }
-  auto inst = OpenInstallation(o.data_dir, o.passphrase_env);
+  auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
-  Status s = inst->keyring->AddTenant(o.tenant);
-  if (!s.ok()) return Fail(s);
-  std::cerr << "hygie: tenant " << o.tenant << " created\n";
-  return 0;
+  int rc = Recorded(*inst, Act("tenant-create", 'C', o.tenant),
+                    [&] { return inst->keyring->AddTenant(o.tenant); });
+  if (rc == 0) std::cerr << "hygie: tenant " << o.tenant << " created\n";
+  return rc;
 }
 
 int RunTenantList(const Options& o) {
-  auto inst = OpenInstallation(o.data_dir, o.passphrase_env);
+  auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
   for (const std::string& t : inst->keyring->Tenants()) std::cout << t << "\n";
   return 0;
 }
 
 int RunKeyRotate(const Options& o) {
-  auto inst = OpenInstallation(o.data_dir, o.passphrase_env);
+  auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
-  auto id = inst->keyring->RotateDataKey(o.tenant);
-  if (!id.ok()) return Fail(id.status());
+  if (!inst->keyring->HasTenant(o.tenant)) return Fail(NotFound("unknown tenant " + o.tenant));
+  uint32_t new_id = 0;
+  int rc = Recorded(*inst, Act("key-rotate", 'U', o.tenant), [&]() -> Status {
+    auto id = inst->keyring->RotateDataKey(o.tenant);
+    if (!id.ok()) return id.status();
+    new_id = *id;
+    return Status::Ok();
+  });
+  if (rc != 0) return rc;
+  auto id = &new_id;
   std::cerr << "hygie: tenant " << o.tenant << " now seals new data with data key " << *id
             << "; older keys stay for reading\n";
   return 0;
@@ -130,9 +188,19 @@ int RunTokenIssue(const Options& o) {
   if (!o.patient.empty() && !fhir::IsValidId(o.patient)) {
     return Usage("--patient must be a FHIR id");
   }
-  auto inst = OpenInstallation(o.data_dir, o.passphrase_env);
+  auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
   if (!inst->keyring->HasTenant(o.tenant)) return Fail(NotFound("unknown tenant " + o.tenant));
+  // Issuing a token grants rights: the act is recorded, with the subject and scopes.
+  audit::Record act = Act("token-issue", 'C', o.tenant);
+  act.query = {{"subject", o.subject}, {"scope", o.scope}, {"ttl", o.ttl}};
+  if (!o.patient.empty()) act.query.emplace_back("patient", "set");
+  Status recorded = RecordCliAct(*inst, act);
+  if (!recorded.ok()) {
+    std::cerr << "hygie: the audit journal cannot record this act, so it was not done: "
+              << recorded.message() << "\n";
+    return 1;
+  }
   auto key = inst->IssuerKey();
   if (!key.ok()) return Fail(key.status());
   auth::TokenIssuer issuer(std::move(key).value(), inst->issuer, inst->audience,
@@ -158,10 +226,78 @@ int RunServe(const Options& o) {
   if (o.max_json_depth < 2 || o.max_json_depth > 10000) {
     return Usage("--max-depth must be between 2 and 10000");
   }
-  auto inst = OpenInstallation(o.data_dir, o.passphrase_env);
+  auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
   auto key = inst->IssuerKey();
   if (!key.ok()) return Fail(key.status());
+  auto journal = inst->OpenJournal(SystemClock::Get());
+  if (!journal.ok()) return Fail(journal.status());
+  // The server owns the journal's system tree for its lifetime (CLI acts go through the spool).
+  {
+    auto owned = (*journal)->Flush(std::string(audit::kSystemTree));
+    if (!owned.ok() && owned.code() != Code::kNotFound) {
+      return Fail(Status(owned.code(), "audit journal: " + owned.message() +
+                                           " (is another hygie serve running on this data?)"));
+    }
+    audit::Record start = Act("server-start", 'E', "");
+    start.request_id = crypto::RandomId();
+    start.time_us = SystemClock::Get().NowMicros();
+    start.peer = "local";
+    start.role = "server";
+    start.subject = "hygie";
+    Status s = (*journal)->AppendSync(std::string(audit::kSystemTree), {start});
+    if (!s.ok()) return Fail(Status(s.code(), "audit journal: " + s.message()));
+  }
+  std::unique_ptr<audit::SyslogExporter> exporter;
+  if (!o.syslog.empty()) {
+    audit::SyslogOptions so;
+    so.url = o.syslog;
+    so.ca_file = o.syslog_ca;
+    so.cert_file = o.syslog_cert;
+    so.key_file = o.syslog_key;
+    so.state_dir = inst->audit_dir + "/_export";
+    auto e = audit::SyslogExporter::Create(so, **journal, SystemClock::Get());
+    if (!e.ok()) return Usage("--syslog: " + e.status().message());
+    exporter = std::move(e).value();
+    exporter->Start();
+  }
+  // Housekeeping: spooled CLI records every second, retention every hour.
+  std::mutex house_mu;
+  std::condition_variable house_cv;
+  bool house_stop = false;
+  std::thread housekeeper([&] {
+    int64_t next_prune = 0;
+    std::unique_lock lock(house_mu);
+    while (!house_stop) {
+      lock.unlock();
+      auto moved = (*journal)->IngestSpool();
+      if (!moved.ok()) log::Error("audit journal: spool: {}", moved.status().message());
+      int64_t now = SystemClock::Get().NowMicros();
+      if (now >= next_prune) {
+        next_prune = now + 3600LL * 1000000;
+        for (const std::string& tree : (*journal)->Trees()) {
+          auto days = tenancy::AuditRetentionDays(o.data_dir, tree);
+          if (!days.ok()) continue;
+          auto pruned = (*journal)->Prune(tree, now - int64_t{*days} * 86400 * 1000000);
+          if (pruned.ok() && *pruned > 0) {
+            log::Info("audit journal {}: {} records past {} days of retention pruned", tree,
+                      *pruned, *days);
+          }
+        }
+      }
+      if (exporter) exporter->Notify();
+      lock.lock();
+      house_cv.wait_for(lock, std::chrono::seconds(1));
+    }
+  });
+  auto stop_housekeeper = [&] {
+    {
+      std::lock_guard lock(house_mu);
+      house_stop = true;
+    }
+    house_cv.notify_all();
+    if (housekeeper.joinable()) housekeeper.join();
+  };
 
   http::ServerOptions so;
   so.address = addr;
@@ -190,7 +326,7 @@ int RunServe(const Options& o) {
   while (!ao.public_base_url.empty() && ao.public_base_url.back() == '/') {
     ao.public_base_url.pop_back();
   }
-  api::FhirApi api(ao, *inst->keyring, **store, verifier, SystemClock::Get());
+  api::FhirApi api(ao, *inst->keyring, **store, verifier, **journal, SystemClock::Get());
 
   {
     http::Server server(
@@ -201,6 +337,9 @@ int RunServe(const Options& o) {
         [&api](int status, std::string_view reason) { return api.ParserError(status, reason); });
     Status s = server.Start();
     if (!s.ok()) {
+      stop_housekeeper();
+      if (exporter) exporter->Stop();
+      (*journal)->Close();
       (*store)->Close();
       return Fail(s);
     }
@@ -220,9 +359,256 @@ int RunServe(const Options& o) {
     log::Info("shutting down: finishing requests in flight");
     api.SetReady(false);
     server.Stop();
+    stop_housekeeper();
+    (*journal)->Close();  // signs a last checkpoint of every tree
+    if (exporter) exporter->Stop();
     (*store)->Close();
   }
   log::Info("stopped");
+  return 0;
+}
+
+namespace {
+
+std::string Hex(const audit::Hash& h) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : h) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+std::string B64(const audit::Hash& h) { return crypto::Base64Encode(ByteView(h.data(), h.size())); }
+
+// The tree a command is about: --tenant, or the system tree when --tenant is "_system" or
+// absent (for commands that accept that).
+std::string TreeOf(const Options& o) {
+  return o.tenant.empty() ? std::string(audit::kSystemTree) : o.tenant;
+}
+
+Result<crypto::SecretKey> SeedOf(const Installation& inst, const std::string& tree) {
+  if (tree == audit::kSystemTree) return inst.SystemAuditSeed();
+  HYGIE_ASSIGN_OR_RETURN(auto keys, inst.keyring->Tenant(tree));
+  return crypto::SecretKey::FromBytes(keys->audit_seed().bytes());
+}
+
+// The newest checkpoint of a tree, opened with the tree's key.
+Result<audit::Checkpoint> NewestCheckpoint(audit::Journal& journal, const std::string& tree,
+                                           std::string* note) {
+  HYGIE_ASSIGN_OR_RETURN(*note, journal.LatestCheckpoint(tree));
+  HYGIE_ASSIGN_OR_RETURN(std::string vkey, journal.VerifierKey(tree));
+  HYGIE_ASSIGN_OR_RETURN(audit::NoteVerifier verifier, audit::NoteVerifier::Parse(vkey));
+  return verifier.Open(*note);
+}
+
+void JsonString(std::ostream& out, std::string_view s) {
+  out << '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out << "\\\"";
+        break;
+      case '\\':
+        out << "\\\\";
+        break;
+      case '\n':
+        out << "\\n";
+        break;
+      default:
+        out << c;
+    }
+  }
+  out << '"';
+}
+
+}  // namespace
+
+int RunAuditVerify(const Options& o) {
+  auto inst = Open(o);
+  if (!inst.ok()) return Fail(inst.status());
+  std::vector<std::string> trees;
+  if (!o.tenant.empty()) {
+    trees.push_back(o.tenant);
+  } else {
+    audit::JournalOptions jo;
+    jo.dir = inst->audit_dir;
+    jo.seed_for = [](const std::string&) -> Result<crypto::SecretKey> {
+      return Unavailable("not used");
+    };
+    auto journal = audit::Journal::Open(jo, SystemClock::Get());
+    if (!journal.ok()) return Fail(journal.status());
+    trees = (*journal)->Trees();
+  }
+  if (trees.empty()) {
+    std::cerr << "hygie: no audit journal in " << inst->audit_dir << "\n";
+    return 1;
+  }
+  int failures = 0;
+  for (const std::string& tree : trees) {
+    std::string dir = inst->audit_dir + "/" + tree;
+    if (!std::filesystem::is_directory(dir)) {
+      std::cerr << tree << ": no journal at " << dir << "\n";
+      ++failures;
+      continue;
+    }
+    auto seed = SeedOf(*inst, tree);
+    if (!seed.ok()) {
+      std::cerr << tree << ": no key: " << seed.status().message() << "\n";
+      ++failures;
+      continue;
+    }
+    auto keys = audit::TreeKeys::Derive(seed->bytes());
+    if (!keys.ok()) return Fail(keys.status());
+    audit::VerifyReport report;
+    Status s = audit::VerifyTree(dir, inst->AuditOriginPrefix() + "/" + tree, *keys, &report);
+    if (!s.ok()) {
+      std::cout << tree << ": FAILED: " << s.message() << "\n";
+      ++failures;
+      continue;
+    }
+    std::cout << tree << ": OK: " << report.records << " records (" << report.pruned_records
+              << " pruned to their hashes) in " << report.segments << " segments, "
+              << report.checkpoints << " signed checkpoints, tree size " << report.checked_size;
+    if (report.live) {
+      std::cout << "; a server is writing: " << report.uncovered
+                << " newer records await their checkpoint";
+    }
+    std::cout << "\n";
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+int RunAuditCheckpoint(const Options& o) {
+  auto inst = Open(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto journal = inst->OpenJournal(SystemClock::Get());
+  if (!journal.ok()) return Fail(journal.status());
+  std::string tree = TreeOf(o);
+  std::string note;
+  auto cp = NewestCheckpoint(**journal, tree, &note);
+  if (!cp.ok()) return Fail(cp.status());
+  auto vkey = (*journal)->VerifierKey(tree);
+  std::cout << note;
+  std::cerr << "verifier key: " << *vkey << "\n";
+  return 0;
+}
+
+int RunAuditInclusion(const Options& o) {
+  auto inst = Open(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto journal = inst->OpenJournal(SystemClock::Get());
+  if (!journal.ok()) return Fail(journal.status());
+  std::string tree = TreeOf(o);
+  std::string note;
+  auto cp = NewestCheckpoint(**journal, tree, &note);
+  if (!cp.ok()) return Fail(cp.status());
+  uint64_t size = o.size == 0 ? cp->size : o.size;
+  if (o.index >= size) return Usage("--index must be below the tree size " + std::to_string(size));
+  auto proof = (*journal)->InclusionProof(tree, o.index, size);
+  if (!proof.ok()) return Fail(proof.status());
+  auto leaf = (*journal)->LeafHash(tree, o.index);
+  if (!leaf.ok()) return Fail(leaf.status());
+  std::vector<std::string> record;
+  uint64_t next = 0;
+  Status rs = (*journal)->Read(tree, o.index, 1, &record, &next);
+  if (!rs.ok()) return Fail(rs);
+  std::cout << "{\"tree\":";
+  JsonString(std::cout, tree);
+  std::cout << ",\"index\":" << o.index << ",\"size\":" << size << ",\"leaf_hash\":\""
+            << B64(*leaf) << "\",\"proof\":[";
+  for (size_t i = 0; i < proof->size(); ++i) {
+    std::cout << (i ? "," : "") << '"' << B64((*proof)[i]) << '"';
+  }
+  std::cout << "]";
+  if (size == cp->size) {
+    Status v = audit::VerifyInclusion(o.index, size, *leaf, *proof, cp->root);
+    if (!v.ok()) return Fail(Status(Code::kDataLoss, "the proof does not verify: " + v.message()));
+    std::cout << ",\"checkpoint\":";
+    JsonString(std::cout, note);
+  }
+  if (!record.empty()) {
+    std::cout << ",\"record\":" << record[0];
+  } else {
+    std::cout << ",\"record\":null";
+  }
+  std::cout << "}\n";
+  std::cerr << "leaf " << Hex(*leaf) << " is record " << o.index << " of the tree of size "
+            << size << "\n";
+  return 0;
+}
+
+int RunAuditConsistency(const Options& o) {
+  auto inst = Open(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto journal = inst->OpenJournal(SystemClock::Get());
+  if (!journal.ok()) return Fail(journal.status());
+  std::string tree = TreeOf(o);
+  std::string note;
+  auto cp = NewestCheckpoint(**journal, tree, &note);
+  if (!cp.ok()) return Fail(cp.status());
+  uint64_t size2 = o.size2 == 0 ? cp->size : o.size2;
+  if (o.size1 == 0 || o.size1 > size2) return Usage("need 0 < --size1 <= --size2");
+  auto proof = (*journal)->ConsistencyProof(tree, o.size1, size2);
+  if (!proof.ok()) return Fail(proof.status());
+  std::cout << "{\"tree\":";
+  JsonString(std::cout, tree);
+  std::cout << ",\"size1\":" << o.size1 << ",\"size2\":" << size2 << ",\"proof\":[";
+  for (size_t i = 0; i < proof->size(); ++i) {
+    std::cout << (i ? "," : "") << '"' << B64((*proof)[i]) << '"';
+  }
+  std::cout << "]";
+  if (size2 == cp->size) {
+    std::cout << ",\"checkpoint\":";
+    JsonString(std::cout, note);
+  }
+  std::cout << "}\n";
+  return 0;
+}
+
+int RunAuditPrune(const Options& o) {
+  auto inst = Open(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto journal = inst->OpenJournal(SystemClock::Get());
+  if (!journal.ok()) return Fail(journal.status());
+  std::vector<std::string> trees = o.tenant.empty() ? (*journal)->Trees()
+                                                     : std::vector<std::string>{o.tenant};
+  int64_t now = SystemClock::Get().NowMicros();
+  return Recorded(*inst, Act("audit-prune", 'D', o.tenant), [&]() -> Status {
+    for (const std::string& tree : trees) {
+      HYGIE_ASSIGN_OR_RETURN(int days, tenancy::AuditRetentionDays(o.data_dir, tree));
+      HYGIE_ASSIGN_OR_RETURN(uint64_t n,
+                             (*journal)->Prune(tree, now - int64_t{days} * 86400 * 1000000));
+      std::cout << tree << ": " << n << " records older than " << days
+                << " days pruned to their hashes\n";
+    }
+    return Status::Ok();
+  });
+}
+
+int RunAuditRetention(const Options& o) {
+  auto inst = Open(o);
+  if (!inst.ok()) return Fail(inst.status());
+  std::string tree = TreeOf(o);
+  if (tree != audit::kSystemTree && !inst->keyring->HasTenant(tree)) {
+    return Fail(NotFound("unknown tenant " + tree));
+  }
+  if (o.retention_days != 0) {
+    if (o.retention_days < tenancy::kMinAuditRetentionDays ||
+        o.retention_days > tenancy::kMaxAuditRetentionDays) {
+      return Usage("--days must be between 183 and 1096 (6 months to 3 years)");
+    }
+    audit::Record act = Act("audit-retention", 'U', o.tenant);
+    act.query = {{"days", std::to_string(o.retention_days)}};
+    int rc = Recorded(*inst, act, [&] {
+      return tenancy::SetAuditRetentionDays(o.data_dir, tree, o.retention_days);
+    });
+    if (rc != 0) return rc;
+  }
+  auto days = tenancy::AuditRetentionDays(o.data_dir, tree);
+  if (!days.ok()) return Fail(days.status());
+  std::cout << tree << ": audit records are kept " << *days << " days\n";
   return 0;
 }
 

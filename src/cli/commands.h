@@ -25,6 +25,17 @@ struct Options {
   std::string subject = "hygie-cli";
   std::string ttl = "1h";
   std::string patient;
+  // Audit journal.
+  std::string audit_dir;   // empty: DATA/audit
+  std::string syslog;      // tcp://host:port or tls://host:port
+  std::string syslog_ca;   // CA bundle for tls://
+  std::string syslog_cert;
+  std::string syslog_key;
+  uint64_t index = 0;
+  uint64_t size = 0;  // 0: the newest checkpoint's
+  uint64_t size1 = 0;
+  uint64_t size2 = 0;
+  int retention_days = 0;  // 0: show
 };
 
 int RunInit(const Options& o);
@@ -33,6 +44,12 @@ int RunTenantCreate(const Options& o);
 int RunTenantList(const Options& o);
 int RunTokenIssue(const Options& o);
 int RunKeyRotate(const Options& o);
+int RunAuditVerify(const Options& o);
+int RunAuditCheckpoint(const Options& o);
+int RunAuditInclusion(const Options& o);
+int RunAuditConsistency(const Options& o);
+int RunAuditPrune(const Options& o);
+int RunAuditRetention(const Options& o);
 
 // "3600", "30s", "15m", "1h" -> seconds; -1 when malformed.
 int64_t ParseTtl(const std::string& text);

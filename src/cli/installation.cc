@@ -26,6 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kIssuerPurpose = "token-issuer";
+constexpr std::string_view kAuditSystemPurpose = "audit-system";
 
 Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
   std::string tmp = path + ".tmp";
@@ -208,6 +209,62 @@ Result<crypto::SigningKey> Installation::IssuerKey() const {
   auto key = crypto::SigningKey::FromPrivatePem(AsChars(pem));
   crypto::Wipe(pem);
   return key;
+}
+
+Result<crypto::SecretKey> Installation::SystemAuditSeed() const {
+  std::string path = data_dir + "/audit-system.key";
+  auto text = ReadFile(path);
+  if (!text.ok()) {
+    if (fs::exists(path)) return text.status();
+    HYGIE_ASSIGN_OR_RETURN(crypto::SecretKey seed, crypto::SecretKey::Generate(32));
+    HYGIE_ASSIGN_OR_RETURN(Bytes sealed, keyring->SealWithKek(seed.bytes(), kAuditSystemPurpose));
+    HYGIE_RETURN_IF_ERROR(WriteFileAtomic(path, crypto::Base64Encode(sealed) + "\n", 0600));
+    return seed;
+  }
+  std::string t = std::move(text).value();
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  HYGIE_ASSIGN_OR_RETURN(Bytes sealed, crypto::Base64Decode(t));
+  HYGIE_ASSIGN_OR_RETURN(Bytes seed, keyring->OpenWithKek(sealed, kAuditSystemPurpose));
+  crypto::SecretKey key = crypto::SecretKey::FromBytes(seed);
+  crypto::Wipe(seed);
+  return key;
+}
+
+Result<std::unique_ptr<audit::Journal>> Installation::OpenJournal(const Clock& clock) const {
+  audit::JournalOptions o;
+  o.dir = audit_dir;
+  o.origin_prefix = AuditOriginPrefix();
+  const crypto::Keyring* ring = keyring.get();
+  const Installation* self = this;
+  o.seed_for = [ring, self](const std::string& tree) -> Result<crypto::SecretKey> {
+    if (tree == audit::kSystemTree) return self->SystemAuditSeed();
+    HYGIE_ASSIGN_OR_RETURN(auto keys, ring->Tenant(tree));
+    return crypto::SecretKey::FromBytes(keys->audit_seed().bytes());
+  };
+  return audit::Journal::Open(std::move(o), clock);
+}
+
+Status RecordCliAct(const Installation& inst, audit::Record record) {
+  if (record.time_us == 0) record.time_us = SystemClock::Get().NowMicros();
+  if (record.request_id.empty()) record.request_id = crypto::RandomId();
+  if (record.peer.empty()) record.peer = "local";
+  if (record.role.empty()) record.role = "cli";
+  if (record.subject.empty()) {
+    const char* user = std::getenv("SUDO_USER");
+    if (user == nullptr) user = std::getenv("USER");
+    record.subject = user != nullptr ? user : "unknown";
+  }
+  HYGIE_ASSIGN_OR_RETURN(auto journal, inst.OpenJournal(SystemClock::Get()));
+  Status s = journal->AppendSync(std::string(audit::kSystemTree), {record});
+  if (s.code() == Code::kFailedPrecondition) {
+    // A server owns the journal: it ingests the spool within a second.
+    return audit::SpoolRecord(inst.audit_dir, record);
+  }
+  if (s.ok()) {
+    auto moved = journal->IngestSpool();
+    if (!moved.ok()) return moved.status();
+  }
+  return s;
 }
 
 }  // namespace hygie::cli

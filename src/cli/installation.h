@@ -9,13 +9,19 @@
 //     issuer/signing.key the built-in token issuer's private key, sealed by the KEK
 //     tls/               self-signed certificate and key for non-loopback listeners
 //     tenants/<name>/    one storage namespace per tenant
+//     audit/             the audit journal, one tree per tenant plus _system
+//                        (docs/audit-journal.md); may live elsewhere with --audit-dir
+//     audit-system.key   the seed of the _system tree's keys, sealed by the KEK
 //
 // Not thread-safe; used by the command line at start-up.
 
 #include <memory>
 #include <string>
 
+#include "audit/journal.h"
+#include "audit/record.h"
 #include "auth/token.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "crypto/keyring.h"
 
@@ -33,13 +39,24 @@ struct Installation {
   std::string issuer;
   std::string audience;
   std::unique_ptr<crypto::Keyring> keyring;
+  std::string audit_dir;  // DATA/audit unless --audit-dir says otherwise
 
   std::string tenants_dir() const { return data_dir + "/tenants"; }
   std::string tls_cert() const { return data_dir + "/tls/server.crt"; }
   std::string tls_key() const { return data_dir + "/tls/server.key"; }
 
   Result<crypto::SigningKey> IssuerKey() const;
+  // The seed of the _system audit tree (created on first use).
+  Result<crypto::SecretKey> SystemAuditSeed() const;
+  // Checkpoint origins are "<prefix>/<tree>".
+  std::string AuditOriginPrefix() const { return "hygie/" + installation_id; }
+  // The audit journal, keyed by the keyring (tenant trees) and SystemAuditSeed (_system).
+  Result<std::unique_ptr<audit::Journal>> OpenJournal(const Clock& clock) const;
 };
+
+// Records an act of the command line in the _system tree: directly when no server owns the
+// journal, else through the spool that the server ingests. The act must not proceed on error.
+Status RecordCliAct(const Installation& inst, audit::Record record);
 
 // Creates a new data directory. Refuses an existing non-empty directory. On failure, removes
 // what it created.

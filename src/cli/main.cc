@@ -87,6 +87,56 @@ int main(int argc, char** argv) {
   key_rotate->add_option("--data", o.data_dir, "Data directory")->required();
   add_passphrase(key_rotate);
 
+  serve->add_option("--syslog", o.syslog,
+                    "Stream audit records to a SIEM: tcp://HOST:PORT or tls://HOST:PORT "
+                    "(RFC 5424 syslog, octet-counted; RFC 5425 over TLS)");
+  serve->add_option("--syslog-ca", o.syslog_ca, "CA bundle that verifies the collector (tls://)");
+  serve->add_option("--syslog-cert", o.syslog_cert, "Client certificate for the collector (PEM)");
+  serve->add_option("--syslog-key", o.syslog_key, "Key of --syslog-cert (PEM)");
+
+  auto* audit = app.add_subcommand("audit", "The tamper-evident audit journal");
+  audit->require_subcommand(1);
+  auto tree_option = [&o](CLI::App* cmd) {
+    cmd->add_option("--tenant", o.tenant, "Tenant whose trail (default: the system trail)");
+  };
+  auto* audit_verify = audit->add_subcommand(
+      "verify", "Recompute every tree, check every checkpoint and consistency; exit 1 on any change");
+  audit_verify->add_option("--data", o.data_dir, "Data directory")->required();
+  audit_verify->add_option("--tenant", o.tenant, "Only this tenant's trail (default: every trail)");
+  add_passphrase(audit_verify);
+  auto* audit_checkpoint =
+      audit->add_subcommand("checkpoint", "Print the newest signed checkpoint (C2SP signed note)");
+  audit_checkpoint->add_option("--data", o.data_dir, "Data directory")->required();
+  tree_option(audit_checkpoint);
+  add_passphrase(audit_checkpoint);
+  auto* audit_proof = audit->add_subcommand("proof", "RFC 9162 proofs over the journal");
+  audit_proof->require_subcommand(1);
+  auto* audit_inclusion =
+      audit_proof->add_subcommand("inclusion", "Prove that a record is in a checkpointed tree");
+  audit_inclusion->add_option("--data", o.data_dir, "Data directory")->required();
+  tree_option(audit_inclusion);
+  audit_inclusion->add_option("--index", o.index, "Index of the record")->required();
+  audit_inclusion->add_option("--size", o.size, "Tree size (default: the newest checkpoint's)");
+  add_passphrase(audit_inclusion);
+  auto* audit_consistency = audit_proof->add_subcommand(
+      "consistency", "Prove that a later tree extends an earlier one");
+  audit_consistency->add_option("--data", o.data_dir, "Data directory")->required();
+  tree_option(audit_consistency);
+  audit_consistency->add_option("--size1", o.size1, "Earlier tree size")->required();
+  audit_consistency->add_option("--size2", o.size2, "Later tree size (default: the newest)");
+  add_passphrase(audit_consistency);
+  auto* audit_prune = audit->add_subcommand(
+      "prune", "Replace record bodies past their retention by their hashes (the server does this hourly)");
+  audit_prune->add_option("--data", o.data_dir, "Data directory")->required();
+  audit_prune->add_option("--tenant", o.tenant, "Only this tenant's trail (default: every trail)");
+  add_passphrase(audit_prune);
+  auto* audit_retention = audit->add_subcommand(
+      "retention", "Show or set how long audit records are kept (183 to 1096 days, default 365)");
+  audit_retention->add_option("--data", o.data_dir, "Data directory")->required();
+  tree_option(audit_retention);
+  audit_retention->add_option("--days", o.retention_days, "New retention, in days");
+  add_passphrase(audit_retention);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -106,6 +156,12 @@ int main(int argc, char** argv) {
   if (tenant_list->parsed()) return hygie::cli::RunTenantList(o);
   if (token_issue->parsed()) return hygie::cli::RunTokenIssue(o);
   if (key_rotate->parsed()) return hygie::cli::RunKeyRotate(o);
+  if (audit_verify->parsed()) return hygie::cli::RunAuditVerify(o);
+  if (audit_checkpoint->parsed()) return hygie::cli::RunAuditCheckpoint(o);
+  if (audit_inclusion->parsed()) return hygie::cli::RunAuditInclusion(o);
+  if (audit_consistency->parsed()) return hygie::cli::RunAuditConsistency(o);
+  if (audit_prune->parsed()) return hygie::cli::RunAuditPrune(o);
+  if (audit_retention->parsed()) return hygie::cli::RunAuditRetention(o);
   std::cerr << app.help();
   return 2;
 }

@@ -402,6 +402,17 @@ Result<PublicKey> PublicKey::FromJwkFields(std::string_view kty, std::string_vie
   return PublicKey(std::move(impl));
 }
 
+Result<PublicKey> PublicKey::FromEd25519Raw(ByteView pub32) {
+  if (pub32.size() != kEd25519KeySize) {
+    return InvalidArgument("an Ed25519 public key must be 32 bytes");
+  }
+  PkeyPtr pkey(
+      EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, pub32.data(), pub32.size()));
+  if (!pkey) return InvalidArgument(OpenSslMessage("invalid Ed25519 public key"));
+  HYGIE_ASSIGN_OR_RETURN(auto impl, Impl::Make(std::move(pkey)));
+  return PublicKey(std::move(impl));
+}
+
 SignatureAlg PublicKey::alg() const { return impl_->alg; }
 
 Result<std::string> PublicKey::Pem() const {
@@ -428,6 +439,19 @@ std::string PublicKey::JwkJson() const {
 }
 
 std::string PublicKey::KeyId() const { return impl_->kid; }
+
+Result<Bytes> PublicKey::RawBytes() const {
+  if (impl_->alg != SignatureAlg::kEdDsa) {
+    return InvalidArgument("only an Ed25519 key has a raw 32-byte encoding");
+  }
+  Bytes raw(kEd25519KeySize);
+  size_t len = raw.size();
+  if (EVP_PKEY_get_raw_public_key(impl_->pkey.get(), raw.data(), &len) != 1 ||
+      len != kEd25519KeySize) {
+    return Internal(OpenSslMessage("cannot read the Ed25519 public key"));
+  }
+  return raw;
+}
 
 bool PublicKey::Verify(ByteView message, ByteView signature) const {
   Bytes der;
@@ -487,6 +511,19 @@ Result<SigningKey> SigningKey::FromPrivatePem(std::string_view pem) {
   HYGIE_ASSIGN_OR_RETURN(auto pub_impl, PublicKey::Impl::Make(std::move(pub)));
   return SigningKey(
       std::unique_ptr<Impl>(new Impl{std::move(pkey), alg, PublicKey(std::move(pub_impl))}));
+}
+
+Result<SigningKey> SigningKey::FromEd25519Seed(ByteView seed32) {
+  if (seed32.size() != kEd25519KeySize) {
+    return InvalidArgument("an Ed25519 private key (seed) must be 32 bytes");
+  }
+  PkeyPtr pkey(
+      EVP_PKEY_new_raw_private_key_ex(nullptr, "ED25519", nullptr, seed32.data(), seed32.size()));
+  if (!pkey) return InvalidArgument(OpenSslMessage("invalid Ed25519 private key"));
+  HYGIE_ASSIGN_OR_RETURN(PkeyPtr pub, PublicOnly(pkey.get()));
+  HYGIE_ASSIGN_OR_RETURN(auto pub_impl, PublicKey::Impl::Make(std::move(pub)));
+  return SigningKey(std::unique_ptr<Impl>(
+      new Impl{std::move(pkey), SignatureAlg::kEdDsa, PublicKey(std::move(pub_impl))}));
 }
 
 Result<std::string> SigningKey::PrivatePem() const {

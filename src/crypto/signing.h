@@ -30,6 +30,9 @@ class SigningKey {
   static Result<SigningKey> Generate(SignatureAlg alg);
   // PKCS#8 PEM, unencrypted (the caller seals it at rest).
   static Result<SigningKey> FromPrivatePem(std::string_view pem);
+  // An Ed25519 key from its 32-byte RFC 8032 private key (the seed). kInvalidArgument when
+  // seed32 is not 32 bytes.
+  static Result<SigningKey> FromEd25519Seed(ByteView seed32);
   Result<std::string> PrivatePem() const;
 
   SignatureAlg alg() const;
@@ -55,6 +58,9 @@ class PublicKey {
   // (Parsing the JSON is the caller's job; this takes the fields.)
   static Result<PublicKey> FromJwkFields(std::string_view kty, std::string_view crv,
                                          std::string_view x_b64url, std::string_view y_b64url);
+  // An Ed25519 public key from its 32-byte RFC 8032 encoding. kInvalidArgument when pub32 is
+  // not 32 bytes or not a valid encoding.
+  static Result<PublicKey> FromEd25519Raw(ByteView pub32);
 
   SignatureAlg alg() const;
   Result<std::string> Pem() const;
@@ -62,6 +68,8 @@ class PublicKey {
   std::string JwkJson() const;
   // RFC 7638 thumbprint, base64url; used as "kid".
   std::string KeyId() const;
+  // The 32-byte RFC 8032 encoding of an Ed25519 public key; kInvalidArgument for an ES256 key.
+  Result<Bytes> RawBytes() const;
   // True only for a valid signature by this key over message. Wrong lengths give false.
   bool Verify(ByteView message, ByteView signature) const;
 

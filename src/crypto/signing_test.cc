@@ -392,6 +392,77 @@ TEST(EdDsaTest, FromJwkFieldsRejectsBadFields) {
   EXPECT_FALSE(PublicKey::FromJwkFields("OKP", "Ed25519", "not base64!", "").ok());
 }
 
+// RFC 8032 section 7.1, TEST 1: private key (seed), public key, and the signature of the empty
+// message.
+constexpr char kRfc8032Seed[] = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+constexpr char kRfc8032Pub[] = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+constexpr char kRfc8032Sig[] =
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9"
+    "b46bd25bf5f0595bbe24655141438e7a100b";
+
+TEST(EdDsaTest, FromEd25519SeedMatchesRfc8032) {
+  auto key = SigningKey::FromEd25519Seed(*HexDecode(kRfc8032Seed));
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(key->alg(), SignatureAlg::kEdDsa);
+  auto raw = key->Public().RawBytes();
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  EXPECT_EQ(HexEncode(*raw), kRfc8032Pub);
+  auto sig = key->Sign({});
+  ASSERT_TRUE(sig.ok());
+  EXPECT_EQ(HexEncode(*sig), kRfc8032Sig);
+
+  // The same key through PKCS#8 gives the same public key.
+  auto pem = key->PrivatePem();
+  ASSERT_TRUE(pem.ok());
+  auto again = SigningKey::FromPrivatePem(*pem);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(HexEncode(*again->Public().RawBytes()), kRfc8032Pub);
+}
+
+TEST(EdDsaTest, FromEd25519RawVerifiesAndRoundTrips) {
+  const Bytes pub_bytes = *HexDecode(kRfc8032Pub);
+  auto pub = PublicKey::FromEd25519Raw(pub_bytes);
+  ASSERT_TRUE(pub.ok()) << pub.status().ToString();
+  EXPECT_EQ(pub->alg(), SignatureAlg::kEdDsa);
+  EXPECT_TRUE(pub->Verify({}, *HexDecode(kRfc8032Sig)));
+  EXPECT_FALSE(pub->Verify(AsBytes("x"), *HexDecode(kRfc8032Sig)));
+  EXPECT_EQ(*pub->RawBytes(), pub_bytes);
+  // Same key as the JWK form of the same bytes.
+  auto jwk = PublicKey::FromJwkFields("OKP", "Ed25519", Base64UrlEncode(pub_bytes), "");
+  ASSERT_TRUE(jwk.ok());
+  EXPECT_EQ(pub->KeyId(), jwk->KeyId());
+
+  // A generated key survives RawBytes -> FromEd25519Raw.
+  auto gen = SigningKey::Generate(SignatureAlg::kEdDsa);
+  ASSERT_TRUE(gen.ok());
+  auto gen_raw = gen->Public().RawBytes();
+  ASSERT_TRUE(gen_raw.ok());
+  auto gen_pub = PublicKey::FromEd25519Raw(*gen_raw);
+  ASSERT_TRUE(gen_pub.ok());
+  auto msg_sig = gen->Sign(AsBytes("checkpoint"));
+  ASSERT_TRUE(msg_sig.ok());
+  EXPECT_TRUE(gen_pub->Verify(AsBytes("checkpoint"), *msg_sig));
+}
+
+TEST(EdDsaTest, RawFormsRejectBadLengthsAndEcKeys) {
+  const Bytes seed = *HexDecode(kRfc8032Seed);
+  EXPECT_EQ(SigningKey::FromEd25519Seed(ByteView(seed).first(31)).status().code(),
+            Code::kInvalidArgument);
+  Bytes longer = seed;
+  longer.push_back(0);
+  EXPECT_EQ(SigningKey::FromEd25519Seed(longer).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(SigningKey::FromEd25519Seed({}).status().code(), Code::kInvalidArgument);
+
+  const Bytes pub = *HexDecode(kRfc8032Pub);
+  EXPECT_EQ(PublicKey::FromEd25519Raw(ByteView(pub).first(31)).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(PublicKey::FromEd25519Raw({}).status().code(), Code::kInvalidArgument);
+
+  auto ec = SigningKey::Generate(SignatureAlg::kEs256);
+  ASSERT_TRUE(ec.ok());
+  EXPECT_EQ(ec->Public().RawBytes().status().code(), Code::kInvalidArgument);
+}
+
 // ----- PEM input validation -----------------------------------------------------------------
 
 TEST(PemTest, RefusesGarbageUnsupportedAndEncryptedKeys) {

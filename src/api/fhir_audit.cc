@@ -1,0 +1,324 @@
+// The audit trail of the FHIR API: one record per interaction (bundle entries included) and per
+// refused request, durable before the answer leaves; and the read-only AuditEvent endpoint that
+// serves a tenant's trail from its journal.
+
+#include <boost/asio/use_awaitable.hpp>
+#include <cctype>
+
+#include "api/fhir_internal.h"
+#include "audit/audit_event.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "crypto/primitives.h"
+#include "tenancy/tenant.h"
+
+namespace hygie::api {
+
+namespace asio = boost::asio;
+using http::Response;
+
+namespace {
+
+// Result-control parameters carry no health data: kept in clear in records.
+bool IsClearParam(std::string_view name) {
+  static constexpr std::string_view kClear[] = {"_count",   "_sort",    "_total",
+                                                "_summary", "_format",  "_elements",
+                                                "_include", "_revinclude", "_snapshot"};
+  for (std::string_view c : kClear) {
+    if (name == c) return true;
+  }
+  return false;
+}
+
+// A short printable-ASCII copy of a header value (purpose of use), or "".
+std::string CleanToken(std::string_view v, size_t max) {
+  std::string out;
+  for (char c : v.substr(0, max)) {
+    if (c < 0x21 || c > 0x7e) return "";
+  }
+  out.assign(v.substr(0, max));
+  return out;
+}
+
+struct What {
+  std::string interaction;
+  char action = 'R';
+  std::string operation;
+};
+
+// The FHIR interaction a call stands for, from its method and path.
+What Classify(bhttp::verb method, const std::vector<std::string>& seg) {
+  auto act = [method] {
+    switch (method) {
+      case bhttp::verb::post:
+        return 'C';
+      case bhttp::verb::put:
+      case bhttp::verb::patch:
+        return 'U';
+      case bhttp::verb::delete_:
+        return 'D';
+      default:
+        return 'R';
+    }
+  };
+  if (seg.empty()) {
+    if (method == bhttp::verb::post) return {"batch", 'E', ""};
+    return {"search-system", 'E', ""};
+  }
+  auto op = [&](const std::string& s) -> std::optional<What> {
+    if (!s.empty() && s[0] == '$') return What{"operation", 'E', s};
+    return std::nullopt;
+  };
+  if (seg[0] == "metadata") return {"capabilities", 'R', ""};
+  if (seg[0] == "_search") return {"search-system", 'E', ""};
+  if (seg[0] == "_history") return {"history-system", 'R', ""};
+  if (auto o = op(seg[0])) return *o;
+  if (seg.size() == 1) {
+    switch (method) {
+      case bhttp::verb::post:
+        return {"create", 'C', ""};
+      case bhttp::verb::get:
+        return {"search-type", 'E', ""};
+      case bhttp::verb::put:
+        return {"update", 'U', ""};
+      case bhttp::verb::patch:
+        return {"patch", 'U', ""};
+      case bhttp::verb::delete_:
+        return {"delete", 'D', ""};
+      default:
+        return {"search-type", 'E', ""};
+    }
+  }
+  if (seg[1] == "_search") return {"search-type", 'E', ""};
+  if (seg[1] == "_history") return {"history-type", 'R', ""};
+  if (auto o = op(seg[1])) return *o;
+  if (seg.size() == 2) {
+    switch (method) {
+      case bhttp::verb::put:
+        return {"update", 'U', ""};
+      case bhttp::verb::patch:
+        return {"patch", 'U', ""};
+      case bhttp::verb::delete_:
+        return {"delete", 'D', ""};
+      default:
+        return {"read", 'R', ""};
+    }
+  }
+  if (seg[2] == "_history") return {seg.size() == 3 ? "history-instance" : "vread", 'R', ""};
+  if (auto o = op(seg[2])) return *o;
+  return {"search-type", act() == 'R' ? 'E' : act(), ""};  // compartment search
+}
+
+// "W/\"3\"" -> 3.
+uint64_t VersionFromETag(std::string_view etag) {
+  size_t q = etag.find('"');
+  if (q == std::string_view::npos) return 0;
+  uint64_t v = 0;
+  for (size_t i = q + 1; i < etag.size() && std::isdigit(static_cast<unsigned char>(etag[i]));
+       ++i) {
+    v = v * 10 + static_cast<uint64_t>(etag[i] - '0');
+    if (v > (1ull << 50)) return 0;
+  }
+  return v;
+}
+
+}  // namespace
+
+void FhirApi::StartAudit(Call& call, AuditContext& audit) {
+  call.audit = &audit;
+  audit.base.time_us = clock_.NowMicros();
+  audit.base.request_id = crypto::RandomId();
+  audit.base.peer = call.ctx.peer_address;
+  auto purpose = call.req.find("X-Purpose-Of-Use");
+  if (purpose != call.req.end()) audit.base.purpose = CleanToken(purpose->value(), 64);
+  // A request for a tenant that exists goes to that tenant's trail (refusals included: the
+  // customer sees who knocked); anything else to the installation's trail.
+  bool known = tenancy::IsValidTenantName(call.tenant) && keyring_.HasTenant(call.tenant);
+  audit.tree = known ? call.tenant : std::string(audit::kSystemTree);
+  audit.base.tenant = known ? call.tenant : "";
+}
+
+void FhirApi::AddRecord(Call& call, int status, std::string_view detail) {
+  AuditContext& audit = *call.audit;
+  audit::Record r = audit.base;
+  r.time_us = clock_.NowMicros();
+  What what = Classify(call.req.method(), call.segments);
+  r.interaction = !call.interaction.empty() ? call.interaction : what.interaction;
+  r.action = what.action;
+  r.operation = what.operation;
+  const auto& seg = call.segments;
+  auto special = [](const std::string& s) { return s.empty() || s[0] == '_' || s[0] == '$'; };
+  if (!seg.empty() && seg[0] != "metadata" && !special(seg[0]) && seg[0].size() <= 64) {
+    r.resource_type = seg[0];
+    if (seg.size() >= 2 && !special(seg[1]) && seg[1].size() <= 64) {
+      r.resource_id = seg[1];
+    }
+    if (seg.size() >= 4 && seg[2] == "_history") {
+      r.version = VersionFromETag("\"" + seg[3]);
+    }
+  }
+  if (!call.id.empty() && r.resource_id.empty()) r.resource_id = call.id;
+  // Only names and types that are FHIR's own reach the record (a hostile path stays out).
+  if (!r.resource_type.empty() && !fhir::IsResourceType(r.resource_type) &&
+      r.resource_type != "AuditEvent") {
+    r.resource_type = "-";
+    r.resource_id.clear();
+  }
+  if (!r.resource_id.empty() && !fhir::IsValidId(r.resource_id)) r.resource_id = "-";
+  // The tree of the request is keyed; its query values are hashed under the tree's key.
+  auto keys = journal_.Keys(audit.tree);
+  for (const auto& [name, value] : call.params) {
+    std::string clean_name = name.size() <= 64 ? name : name.substr(0, 64);
+    bool printable = true;
+    for (char c : clean_name) printable = printable && c > 0x20 && c < 0x7f;
+    if (!printable) clean_name = "-";
+    if (IsClearParam(name) && value.size() <= 256) {
+      r.query.emplace_back(clean_name, value);
+    } else if (keys.ok()) {
+      Bytes mac = crypto::HmacSha256(
+          (*keys)->query_key,
+          ByteView(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+      static constexpr char kHex[] = "0123456789abcdef";
+      std::string hex = "hmac-sha256:";
+      for (size_t i = 0; i < 8; ++i) {
+        hex.push_back(kHex[mac[i] >> 4]);
+        hex.push_back(kHex[mac[i] & 15]);
+      }
+      r.query.emplace_back(clean_name, hex);
+    } else {
+      r.query.emplace_back(clean_name, "-");
+    }
+  }
+  r.status = status;
+  r.detail = std::string(detail.substr(0, 200));
+  audit.pending.push_back(std::move(r));
+}
+
+asio::awaitable<Status> FhirApi::FlushAudit(Call& call) {
+  AuditContext& audit = *call.audit;
+  if (audit.failed) co_return Unavailable("the audit journal failed earlier in this request");
+  if (audit.pending.empty()) co_return Status::Ok();
+  std::vector<audit::Record> records;
+  records.swap(audit.pending);
+  Status s = co_await AsyncAppend(journal_, audit.tree, std::move(records), asio::use_awaitable);
+  if (!s.ok()) {
+    audit.failed = true;
+    log::Error("audit journal refused a record of request {}: {}", audit.base.request_id,
+               s.message());
+    co_return Unavailable("audit journal: " + s.message());
+  }
+  co_return Status::Ok();
+}
+
+Response FhirApi::AuditEvents(Call& call) {
+  const auto& seg = call.segments;
+  const bhttp::verb method = call.req.method();
+  bool search = seg.size() == 1 || (seg.size() == 2 && seg[1] == "_search");
+  bool read = seg.size() == 2 && !search;
+  if (!(search || read) || (read && method != bhttp::verb::get) ||
+      (search && method != bhttp::verb::get &&
+       !(method == bhttp::verb::post && seg.size() == 2))) {
+    return Outcome(405, "not-supported",
+                   "the audit trail is read-only: AuditEvent can only be read and searched",
+                   "HYGIE-AUDIT-READ-ONLY");
+  }
+  // A wildcard scope does not open the trail: the token must name AuditEvent.
+  if (!call.scopes.AllowsNamed("AuditEvent", read ? auth::Permission::kRead
+                                                  : auth::Permission::kSearch)) {
+    return Outcome(403, "forbidden",
+                   "reading the audit trail needs a scope naming AuditEvent, e.g. "
+                   "user/AuditEvent.rs",
+                   "HYGIE-SCOPE-DENIED");
+  }
+  const std::string& tree = call.tenant;
+  if (read) {
+    const std::string& id = seg[1];
+    uint64_t index = 0;
+    bool ok = id.size() >= 2 && id.size() <= 21 && id[0] == 'a';
+    for (size_t i = 1; ok && i < id.size(); ++i) {
+      ok = std::isdigit(static_cast<unsigned char>(id[i])) != 0;
+      if (ok) index = index * 10 + static_cast<uint64_t>(id[i] - '0');
+    }
+    if (!ok || index >= journal_.Size(tree)) {
+      return Outcome(404, "not-found", "no such audit event", "HYGIE-NOT-FOUND");
+    }
+    std::vector<std::string> out;
+    uint64_t next = 0;
+    Status s = journal_.Read(tree, index, 1, &out, &next);
+    if (!s.ok()) return FromStatus(s);
+    if (out.empty()) {
+      return Outcome(410, "deleted", "this audit event is past its retention; its hash remains",
+                     "HYGIE-AUDIT-PRUNED");
+    }
+    auto record = audit::DecodeRecord(out[0]);
+    if (!record.ok()) return FromStatus(record.status());
+    return MakeResponse(200, audit::RenderAuditEvent(*record));
+  }
+
+  std::vector<std::pair<std::string, std::string>> params;
+  std::optional<uint64_t> before;
+  for (const auto& [k, v] : call.params) {
+    if (k == "_format") continue;
+    if (k == "_before") {
+      if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+        return Outcome(400, "value", "_before must be a record index", "HYGIE-PARAM");
+      }
+      before = std::stoull(v);
+      continue;
+    }
+    params.emplace_back(k, v);
+  }
+  auto query = audit::AuditQuery::Parse(params);
+  if (!query.ok()) return Outcome(400, "not-supported", query.status().message(), "HYGIE-PARAM");
+  const size_t count = std::min<size_t>(query->count() == 0 ? options_.search_default_count
+                                                            : query->count(),
+                                        options_.search_max_count);
+  const uint64_t size = journal_.Size(tree);
+  // Newest first (the default): walk back from the end in chunks. Records are appended in time
+  // order (within the clock's jitter), so a walk stops a minute past the query's lower bound.
+  constexpr uint64_t kChunk = 512;
+  constexpr int64_t kSlackUs = 60LL * 1000000;
+  std::vector<audit::Record> hits;
+  std::optional<uint64_t> next_before;
+  uint64_t end = before ? std::min(*before, size) : size;
+  bool done = false;
+  while (!done && end > 0) {
+    uint64_t from = end > kChunk ? end - kChunk : 0;
+    std::vector<std::string> texts;
+    uint64_t next = 0;
+    Status s = journal_.Read(tree, from, end - from, &texts, &next);
+    if (!s.ok()) return FromStatus(s);
+    for (auto it = texts.rbegin(); it != texts.rend(); ++it) {
+      auto r = audit::DecodeRecord(*it);
+      if (!r.ok()) return FromStatus(r.status());
+      if (r->time_us < query->min_time_us() - kSlackUs) {
+        done = true;
+        break;
+      }
+      if (!query->Matches(*r)) continue;
+      if (hits.size() == count) {
+        next_before = hits.back().index;
+        done = true;
+        break;
+      }
+      hits.push_back(std::move(r).value());
+    }
+    end = from;
+  }
+  if (!query->newest_first()) std::reverse(hits.begin(), hits.end());
+
+  fhir::BundleWriter bundle("searchset", crypto::RandomId(), FormatInstant(clock_.NowMicros()));
+  std::string self = call.base + "/AuditEvent";
+  bundle.AddLink("self", Link(self, params));
+  if (next_before) bundle.AddLink("next", Link(self, params, "_before", std::to_string(*next_before)));
+  for (const audit::Record& r : hits) {
+    fhir::BundleWriter::Entry e;
+    e.full_url = call.base + "/AuditEvent/a" + std::to_string(r.index);
+    e.resource_json = audit::RenderAuditEvent(r);
+    e.search_mode = "match";
+    bundle.AddEntry(e);
+  }
+  return MakeResponse(200, bundle.Finish());
+}
+
+}  // namespace hygie::api

@@ -1,0 +1,1019 @@
+#include "audit/journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "audit/journal_format.h"
+#include "audit/journal_io.h"
+#include "core/log.h"
+#include "crypto/primitives.h"
+
+namespace hygie::audit {
+
+using namespace journal_io;  // NOLINT(build/namespaces): the journal's own file helpers
+
+Result<TreeKeys> TreeKeys::Derive(ByteView seed) {
+  if (seed.size() != 32) return InvalidArgument("audit seed must be 32 bytes");
+  crypto::SecretKey ikm = crypto::SecretKey::FromBytes(seed);
+  auto info = [](std::string_view s) {
+    return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
+  TreeKeys keys;
+  HYGIE_ASSIGN_OR_RETURN(keys.signing_seed,
+                         crypto::Hkdf(ikm, {}, info("hygie audit checkpoint signing"), 32));
+  HYGIE_ASSIGN_OR_RETURN(keys.chain_key, crypto::Hkdf(ikm, {}, info("hygie audit chain"), 32));
+  HYGIE_ASSIGN_OR_RETURN(keys.query_key, crypto::Hkdf(ikm, {}, info("hygie audit query"), 32));
+  return keys;
+}
+
+// One segment file as the readers see it.
+struct Segment {
+  uint64_t first = 0;
+  uint64_t count = 0;
+  int64_t first_time_us = 0;
+  bool pruned = false;
+  std::string path;
+  // Byte offset of every kOffsetStride-th record (record first + k * stride), built lazily.
+  std::vector<uint64_t> offsets;
+  uint64_t offsets_count = 0;  // records the offsets cover
+  uint64_t offsets_end = 0;    // byte offset after the last record covered
+};
+
+constexpr uint64_t kOffsetStride = 64;
+
+struct Pending {
+  std::vector<Record> records;
+  Journal::Done done;
+  bool force_checkpoint = false;
+};
+
+struct Journal::Tree {
+  std::string name;
+  std::string dir;
+  std::shared_ptr<const TreeKeys> keys;
+  std::optional<NoteSigner> signer;
+  std::optional<NoteVerifier> verifier;
+  int lock_fd = -1;
+  bool writable = false;
+
+  // Queue of the writer thread.
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::vector<Pending> queue;  // GUARDED_BY(queue_mu)
+  bool stop = false;           // GUARDED_BY(queue_mu)
+  std::thread writer;
+
+  // What readers see.
+  mutable std::mutex state_mu;
+  std::vector<Segment> segments;  // GUARDED_BY(state_mu)
+  std::atomic<uint64_t> durable{0};
+  std::string last_note;  // GUARDED_BY(state_mu)
+
+  // Writer-only state (and Open, before the writer starts).
+  int seg_fd = -1;
+  uint64_t seg_bytes = 0;
+  int64_t seg_day = -1;
+  std::vector<int> level_fds;
+  std::vector<uint64_t> level_len;  // nodes
+  int cp_fd = -1;
+  uint64_t cp_bytes = 0;
+  MerkleFrontier frontier;
+  Mac mac{};
+  uint64_t last_cp_size = 0;
+  int64_t last_cp_us = 0;
+  bool needs_repair = false;
+  bool has_checkpoint = false;
+
+  ~Tree() {
+    if (seg_fd >= 0) ::close(seg_fd);
+    for (int fd : level_fds) {
+      if (fd >= 0) ::close(fd);
+    }
+    if (cp_fd >= 0) ::close(cp_fd);
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  std::string Path(const std::string& file) const { return dir + "/" + file; }
+};
+
+Journal::Journal(JournalOptions options, const Clock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+Journal::~Journal() { Close(); }
+
+Result<std::unique_ptr<Journal>> Journal::Open(JournalOptions options, const Clock& clock) {
+  if (options.dir.empty()) return InvalidArgument("audit journal: no directory");
+  if (!options.seed_for) return InvalidArgument("audit journal: no key source");
+  if (::mkdir(options.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Errno("cannot create", options.dir);
+  }
+  std::unique_ptr<Journal> j(new Journal(std::move(options), clock));
+  return j;
+}
+
+const Journal::Tree* Journal::FindTree(const std::string& tree) const {
+  auto t = GetTree(tree, false);
+  return t.ok() ? *t : nullptr;
+}
+
+namespace {
+
+bool IsTreeName(std::string_view n) {
+  return n == kSystemTree ||
+         (!n.empty() && n.size() <= 63 &&
+          n.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos);
+}
+
+}  // namespace
+
+std::vector<std::string> Journal::Trees() const {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(options_.dir.c_str());
+  if (d != nullptr) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != ".." && IsTreeName(n)) out.push_back(n);
+    }
+    ::closedir(d);
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& [name, t] : trees_) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+uint64_t Journal::Size(const std::string& tree) const {
+  const Tree* t = FindTree(tree);
+  return t == nullptr ? 0 : t->durable.load();
+}
+
+namespace {
+
+// Loads a tree's files into `t` (state before its writer starts).
+Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/);
+// The writer of one tree: group commits until stopped.
+void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts);
+
+}  // namespace
+
+Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) const {
+  std::lock_guard lock(mu_);
+  auto it = trees_.find(name);
+  if (it != trees_.end()) return it->second.get();
+  if (closed_) return Unavailable("audit journal is closed");
+  if (!IsTreeName(name)) return InvalidArgument("audit journal: bad tree name");
+  auto t = std::make_unique<Tree>();
+  t->name = name;
+  t->dir = options_.dir + "/" + name;
+  struct stat st;
+  if (::stat(t->dir.c_str(), &st) != 0) {
+    if (!create) return NotFound("no audit tree " + name);
+    if (::mkdir(t->dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", t->dir);
+    HYGIE_RETURN_IF_ERROR(SyncDir(options_.dir));
+  }
+  auto seed = options_.seed_for(name);
+  if (!seed.ok()) return seed.status();
+  auto keys = TreeKeys::Derive(seed->bytes());
+  if (!keys.ok()) return keys.status();
+  t->keys = std::make_shared<const TreeKeys>(std::move(keys).value());
+  std::string origin = options_.origin_prefix + "/" + name;
+  auto signer = NoteSigner::FromSeed(origin, t->keys->signing_seed.bytes());
+  if (!signer.ok()) return signer.status();
+  t->signer.emplace(std::move(signer).value());
+  auto verifier = NoteVerifier::Parse(t->signer->VerifierKey());
+  if (!verifier.ok()) return verifier.status();
+  t->verifier.emplace(std::move(verifier).value());
+
+  t->lock_fd = ::open(t->Path("lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (t->lock_fd < 0) return Errno("cannot open", t->Path("lock"));
+  t->writable = ::flock(t->lock_fd, LOCK_EX | LOCK_NB) == 0;
+  HYGIE_RETURN_IF_ERROR(LoadTree(*t, origin, clock_.NowMicros()));
+  if (t->writable) {
+    auto existing = ReadFile(t->Path("verifier.key"));
+    std::string want = t->signer->VerifierKey() + "\n";
+    if (!existing.ok() || *existing != want) {
+      HYGIE_RETURN_IF_ERROR(WriteFileAtomic(t->Path("verifier.key"), want));
+    }
+    Tree* raw = t.get();
+    const Clock& clock = clock_;
+    const JournalOptions& opts = options_;
+    raw->writer = std::thread([raw, &clock, &opts] { RunWriter(*raw, clock, opts); });
+  }
+  Tree* raw = t.get();
+  trees_.emplace(name, std::move(t));
+  return raw;
+}
+
+namespace {
+
+Status OpenAppend(const std::string& path, int* fd, uint64_t* size, bool writable) {
+  *fd = ::open(path.c_str(), (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0600);
+  if (*fd < 0) {
+    if (!writable && errno == ENOENT) {
+      *size = 0;
+      return Status::Ok();
+    }
+    return Errno("cannot open", path);
+  }
+  struct stat st;
+  if (::fstat(*fd, &st) != 0) return Errno("cannot stat", path);
+  *size = static_cast<uint64_t>(st.st_size);
+  return Status::Ok();
+}
+
+Result<Hash> ReadNode(int fd, const std::string& path, uint64_t index) {
+  Hash h;
+  ssize_t n = ::pread(fd, h.data(), h.size(), static_cast<off_t>(index * format::kHashBytes));
+  if (n != static_cast<ssize_t>(h.size())) {
+    if (n < 0) return Errno("cannot read", path);
+    return DataLoss("audit journal: missing tree node in " + path);
+  }
+  return h;
+}
+
+Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/) {
+  (void)origin;
+  HYGIE_ASSIGN_OR_RETURN(auto list, ListSegments(t.dir));
+  uint64_t expected_first = 0;
+  std::vector<Hash> tail_leaves;  // leaf hashes of records whose tree nodes may be missing
+  uint64_t tail_first = 0;
+  for (size_t k = 0; k < list.size(); ++k) {
+    auto [first, pruned] = list[k];
+    Segment seg;
+    seg.first = first;
+    seg.pruned = pruned;
+    seg.path = t.Path(SegmentName(first, pruned));
+    if (first != expected_first) {
+      return DataLoss("audit journal " + t.name + ": segment " + seg.path +
+                      " does not follow the previous one (run hygie audit verify)");
+    }
+    HYGIE_ASSIGN_OR_RETURN(std::string data, ReadFile(seg.path));
+    if (pruned) {
+      HYGIE_ASSIGN_OR_RETURN(PrunedFile pf, ParsePruned(data));
+      seg.count = pf.count;
+      t.mac = pf.last_mac;
+      tail_first = first + pf.count;
+      tail_leaves.clear();
+    } else {
+      if (data.substr(0, format::kSegmentMagic.size()) != format::kSegmentMagic) {
+        return DataLoss("audit journal " + t.name + ": bad segment header in " + seg.path);
+      }
+      uint64_t off = format::kSegmentMagic.size();
+      bool last = k + 1 == list.size();
+      // Only the last segment's leaves can lack tree nodes (nodes are written with records).
+      if (last) {
+        tail_first = first;
+        tail_leaves.clear();
+      }
+      for (;;) {
+        uint64_t at = off;
+        std::string_view json;
+        Mac mac;
+        auto more = NextFrame(data, &off, &json, &mac);
+        if (!more.ok()) {
+          if (!last || !t.writable) return DataLoss("audit journal " + t.name + ": " + more.status().message() + " in " + seg.path);
+          // A torn tail of the segment being written when the process stopped: it was never
+          // acknowledged. Cut it.
+          log::Warn("audit journal {}: cutting a torn record at byte {} of {}", t.name, at,
+                    seg.path);
+          if (::truncate(seg.path.c_str(), static_cast<off_t>(at)) != 0) {
+            return Errno("cannot truncate", seg.path);
+          }
+          off = at;
+          break;
+        }
+        if (!*more) break;
+        if (seg.count == 0) {
+          auto rec = DecodeRecord(json);
+          if (rec.ok()) seg.first_time_us = rec->time_us;
+        }
+        if (seg.count % kOffsetStride == 0) seg.offsets.push_back(at);
+        seg.count++;
+        t.mac = mac;
+        if (last) {
+          tail_leaves.push_back(LeafOf(json));
+        }
+      }
+      seg.offsets_count = seg.count;
+      seg.offsets_end = off;
+      if (last) {
+        t.seg_bytes = off;
+        t.seg_day = seg.count > 0 ? DayOf(seg.first_time_us) : -1;
+      }
+    }
+    expected_first = first + seg.count;
+    t.segments.push_back(std::move(seg));
+  }
+  uint64_t size = expected_first;
+
+  // Tree nodes: take what the level files hold consistently, rebuild the rest.
+  t.level_fds.clear();
+  t.level_len.clear();
+  for (int level = 0; level < 64; ++level) {
+    std::string path = t.Path(LevelName(level));
+    int fd = -1;
+    uint64_t bytes = 0;
+    HYGIE_RETURN_IF_ERROR(OpenAppend(path, &fd, &bytes, t.writable));
+    t.level_fds.push_back(fd);
+    t.level_len.push_back(bytes / format::kHashBytes);
+    if ((size >> level) == 0 && level > 0) break;
+  }
+  uint64_t usable = std::min<uint64_t>(size, t.level_len[0]);
+  for (size_t k = 1; k < t.level_len.size(); ++k) {
+    uint64_t cap = ((t.level_len[k] + 1) << k) - 1;
+    usable = std::min(usable, cap);
+  }
+  if (usable < tail_first) {
+    // Nodes are missing for records before the last segment: rebuild from every segment.
+    usable = 0;
+  }
+  auto getter = [&t](int level, uint64_t index) -> Result<Hash> {
+    if (static_cast<size_t>(level) >= t.level_fds.size() || t.level_fds[level] < 0) {
+      return DataLoss("audit journal: missing tree level");
+    }
+    return ReadNode(t.level_fds[level], t.Path(LevelName(level)), index);
+  };
+  if (usable > 0) {
+    auto f = MerkleFrontier::FromNodes(usable, getter);
+    if (!f.ok()) {
+      usable = 0;
+    } else {
+      t.frontier = std::move(f).value();
+    }
+  }
+  if (usable == 0) t.frontier = MerkleFrontier();
+  if (usable < size) {
+    if (!t.writable) {
+      // A reader cannot repair; proofs fall back to what is on disk.
+    } else {
+      // Collect the leaf hashes of records [usable, size).
+      std::vector<Hash> leaves;
+      if (usable >= tail_first) {
+        leaves.assign(tail_leaves.begin() + static_cast<long>(usable - tail_first),
+                      tail_leaves.end());
+      } else {
+        for (const Segment& seg : t.segments) {
+          HYGIE_ASSIGN_OR_RETURN(std::string data, ReadFile(seg.path));
+          if (seg.pruned) {
+            HYGIE_ASSIGN_OR_RETURN(PrunedFile pf, ParsePruned(data));
+            leaves.insert(leaves.end(), pf.leaves.begin(), pf.leaves.end());
+          } else {
+            uint64_t off = format::kSegmentMagic.size();
+            std::string_view json;
+            Mac mac;
+            for (;;) {
+              HYGIE_ASSIGN_OR_RETURN(bool more, NextFrame(data, &off, &json, &mac));
+              if (!more) break;
+              leaves.push_back(LeafOf(json));
+            }
+          }
+        }
+      }
+      log::Info("audit journal {}: rebuilding {} tree nodes", t.name, leaves.size());
+      for (size_t k = 0; k < t.level_len.size(); ++k) {
+        t.level_len[k] = usable >> k;
+        if (::ftruncate(t.level_fds[k], static_cast<off_t>(t.level_len[k] * 32)) != 0) {
+          return Errno("cannot truncate", t.Path(LevelName(static_cast<int>(k))));
+        }
+      }
+      Status s;
+      for (const Hash& leaf : leaves) {
+        t.frontier.Append(leaf, [&](int level, uint64_t index, const Hash& h) {
+          if (!s.ok()) return;
+          while (static_cast<size_t>(level) >= t.level_fds.size()) {
+            int fd = -1;
+            uint64_t bytes = 0;
+            s = OpenAppend(t.Path(LevelName(static_cast<int>(t.level_fds.size()))), &fd, &bytes,
+                           true);
+            t.level_fds.push_back(fd);
+            t.level_len.push_back(0);
+            if (!s.ok()) return;
+            if (::ftruncate(fd, 0) != 0) s = Errno("cannot truncate", "level");
+          }
+          std::string_view bytes(reinterpret_cast<const char*>(h.data()), h.size());
+          s = PWriteAll(t.level_fds[level], t.Path(LevelName(level)), bytes, index * 32);
+          t.level_len[level] = index + 1;
+        });
+      }
+      HYGIE_RETURN_IF_ERROR(s);
+    }
+  }
+
+  // Checkpoints.
+  HYGIE_RETURN_IF_ERROR(OpenAppend(t.Path("checkpoints.log"), &t.cp_fd, &t.cp_bytes, t.writable));
+  if (t.cp_bytes > 0) {
+    HYGIE_ASSIGN_OR_RETURN(std::string data, ReadFile(t.Path("checkpoints.log")));
+    uint64_t off = 0;
+    std::vector<std::string> notes = CheckpointFrames(data, &off);
+    std::string last = notes.empty() ? std::string() : notes.back();
+    if (off != data.size()) {
+      if (!t.writable) return DataLoss("audit journal " + t.name + ": torn checkpoint file");
+      log::Warn("audit journal {}: cutting a torn checkpoint at byte {}", t.name, off);
+      if (::ftruncate(t.cp_fd, static_cast<off_t>(off)) != 0) {
+        return Errno("cannot truncate", t.Path("checkpoints.log"));
+      }
+      t.cp_bytes = off;
+    }
+    if (!last.empty()) {
+      auto cp = t.verifier->Open(last);
+      if (!cp.ok()) {
+        return DataLoss("audit journal " + t.name +
+                        ": the last checkpoint does not verify (run hygie audit verify)");
+      }
+      if (cp->size > size) {
+        return DataLoss("audit journal " + t.name + ": the last checkpoint covers " +
+                        std::to_string(cp->size) + " records but only " + std::to_string(size) +
+                        " are present (run hygie audit verify)");
+      }
+      t.last_cp_size = cp->size;
+      t.last_cp_us = cp->time_seconds * 1000000;
+      t.last_note = last;
+      t.has_checkpoint = true;
+    }
+  }
+  if (t.writable && t.segments.empty()) {
+    // A fresh tree: its first segment.
+    Segment seg;
+    seg.first = 0;
+    seg.path = t.Path(SegmentName(0, false));
+    t.segments.push_back(seg);
+  }
+  if (t.writable) {
+    const Segment& last = t.segments.back();
+    if (last.pruned) {
+      Segment seg;
+      seg.first = size;
+      seg.path = t.Path(SegmentName(size, false));
+      t.segments.push_back(seg);
+    }
+    const Segment& active = t.segments.back();
+    t.seg_fd = ::open(active.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (t.seg_fd < 0) return Errno("cannot open", active.path);
+    if (active.count == 0) {
+      if (::ftruncate(t.seg_fd, 0) != 0) return Errno("cannot truncate", active.path);
+      HYGIE_RETURN_IF_ERROR(PWriteAll(t.seg_fd, active.path, format::kSegmentMagic, 0));
+      if (::fsync(t.seg_fd) != 0) return Errno("cannot sync", active.path);
+      HYGIE_RETURN_IF_ERROR(SyncDir(t.dir));
+      t.seg_bytes = format::kSegmentMagic.size();
+      t.segments.back().offsets_end = t.seg_bytes;
+    }
+  }
+  t.durable.store(size);
+  return Status::Ok();
+}
+
+}  // namespace
+
+namespace {
+
+Status FaultCheck(const JournalOptions& opts, std::string_view op) {
+  return opts.fault ? opts.fault(op) : Status::Ok();
+}
+
+Status Repair(Journal::Tree& t) {
+  Status s;
+  if (::ftruncate(t.seg_fd, static_cast<off_t>(t.seg_bytes)) != 0) {
+    return Errno("cannot truncate", t.segments.back().path);
+  }
+  for (size_t k = 0; k < t.level_fds.size(); ++k) {
+    if (::ftruncate(t.level_fds[k], static_cast<off_t>(t.level_len[k] * 32)) != 0) {
+      return Errno("cannot truncate", t.Path(LevelName(static_cast<int>(k))));
+    }
+  }
+  if (::ftruncate(t.cp_fd, static_cast<off_t>(t.cp_bytes)) != 0) {
+    return Errno("cannot truncate", t.Path("checkpoints.log"));
+  }
+  if (::fsync(t.seg_fd) != 0 || ::fsync(t.cp_fd) != 0) return Errno("cannot sync", t.dir);
+  return Status::Ok();
+}
+
+// Starts a new segment when the day changed or the segment is full.
+Status MaybeRotate(Journal::Tree& t, const JournalOptions& opts, int64_t time_us) {
+  const Segment& active = t.segments.back();
+  bool new_day = active.count > 0 && DayOf(time_us) != t.seg_day;
+  bool full = t.seg_bytes >= opts.segment_bytes;
+  if (!new_day && !full) return Status::Ok();
+  uint64_t first = active.first + active.count;
+  Segment seg;
+  seg.first = first;
+  seg.path = t.Path(SegmentName(first, false));
+  HYGIE_RETURN_IF_ERROR(FaultCheck(opts, "write"));
+  int fd = ::open(seg.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot create", seg.path);
+  Status s = PWriteAll(fd, seg.path, format::kSegmentMagic, 0);
+  if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot sync", seg.path);
+  if (s.ok()) s = SyncDir(t.dir);
+  if (!s.ok()) {
+    ::close(fd);
+    ::unlink(seg.path.c_str());
+    return s;
+  }
+  ::close(t.seg_fd);
+  t.seg_fd = fd;
+  t.seg_bytes = format::kSegmentMagic.size();
+  t.seg_day = -1;
+  seg.offsets_end = t.seg_bytes;
+  std::lock_guard lock(t.state_mu);
+  t.segments.push_back(std::move(seg));
+  return Status::Ok();
+}
+
+Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
+                  std::vector<Pending>& batch, bool force_checkpoint) {
+  if (t.needs_repair) {
+    HYGIE_RETURN_IF_ERROR(Repair(t));
+    t.needs_repair = false;
+  }
+  size_t n = 0;
+  int64_t first_time = 0;
+  for (const Pending& p : batch) {
+    for (const Record& r : p.records) {
+      if (n == 0) first_time = r.time_us;
+      ++n;
+    }
+  }
+  if (n > 0) HYGIE_RETURN_IF_ERROR(MaybeRotate(t, opts, first_time));
+
+  MerkleFrontier frontier = t.frontier;
+  Mac mac = t.mac;
+  std::string frames;
+  std::vector<std::string> levels(t.level_fds.size());
+  std::vector<uint64_t> level_first(t.level_fds.size());
+  for (size_t k = 0; k < levels.size(); ++k) level_first[k] = t.level_len[k];
+  std::vector<uint64_t> record_offsets;
+  uint64_t base = frontier.size();
+  for (Pending& p : batch) {
+    for (Record& r : p.records) {
+      r.index = frontier.size();
+      std::string json = EncodeRecord(r);
+      Hash leaf = LeafOf(json);
+      mac = ChainMac(t.keys->chain_key, mac, leaf);
+      record_offsets.push_back(t.seg_bytes + frames.size());
+      PutU32(frames, static_cast<uint32_t>(json.size()));
+      frames += json;
+      frames.append(reinterpret_cast<const char*>(mac.data()), mac.size());
+      frontier.Append(leaf, [&](int level, uint64_t index, const Hash& h) {
+        if (static_cast<size_t>(level) >= levels.size()) {
+          levels.resize(level + 1);
+          level_first.resize(level + 1, index);
+        }
+        levels[level].append(reinterpret_cast<const char*>(h.data()), h.size());
+      });
+    }
+  }
+  uint64_t size = frontier.size();
+  int64_t now = clock.NowMicros();
+  bool checkpoint = size > t.last_cp_size &&
+                    (force_checkpoint || !t.has_checkpoint ||
+                     now - t.last_cp_us >= opts.checkpoint_interval_us);
+  std::string note;
+  if (checkpoint) {
+    Checkpoint cp;
+    cp.origin = t.signer->name();
+    cp.size = size;
+    cp.root = frontier.Root();
+    cp.time_seconds = now / 1000000;
+    HYGIE_ASSIGN_OR_RETURN(note, t.signer->Sign(cp));
+  }
+
+  // Write: records, tree nodes, checkpoint; then sync. Any failure undoes the batch.
+  auto fail = [&t](Status s) {
+    t.needs_repair = true;
+    return s;
+  };
+  if (n > 0) {
+    Status s = FaultCheck(opts, "write");
+    if (s.ok()) s = PWriteAll(t.seg_fd, t.segments.back().path, frames, t.seg_bytes);
+    if (!s.ok()) return fail(s);
+    while (t.level_fds.size() < levels.size()) {
+      std::string path = t.Path(LevelName(static_cast<int>(t.level_fds.size())));
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) return fail(Errno("cannot create", path));
+      t.level_fds.push_back(fd);
+      t.level_len.push_back(0);
+    }
+    for (size_t k = 0; k < levels.size(); ++k) {
+      if (levels[k].empty()) continue;
+      s = PWriteAll(t.level_fds[k], t.Path(LevelName(static_cast<int>(k))), levels[k],
+                    level_first[k] * format::kHashBytes);
+      if (!s.ok()) return fail(s);
+    }
+    s = FaultCheck(opts, "sync");
+    if (s.ok() && ::fdatasync(t.seg_fd) != 0) s = Errno("cannot sync", t.segments.back().path);
+    if (!s.ok()) return fail(s);
+  }
+  if (checkpoint) {
+    std::string frame;
+    PutU32(frame, static_cast<uint32_t>(note.size()));
+    frame += note;
+    Status s = FaultCheck(opts, "checkpoint");
+    if (s.ok()) s = PWriteAll(t.cp_fd, t.Path("checkpoints.log"), frame, t.cp_bytes);
+    if (s.ok() && ::fdatasync(t.cp_fd) != 0) s = Errno("cannot sync", t.Path("checkpoints.log"));
+    if (!s.ok()) return fail(s);
+    t.cp_bytes += frame.size();
+    t.last_cp_size = size;
+    t.last_cp_us = now;
+    t.has_checkpoint = true;
+  }
+  // Commit the new state.
+  for (size_t k = 0; k < levels.size(); ++k) {
+    t.level_len[k] = level_first[k] + levels[k].size() / format::kHashBytes;
+  }
+  t.frontier = std::move(frontier);
+  t.mac = mac;
+  if (n > 0 && t.seg_day < 0) t.seg_day = DayOf(first_time);
+  {
+    std::lock_guard lock(t.state_mu);
+    Segment& active = t.segments.back();
+    if (n > 0 && active.count == 0) active.first_time_us = first_time;
+    for (size_t i = 0; i < record_offsets.size(); ++i) {
+      if ((active.count + i) % kOffsetStride == 0) active.offsets.push_back(record_offsets[i]);
+    }
+    active.count += n;
+    active.offsets_count = active.count;
+    t.seg_bytes += frames.size();
+    active.offsets_end = t.seg_bytes;
+    if (checkpoint) t.last_note = note;
+  }
+  (void)base;
+  t.durable.store(size);
+  return Status::Ok();
+}
+
+void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts) {
+  for (;;) {
+    std::vector<Pending> batch;
+    bool stopping = false;
+    {
+      std::unique_lock lock(t.queue_mu);
+      for (;;) {
+        if (!t.queue.empty() || t.stop) break;
+        bool due = t.durable.load() > t.last_cp_size;
+        if (due) {
+          int64_t wait = t.last_cp_us + opts.checkpoint_interval_us - clock.NowMicros();
+          if (wait <= 0) break;
+          t.queue_cv.wait_for(lock, std::chrono::microseconds(std::min<int64_t>(wait, 1000000)));
+        } else {
+          t.queue_cv.wait_for(lock, std::chrono::milliseconds(500));
+        }
+      }
+      batch.swap(t.queue);
+      stopping = t.stop;
+    }
+    bool force = stopping;
+    for (const Pending& p : batch) force = force || p.force_checkpoint;
+    Status s = WriteBatch(t, clock, opts, batch, force);
+    if (!s.ok()) log::Error("audit journal {}: {}", t.name, s.message());
+    for (Pending& p : batch) {
+      if (p.done) p.done(s.ok() ? Status::Ok() : Unavailable(s.message()));
+    }
+    if (stopping) {
+      std::lock_guard lock(t.queue_mu);
+      if (t.queue.empty()) return;
+    }
+  }
+}
+
+}  // namespace
+
+void Journal::Append(const std::string& tree, std::vector<Record> records, Done done) {
+  auto t = GetTree(tree, true);
+  if (!t.ok()) {
+    done(Unavailable(t.status().message()));
+    return;
+  }
+  Tree* tr = *t;
+  if (!tr->writable) {
+    done(FailedPrecondition("audit journal " + tree + " is held by another process"));
+    return;
+  }
+  {
+    std::lock_guard lock(tr->queue_mu);
+    if (tr->stop) {
+      done(Unavailable("audit journal is closed"));
+      return;
+    }
+    tr->queue.push_back(Pending{std::move(records), std::move(done), false});
+  }
+  tr->queue_cv.notify_one();
+}
+
+Status Journal::AppendSync(const std::string& tree, std::vector<Record> records) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Status> result;
+  Append(tree, std::move(records), [&](Status s) {
+    std::lock_guard lock(mu);
+    result = std::move(s);
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return *result;
+}
+
+Status Journal::Flush(const std::string& tree) {
+  auto t = GetTree(tree, false);
+  if (!t.ok()) return t.status();
+  Tree* tr = *t;
+  if (!tr->writable) return FailedPrecondition("audit journal " + tree + " is held by another process");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Status> result;
+  {
+    std::lock_guard lock(tr->queue_mu);
+    tr->queue.push_back(Pending{{}, [&](Status s) {
+      std::lock_guard l(mu);
+      result = std::move(s);
+      cv.notify_one();
+    }, true});
+  }
+  tr->queue_cv.notify_one();
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return *result;
+}
+
+void Journal::Close() {
+  std::vector<Tree*> trees;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    for (auto& [name, t] : trees_) trees.push_back(t.get());
+  }
+  for (Tree* t : trees) {
+    {
+      std::lock_guard lock(t->queue_mu);
+      t->stop = true;
+    }
+    t->queue_cv.notify_one();
+  }
+  for (Tree* t : trees) {
+    if (t->writer.joinable()) t->writer.join();
+  }
+}
+
+Result<std::shared_ptr<const TreeKeys>> Journal::Keys(const std::string& tree) {
+  HYGIE_ASSIGN_OR_RETURN(Tree * t, GetTree(tree, true));
+  return t->keys;
+}
+
+Result<std::string> Journal::VerifierKey(const std::string& tree) {
+  HYGIE_ASSIGN_OR_RETURN(Tree * t, GetTree(tree, true));
+  return t->signer->VerifierKey();
+}
+
+Result<std::string> Journal::LatestCheckpoint(const std::string& tree) const {
+  const Tree* t = FindTree(tree);
+  if (t == nullptr) return NotFound("no audit records for " + tree);
+  std::lock_guard lock(t->state_mu);
+  if (t->last_note.empty()) return NotFound("no checkpoint yet for " + tree);
+  return t->last_note;
+}
+
+Result<std::vector<std::string>> Journal::Checkpoints(const std::string& tree) const {
+  const Tree* t = FindTree(tree);
+  if (t == nullptr) return NotFound("no audit records for " + tree);
+  auto data = ReadFile(t->Path("checkpoints.log"));
+  if (!data.ok()) {
+    if (data.status().code() == Code::kNotFound) return std::vector<std::string>{};
+    return data.status();
+  }
+  uint64_t end = 0;
+  return CheckpointFrames(*data, &end);
+}
+
+namespace {
+
+NodeGetter LevelGetter(const Journal::Tree& t) {
+  return [&t](int level, uint64_t index) -> Result<Hash> {
+    std::string path = t.Path(LevelName(level));
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("cannot open", path);
+    auto h = ReadNode(fd, path, index);
+    ::close(fd);
+    return h;
+  };
+}
+
+}  // namespace
+
+Result<std::vector<Hash>> Journal::InclusionProof(const std::string& tree, uint64_t index,
+                                                  uint64_t size) const {
+  const Tree* t = FindTree(tree);
+  if (t == nullptr) return NotFound("no audit records for " + tree);
+  if (size > t->durable.load()) return InvalidArgument("the tree is smaller than that size");
+  if (index >= size) return InvalidArgument("the record index must be below the tree size");
+  return audit::InclusionProof(index, size, LevelGetter(*t));
+}
+
+Result<std::vector<Hash>> Journal::ConsistencyProof(const std::string& tree, uint64_t size1,
+                                                    uint64_t size2) const {
+  const Tree* t = FindTree(tree);
+  if (t == nullptr) return NotFound("no audit records for " + tree);
+  if (size2 > t->durable.load()) return InvalidArgument("the tree is smaller than that size");
+  if (size1 == 0 || size1 > size2) return InvalidArgument("need 0 < size1 <= size2");
+  return audit::ConsistencyProof(size1, size2, LevelGetter(*t));
+}
+
+Result<Hash> Journal::LeafHash(const std::string& tree, uint64_t index) const {
+  const Tree* t = FindTree(tree);
+  if (t == nullptr) return NotFound("no audit records for " + tree);
+  if (index >= t->durable.load()) return NotFound("no such record");
+  return LevelGetter(*t)(0, index);
+}
+
+Status Journal::Read(const std::string& tree, uint64_t from, size_t max,
+                     std::vector<std::string>* out, uint64_t* next) const {
+  *next = from;
+  const Tree* t = FindTree(tree);
+  if (t == nullptr) return Status::Ok();
+  uint64_t durable = t->durable.load();
+  size_t taken = 0;
+  while (taken < max && *next < durable) {
+    // Find the segment holding *next and where to start reading it.
+    std::string path;
+    uint64_t seg_first = 0, seg_count = 0, start_index = 0, start_offset = 0;
+    bool pruned = false;
+    {
+      std::lock_guard lock(t->state_mu);
+      auto it = std::upper_bound(t->segments.begin(), t->segments.end(), *next,
+                                 [](uint64_t v, const Segment& s) { return v < s.first; });
+      if (it == t->segments.begin()) return DataLoss("audit journal: no segment for record");
+      --it;
+      path = it->path;
+      seg_first = it->first;
+      seg_count = it->count;
+      pruned = it->pruned;
+      uint64_t k = (*next - seg_first) / kOffsetStride;
+      if (!pruned && k < it->offsets.size()) {
+        start_index = seg_first + k * kOffsetStride;
+        start_offset = it->offsets[k];
+      } else if (!pruned) {
+        return DataLoss("audit journal: segment offsets missing");
+      }
+    }
+    if (pruned) {
+      *next = seg_first + seg_count;
+      continue;
+    }
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // pruned meanwhile: look again
+      return Errno("cannot open", path);
+    }
+    uint64_t end_index = std::min(seg_first + seg_count, durable);
+    uint64_t index = start_index;
+    uint64_t offset = start_offset;
+    std::string buf;
+    Status s;
+    while (index < end_index && taken < max) {
+      uint8_t len_bytes[4];
+      if (::pread(fd, len_bytes, 4, static_cast<off_t>(offset)) != 4) {
+        s = DataLoss("audit journal: short read in " + path);
+        break;
+      }
+      uint32_t len = static_cast<uint32_t>(GetLe(len_bytes, 4));
+      if (len == 0 || len > format::kMaxRecordBytes) {
+        s = DataLoss("audit journal: bad record length in " + path);
+        break;
+      }
+      if (index >= *next) {
+        buf.resize(len);
+        if (::pread(fd, buf.data(), len, static_cast<off_t>(offset + 4)) !=
+            static_cast<ssize_t>(len)) {
+          s = DataLoss("audit journal: short read in " + path);
+          break;
+        }
+        out->push_back(buf);
+        ++taken;
+      }
+      offset += 4 + len + format::kMacBytes;
+      ++index;
+    }
+    ::close(fd);
+    HYGIE_RETURN_IF_ERROR(s);
+    *next = std::max(*next, index);
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> Journal::Prune(const std::string& tree, int64_t before_us) {
+  auto found = GetTree(tree, false);
+  if (!found.ok()) {
+    if (found.status().code() == Code::kNotFound) return uint64_t{0};
+    return found.status();
+  }
+  Tree* t = *found;
+  if (!t->writable) return FailedPrecondition("audit journal " + tree + " is held by another process");
+  uint64_t pruned_records = 0;
+  for (;;) {
+    Segment victim;
+    {
+      std::lock_guard lock(t->state_mu);
+      bool found_one = false;
+      for (size_t k = 0; k + 1 < t->segments.size(); ++k) {
+        const Segment& s = t->segments[k];
+        // Segments hold records in time order: the first one still inside the retention
+        // ends the pruning.
+        if (s.pruned) continue;
+        if (s.first_time_us >= before_us) break;
+        victim = s;
+        found_one = true;
+        break;
+      }
+      if (!found_one) break;
+    }
+    HYGIE_ASSIGN_OR_RETURN(std::string data, ReadFile(victim.path));
+    uint64_t off = format::kSegmentMagic.size();
+    std::string_view json;
+    Mac mac{};
+    std::string leaves;
+    uint64_t count = 0;
+    for (;;) {
+      HYGIE_ASSIGN_OR_RETURN(bool more, NextFrame(data, &off, &json, &mac));
+      if (!more) break;
+      Hash leaf = LeafOf(json);
+      leaves.append(reinterpret_cast<const char*>(leaf.data()), leaf.size());
+      ++count;
+    }
+    if (count != victim.count) return DataLoss("audit journal: segment changed while pruning");
+    // Only a segment whose newest record is past the retention goes.
+    if (count == 0) break;
+    auto newest = DecodeRecord(json);
+    if (!newest.ok()) return newest.status();
+    if (newest->time_us >= before_us) break;
+    std::string file(format::kPrunedMagic);
+    PutU64(file, victim.first);
+    PutU64(file, count);
+    file.append(reinterpret_cast<const char*>(mac.data()), mac.size());
+    file += leaves;
+    std::string pruned_path = t->Path(SegmentName(victim.first, true));
+    HYGIE_RETURN_IF_ERROR(WriteFileAtomic(pruned_path, file));
+    {
+      std::lock_guard lock(t->state_mu);
+      for (Segment& s : t->segments) {
+        if (s.first == victim.first) {
+          s.pruned = true;
+          s.path = pruned_path;
+          s.offsets.clear();
+        }
+      }
+    }
+    if (::unlink(victim.path.c_str()) != 0) return Errno("cannot remove", victim.path);
+    HYGIE_RETURN_IF_ERROR(SyncDir(t->dir));
+    pruned_records += count;
+  }
+  return pruned_records;
+}
+
+Result<size_t> Journal::IngestSpool() {
+  std::string spool = options_.dir + "/_spool";
+  DIR* d = ::opendir(spool.c_str());
+  if (d == nullptr) return size_t{0};
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 5 && n.substr(n.size() - 5) == ".json") names.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());  // names start with the time: oldest first
+  size_t moved = 0;
+  for (const std::string& n : names) {
+    std::string path = spool + "/" + n;
+    HYGIE_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+    auto record = DecodeRecord(text);
+    if (!record.ok()) {
+      log::Error("audit journal: spooled record {} is malformed; left in place", path);
+      continue;
+    }
+    HYGIE_RETURN_IF_ERROR(AppendSync(std::string(kSystemTree), {std::move(record).value()}));
+    if (::unlink(path.c_str()) != 0) return Errno("cannot remove", path);
+    ++moved;
+  }
+  if (moved > 0) HYGIE_RETURN_IF_ERROR(SyncDir(spool));
+  return moved;
+}
+
+Status SpoolRecord(const std::string& dir, const Record& record) {
+  std::string spool = dir + "/_spool";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir);
+  if (::mkdir(spool.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", spool);
+  char name[64];
+  std::snprintf(name, sizeof name, "%020lld-", static_cast<long long>(record.time_us));
+  std::string path = spool + "/" + name + crypto::RandomId() + ".json";
+  HYGIE_RETURN_IF_ERROR(WriteFileAtomic(path, EncodeRecord(record)));
+  return SyncDir(spool);
+}
+
+}  // namespace hygie::audit

@@ -1,0 +1,72 @@
+#include "tenancy/retention.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace hygie::tenancy {
+
+namespace {
+
+std::string PathOf(const std::string& data_dir) { return data_dir + "/audit-retention.json"; }
+
+Result<rapidjson::Document> Load(const std::string& data_dir) {
+  rapidjson::Document doc;
+  doc.SetObject();
+  std::ifstream in(PathOf(data_dir), std::ios::binary);
+  if (!in) return doc;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (doc.Parse(text.data(), text.size()).HasParseError() || !doc.IsObject()) {
+    return DataLoss(PathOf(data_dir) + " is damaged");
+  }
+  return doc;
+}
+
+}  // namespace
+
+Result<int> AuditRetentionDays(const std::string& data_dir, const std::string& tenant) {
+  HYGIE_ASSIGN_OR_RETURN(rapidjson::Document doc, Load(data_dir));
+  auto it = doc.FindMember(tenant.c_str());
+  if (it == doc.MemberEnd()) return kDefaultAuditRetentionDays;
+  if (!it->value.IsInt()) return DataLoss(PathOf(data_dir) + " is damaged");
+  return it->value.GetInt();
+}
+
+Status SetAuditRetentionDays(const std::string& data_dir, const std::string& tenant, int days) {
+  if (days < kMinAuditRetentionDays || days > kMaxAuditRetentionDays) {
+    return InvalidArgument("audit retention must be between " +
+                           std::to_string(kMinAuditRetentionDays) + " and " +
+                           std::to_string(kMaxAuditRetentionDays) + " days (6 months to 3 years)");
+  }
+  HYGIE_ASSIGN_OR_RETURN(rapidjson::Document doc, Load(data_dir));
+  auto& a = doc.GetAllocator();
+  doc.RemoveMember(tenant.c_str());
+  doc.AddMember(rapidjson::Value(tenant.c_str(), a), rapidjson::Value(days), a);
+  rapidjson::StringBuffer buf;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+  doc.Accept(w);
+  std::string path = PathOf(data_dir), tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));
+  std::string text = std::string(buf.GetString(), buf.GetSize()) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Unavailable("cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace hygie::tenancy
