@@ -315,6 +315,22 @@ asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestConte
     }
     co_return MakeResponse(200, "{\"status\":\"ok\"}\n", "application/json");
   }
+  if (segments.size() >= 3 && segments[0] == "admin" && segments[1] == "audit") {
+    Call call{req, ctx, {}, segments[2], {}, std::move(params)};
+    call.segments.assign(segments.begin() + 3, segments.end());
+    if (!call.segments.empty() && call.segments.back().empty()) call.segments.pop_back();
+    AuditContext audit;
+    StartAudit(call, audit);
+    Response res = AdminAudit(call);
+    if (!call.recorded) AddRecord(call, res.result_int());
+    Status recorded = co_await FlushAudit(call);
+    if (!recorded.ok()) {
+      res = Outcome(503, "transient", "the audit journal cannot record this request",
+                    "HYGIE-AUDIT-UNAVAILABLE");
+    }
+    res.set("X-Request-Id", audit.base.request_id);
+    co_return res;
+  }
   if (segments.size() < 2 || segments[0] != "fhir") {
     co_return Outcome(404, "not-found", "no such endpoint", "HYGIE-NO-ENDPOINT");
   }
@@ -348,6 +364,48 @@ asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestConte
   co_return res;
 }
 
+std::optional<Response> FhirApi::Authenticate(Call& call) {
+  auto auth = call.req.find(bhttp::field::authorization);
+  if (auth == call.req.end()) {
+    Response res = Outcome(401, "login", "a bearer token is required", "HYGIE-AUTH-MISSING");
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
+    return res;
+  }
+  std::string_view value = auth->value();
+  if (value.size() < 7 || !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+    Response res = Outcome(401, "login", "the Authorization header must be 'Bearer <token>'",
+                           "HYGIE-AUTH-SCHEME");
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
+    return res;
+  }
+  auto claims = verifier_.Verify(value.substr(7));
+  if (!claims.ok()) {
+    Response res = Outcome(401, "login", claims.status().message(), "HYGIE-AUTH-INVALID");
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\", error=\"invalid_token\"");
+    return res;
+  }
+  call.claims = std::move(claims).value();
+  call.audit->base.subject = call.claims->subject;
+  call.audit->base.client_id = call.claims->client_id;
+  call.audit->base.issuer = call.claims->issuer;
+
+  // 2. The tenant wall: a token serves its own tenant only. Checked before anything about the
+  // URL's tenant or resource is looked at, so the answer cannot depend on what exists there.
+  if (call.claims->tenant != call.tenant) {
+    return Outcome(403, "forbidden", "the token is not valid for this tenant",
+                      "HYGIE-TENANT-MISMATCH");
+  }
+  if (!tenancy::IsValidTenantName(call.tenant)) {
+    return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
+  }
+  auto scopes = auth::ScopeSet::Parse(call.claims->scope);
+  if (!scopes.ok()) {
+    return Outcome(403, "forbidden", "the token's scopes are malformed", "HYGIE-SCOPE-BAD");
+  }
+  call.scopes = std::move(scopes).value();
+  return std::nullopt;
+}
+
 asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
   const bhttp::verb method = call.req.method();
   const auto& seg = call.segments;
@@ -366,40 +424,7 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
     co_return Metadata(call);
   }
 
-  // 1. Authenticate.
-  auto auth = call.req.find(bhttp::field::authorization);
-  if (auth == call.req.end()) {
-    Response res = Outcome(401, "login", "a bearer token is required", "HYGIE-AUTH-MISSING");
-    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
-    co_return res;
-  }
-  std::string_view value = auth->value();
-  if (value.size() < 7 || !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
-    Response res = Outcome(401, "login", "the Authorization header must be 'Bearer <token>'",
-                           "HYGIE-AUTH-SCHEME");
-    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
-    co_return res;
-  }
-  auto claims = verifier_.Verify(value.substr(7));
-  if (!claims.ok()) {
-    Response res = Outcome(401, "login", claims.status().message(), "HYGIE-AUTH-INVALID");
-    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\", error=\"invalid_token\"");
-    co_return res;
-  }
-  call.claims = std::move(claims).value();
-  call.audit->base.subject = call.claims->subject;
-  call.audit->base.client_id = call.claims->client_id;
-  call.audit->base.issuer = call.claims->issuer;
-
-  // 2. The tenant wall: a token serves its own tenant only. Checked before anything about the
-  // URL's tenant or resource is looked at, so the answer cannot depend on what exists there.
-  if (call.claims->tenant != call.tenant) {
-    co_return Outcome(403, "forbidden", "the token is not valid for this tenant",
-                      "HYGIE-TENANT-MISMATCH");
-  }
-  if (!tenancy::IsValidTenantName(call.tenant)) {
-    co_return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
-  }
+  if (auto refused = Authenticate(call)) co_return *refused;
   auto keys = KeysFor(call.tenant);
   if (!keys.ok()) {
     if (keys.status().code() == Code::kNotFound) {
@@ -409,11 +434,6 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
   }
   call.keys = std::move(keys).value();
   call.hasher = HasherFor(*call.keys);
-  auto scopes = auth::ScopeSet::Parse(call.claims->scope);
-  if (!scopes.ok()) {
-    co_return Outcome(403, "forbidden", "the token's scopes are malformed", "HYGIE-SCOPE-BAD");
-  }
-  call.scopes = std::move(scopes).value();
   auto store = StoreFor(call.tenant, *call.keys);
   if (!store.ok()) co_return FromStatus(store.status());
   call.store = std::move(store).value();

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -85,6 +86,11 @@ class FhirApi {
   // (and audit->failed) when they could not be written.
   boost::asio::awaitable<Status> FlushAudit(Call& call);
   http::Response AuditEvents(Call& call);
+  // GET /admin/audit/{tenant}/{checkpoint|key|proof/inclusion|proof/consistency}.
+  http::Response AdminAudit(Call& call);
+  // Checks the bearer token and the tenant wall, fills call.claims and call.scopes; the
+  // refusal otherwise.
+  std::optional<http::Response> Authenticate(Call& call);
   http::Response Metadata(Call& call) const;
   boost::asio::awaitable<http::Response> Create(Call& call);
   boost::asio::awaitable<http::Response> Update(Call& call);

@@ -4,13 +4,22 @@
 
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
+#include <limits>
 
 #include "api/fhir_internal.h"
 #include "audit/audit_event.h"
+#include "audit/checkpoint.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/primitives.h"
+#include "fhir/r4/definitions.h"
+#include "fhir/resource.h"
 #include "tenancy/tenant.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <unordered_set>
 
 namespace hygie::api {
 
@@ -28,6 +37,60 @@ bool IsClearParam(std::string_view name) {
     if (name == c) return true;
   }
   return false;
+}
+
+// Whether a parameter name is made only of FHIR's own words (search parameter codes, resource
+// types, modifiers), as "subject:Patient.family" is. Other names may carry anything a client
+// typed, health data included: they are hashed like values.
+bool IsKnownParamName(std::string_view name) {
+  static const std::unordered_set<std::string_view> kWords = [] {
+    std::unordered_set<std::string_view> words = {
+        "_count", "_sort", "_total", "_summary", "_format", "_elements", "_include",
+        "_revinclude", "_snapshot", "_cursor", "_offset", "_type", "_has", "_pretty",
+        "_before", "exact", "missing", "not", "text", "contains", "above", "below", "in",
+        "not-in", "of-type", "identifier", "iterate"};
+    for (std::string_view type : fhir::ResourceTypes()) {
+      words.insert(type);
+      for (const fhir::r4::SearchParamDef* def : fhir::r4::SearchParamsFor(type)) {
+        words.insert(def->code);
+      }
+    }
+    return words;
+  }();
+  if (name.empty() || name.size() > 128) return false;
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == ':' || name[i] == '.') {
+      if (!kWords.contains(name.substr(start, i - start))) return false;
+      start = i + 1;
+    }
+  }
+  return true;
+}
+
+// A result-control value kept in clear: a short number or word ("50", "accurate"), or a list of
+// FHIR's own words ("-date,name", "Observation:subject").
+bool IsClearValue(std::string_view value) {
+  if (value.empty() || value.size() > 256) return false;
+  if (value.size() <= 20 && value.find_first_not_of("0123456789") == std::string_view::npos) {
+    return true;
+  }
+  if (value == "true" || value == "false" || value == "accurate" || value == "estimate" ||
+      value == "none" || value == "count" || value == "data" || value == "json") {
+    return true;
+  }
+  size_t start = 0;
+  for (size_t i = 0; i <= value.size(); ++i) {
+    if (i == value.size() || value[i] == ',') {
+      std::string_view part = value.substr(start, i - start);
+      if (!part.empty() && part[0] == '-') part.remove_prefix(1);
+      if (part == "*" || !IsKnownParamName(part)) {
+        if (part != "*") return false;
+      }
+      start = i + 1;
+    }
+  }
+  return true;
 }
 
 // A short printable-ASCII copy of a header value (purpose of use), or "".
@@ -167,26 +230,24 @@ void FhirApi::AddRecord(Call& call, int status, std::string_view detail) {
   if (!r.resource_id.empty() && !fhir::IsValidId(r.resource_id)) r.resource_id = "-";
   // The tree of the request is keyed; its query values are hashed under the tree's key.
   auto keys = journal_.Keys(audit.tree);
+  auto hashed = [&keys](std::string_view text) -> std::string {
+    if (!keys.ok()) return "-";
+    Bytes mac = crypto::HmacSha256(
+        (*keys)->query_key, ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex = "hmac-sha256:";
+    for (size_t i = 0; i < 8; ++i) {
+      hex.push_back(kHex[mac[i] >> 4]);
+      hex.push_back(kHex[mac[i] & 15]);
+    }
+    return hex;
+  };
   for (const auto& [name, value] : call.params) {
-    std::string clean_name = name.size() <= 64 ? name : name.substr(0, 64);
-    bool printable = true;
-    for (char c : clean_name) printable = printable && c > 0x20 && c < 0x7f;
-    if (!printable) clean_name = "-";
-    if (IsClearParam(name) && value.size() <= 256) {
+    std::string clean_name = IsKnownParamName(name) ? name : hashed(name);
+    if (IsClearParam(name) && IsClearValue(value)) {
       r.query.emplace_back(clean_name, value);
-    } else if (keys.ok()) {
-      Bytes mac = crypto::HmacSha256(
-          (*keys)->query_key,
-          ByteView(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
-      static constexpr char kHex[] = "0123456789abcdef";
-      std::string hex = "hmac-sha256:";
-      for (size_t i = 0; i < 8; ++i) {
-        hex.push_back(kHex[mac[i] >> 4]);
-        hex.push_back(kHex[mac[i] & 15]);
-      }
-      r.query.emplace_back(clean_name, hex);
     } else {
-      r.query.emplace_back(clean_name, "-");
+      r.query.emplace_back(clean_name, hashed(value));
     }
   }
   r.status = status;
@@ -291,7 +352,8 @@ Response FhirApi::AuditEvents(Call& call) {
     for (auto it = texts.rbegin(); it != texts.rend(); ++it) {
       auto r = audit::DecodeRecord(*it);
       if (!r.ok()) return FromStatus(r.status());
-      if (r->time_us < query->min_time_us() - kSlackUs) {
+      if (query->min_time_us() > std::numeric_limits<int64_t>::min() + kSlackUs &&
+          r->time_us < query->min_time_us() - kSlackUs) {
         done = true;
         break;
       }
@@ -319,6 +381,114 @@ Response FhirApi::AuditEvents(Call& call) {
     bundle.AddEntry(e);
   }
   return MakeResponse(200, bundle.Finish());
+}
+
+namespace {
+
+std::optional<uint64_t> UintParam(const FhirApi::Call& call, std::string_view name) {
+  const std::string* v = call.Param(name);
+  if (v == nullptr || v->empty() || v->size() > 19 ||
+      v->find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoull(*v);
+}
+
+void AppendHashes(std::string& out, const std::vector<audit::Hash>& hashes) {
+  out += "[";
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (i > 0) out += ",";
+    out += "\"" + crypto::Base64Encode(ByteView(hashes[i].data(), hashes[i].size())) + "\"";
+  }
+  out += "]";
+}
+
+std::string JsonText(std::string_view text) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace
+
+Response FhirApi::AdminAudit(Call& call) {
+  const auto& seg = call.segments;
+  std::string what;
+  for (const std::string& s : seg) what += (what.empty() ? "" : "/") + s;
+  call.interaction = "audit-" + (seg.empty() ? std::string("admin") : seg[0]);
+  if (call.interaction.size() > 32) call.interaction = "audit-admin";
+  if (call.req.method() != bhttp::verb::get) {
+    return Outcome(405, "not-supported", "method not allowed");
+  }
+  if (auto refused = Authenticate(call)) return *refused;
+  if (!call.scopes.AllowsNamed("AuditEvent", auth::Permission::kRead)) {
+    return Outcome(403, "forbidden",
+                   "the audit journal's proofs need a scope naming AuditEvent, e.g. "
+                   "system/AuditEvent.rs",
+                   "HYGIE-SCOPE-DENIED");
+  }
+  if (!keyring_.HasTenant(call.tenant)) {
+    return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
+  }
+  const std::string& tree = call.tenant;
+  if (what == "key") {
+    auto key = journal_.VerifierKey(tree);
+    if (!key.ok()) return FromStatus(key.status());
+    return MakeResponse(200, *key + "\n", "text/plain; charset=utf-8");
+  }
+  auto note = journal_.LatestCheckpoint(tree);
+  if (!note.ok()) {
+    if (note.status().code() == Code::kNotFound) {
+      return Outcome(404, "not-found", "no checkpoint yet: the trail is empty",
+                     "HYGIE-AUDIT-EMPTY");
+    }
+    return FromStatus(note.status());
+  }
+  if (what == "checkpoint") return MakeResponse(200, *note, "text/plain; charset=utf-8");
+  auto vkey = journal_.VerifierKey(tree);
+  if (!vkey.ok()) return FromStatus(vkey.status());
+  auto verifier = audit::NoteVerifier::Parse(*vkey);
+  if (!verifier.ok()) return FromStatus(verifier.status());
+  auto cp = verifier->Open(*note);
+  if (!cp.ok()) return FromStatus(cp.status());
+  std::string body;
+  if (what == "proof/inclusion") {
+    auto index = UintParam(call, "index");
+    auto size = call.Param("size") ? UintParam(call, "size") : std::optional<uint64_t>(cp->size);
+    if (!index || !size || *size == 0 || *index >= *size || *size > journal_.Size(tree)) {
+      return Outcome(400, "value",
+                     "need index < size <= the journal's size (size defaults to the newest "
+                     "checkpoint's)",
+                     "HYGIE-PARAM");
+    }
+    auto proof = journal_.InclusionProof(tree, *index, *size);
+    if (!proof.ok()) return FromStatus(proof.status());
+    auto leaf = journal_.LeafHash(tree, *index);
+    if (!leaf.ok()) return FromStatus(leaf.status());
+    body = "{\"index\":" + std::to_string(*index) + ",\"size\":" + std::to_string(*size) +
+           ",\"leaf_hash\":\"" + crypto::Base64Encode(ByteView(leaf->data(), leaf->size())) +
+           "\",\"proof\":";
+    AppendHashes(body, *proof);
+  } else if (what == "proof/consistency") {
+    auto size1 = UintParam(call, "size1");
+    auto size2 =
+        call.Param("size2") ? UintParam(call, "size2") : std::optional<uint64_t>(cp->size);
+    if (!size1 || !size2 || *size1 == 0 || *size1 > *size2 || *size2 > journal_.Size(tree)) {
+      return Outcome(400, "value", "need 0 < size1 <= size2 <= the journal's size", "HYGIE-PARAM");
+    }
+    auto proof = journal_.ConsistencyProof(tree, *size1, *size2);
+    if (!proof.ok()) return FromStatus(proof.status());
+    body = "{\"size1\":" + std::to_string(*size1) + ",\"size2\":" + std::to_string(*size2) +
+           ",\"proof\":";
+    AppendHashes(body, *proof);
+  } else {
+    return Outcome(404, "not-found",
+                   "no such endpoint (checkpoint, key, proof/inclusion, proof/consistency)",
+                   "HYGIE-NO-ENDPOINT");
+  }
+  body += ",\"checkpoint\":" + JsonText(*note) + ",\"verifier_key\":" + JsonText(*vkey) + "}";
+  return MakeResponse(200, body, "application/json");
 }
 
 }  // namespace hygie::api

@@ -52,6 +52,7 @@ constexpr size_t kBatch = 256;  // records per read and per acknowledged write
 constexpr int kInitialBackoffMs = 100;
 constexpr int kIdleWakeMs = 500;
 constexpr Millis kSlice{100};  // how often a blocking step looks at Stop()
+constexpr Millis kTlsShutdownWait{500};
 
 bool IsPrintUsAscii(char c) { return c >= 33 && c <= 126; }
 
@@ -257,16 +258,21 @@ struct SyslogExporter::Impl {
     plain.reset();
   }
 
-  // Runs the pending asynchronous operation until it completes, the deadline passes or `stop`
-  // is set; in the last two cases `cancel` runs (by default: close the socket) and the
+  // Runs the pending asynchronous operation until it completes, `timeout` passes or `stop` is
+  // set; in the last two cases `cancel` runs (by default: close the socket) and the
   // operation's handler is let finish.
   Status RunOne(const std::atomic<bool>& stop, const char* what,
                 const std::function<void()>& cancel = {}) {
+    return RunFor(&stop, io_timeout, what, cancel);
+  }
+  Status RunFor(const std::atomic<bool>* stop, SteadyClock::duration timeout, const char* what,
+                const std::function<void()>& cancel = {}) {
     io.restart();
-    const auto deadline = SteadyClock::now() + io_timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     while (!io.stopped()) {
       const auto now = SteadyClock::now();
-      if (stop.load() || now >= deadline) {
+      const bool stopped = stop != nullptr && stop->load();
+      if (stopped || now >= deadline) {
         if (cancel) {
           cancel();
         } else if (open()) {
@@ -275,11 +281,21 @@ struct SyslogExporter::Impl {
         }
         io.restart();
         io.run();
-        return Unavailable(std::string(what) + (stop.load() ? ": stopped" : ": timed out"));
+        return Unavailable(std::string(what) + (stopped ? ": stopped" : ": timed out"));
       }
       io.run_for(std::min<SteadyClock::duration>(kSlice, deadline - now));
     }
     return Status::Ok();
+  }
+
+  // Ends the connection; a TLS session that still works is closed with a close_notify alert
+  // first (waiting a moment for the collector's answer), so the collector sees a clean end.
+  void CloseGracefully() {
+    if (tls) {
+      tls->async_shutdown([](const boost::system::error_code&) {});
+      RunFor(nullptr, kTlsShutdownWait, "TLS shutdown").IgnoreError();
+    }
+    Close();
   }
 
   Status Connect(const std::atomic<bool>& stop) {
@@ -527,7 +543,11 @@ void SyslogExporter::Run() {
     backoff = kInitialBackoffMs;
     Wait(kIdleWakeMs, /*wake_on_notify=*/true);
   }
-  impl_->Close();
+  if (connected_.load() && !impl_->PeerGone()) {
+    impl_->CloseGracefully();
+  } else {
+    impl_->Close();
+  }
   connected_.store(false);
 }
 

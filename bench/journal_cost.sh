@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Measures what the audit journal costs: the create and read rows of the core benchmark
+# (bench/run.sh) at 64 clients, Patient and Observation, against two builds of Hygie, one
+# without the journal (BASE) and one with it (JOURNAL). The two servers run alternately,
+# BASE JOURNAL BASE JOURNAL ..., REPS times each, each start on a fresh data directory, so that
+# a noisy shared machine hurts both sides alike. Prints a Markdown table of the medians (req/s,
+# p50, p99, and the JOURNAL/BASE ratio of req/s) and the journal's disk bytes per record
+# (du -sb DATA/audit after a JOURNAL run, divided by the records of its trees; one record per
+# request served).
+# Usage: bench/journal_cost.sh BASE_BUILD_DIR JOURNAL_BUILD_DIR
+#   (DURATION, WARMUP, CLIENTS, REPS, PRELOAD, PORT, WORKDIR may be set; the raw loadgen JSON
+#    lines are kept in $WORKDIR/runs.jsonl when WORKDIR is given)
+set -euo pipefail
+BASE=${1:?usage: bench/journal_cost.sh BASE_BUILD_DIR JOURNAL_BUILD_DIR}
+JOURNAL=${2:?usage: bench/journal_cost.sh BASE_BUILD_DIR JOURNAL_BUILD_DIR}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CLIENTS=${CLIENTS:-64}
+REPS=${REPS:-3}
+PRELOAD=${PRELOAD:-2000}
+PORT=${PORT:-18470}
+KEEP=${WORKDIR:+1}
+WORK=${WORKDIR:-$(mktemp -d /var/tmp/hygie-journal-cost-XXXXXX)}
+mkdir -p "$WORK"
+RUNS=$WORK/runs.jsonl
+: >"$RUNS"
+SERVER_PID=
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+  fi
+}
+cleanup() {
+  stop_server
+  rm -rf "$WORK/data"
+  [ -n "$KEEP" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_server BUILD: a fresh data directory, tenant "bench", a token, `hygie serve`.
+start_server() {
+  local h=$1/hygie
+  rm -rf "$WORK/data"
+  "$h" init --data "$WORK/data" 2>/dev/null
+  "$h" tenant create bench --data "$WORK/data" 2>/dev/null
+  "$h" token issue --data "$WORK/data" --tenant bench --scope 'user/*.cruds' --ttl 2h \
+    >"$WORK/token"
+  "$h" serve --data "$WORK/data" --listen 127.0.0.1:$PORT 2>"$WORK/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    curl -sf http://127.0.0.1:$PORT/readyz >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server did not start" >&2
+  cat "$WORK/server.log" >&2
+  exit 1
+}
+
+# Number of records in the journal's trees (the tree size of each tree's newest checkpoint;
+# the server writes one at shutdown), or nothing if the build has no journal.
+journal_records() {
+  local h=$1/hygie total=0 n
+  for tree in $(ls "$WORK/data/audit" 2>/dev/null); do
+    [ -d "$WORK/data/audit/$tree" ] || continue
+    if [ "$tree" = "bench" ] || [ -f "$WORK/data/tenants/$tree/data.db" ]; then
+      n=$("$h" audit checkpoint --data "$WORK/data" --tenant "$tree" 2>/dev/null | sed -n 2p)
+    else
+      n=$("$h" audit checkpoint --data "$WORK/data" 2>/dev/null | sed -n 2p)
+    fi
+    total=$((total + ${n:-0}))
+  done
+  echo "$total"
+}
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo |
+  cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for rep in $(seq "$REPS"); do
+  for side in base journal; do
+    build=$BASE
+    [ "$side" = journal ] && build=$JOURNAL
+    start_server "$build"
+    for mode in create read; do
+      for type in Patient Observation; do
+        out=$("$build/bench/loadgen" --url http://127.0.0.1:$PORT --tenant bench \
+          --token-file "$WORK/token" --mode $mode --type $type --concurrency "$CLIENTS" \
+          --duration "$DURATION" --warmup "$WARMUP" --preload "$PRELOAD" --json) || true
+        [ -n "$out" ] || out='{"rps":0,"latency_us":{"p50":0,"p99":0},"non2xx":0,"errors":{}}'
+        python3 - "$side" "$rep" "$out" >>"$RUNS" <<'EOF'
+import json, sys
+side, rep, line = sys.argv[1:]
+r = json.loads(line)
+r["side"], r["rep"] = side, int(rep)
+print(json.dumps(r))
+EOF
+        echo "$side #$rep $mode $type: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); l=r["latency_us"]; print(f"{r[\"rps\"]:.0f} req/s p50 {l[\"p50\"]/1000:.2f} ms p99 {l[\"p99\"]/1000:.2f} ms")' "$out")" >&2
+      done
+    done
+    stop_server
+    if [ "$side" = journal ]; then
+      bytes=$(du -sb "$WORK/data/audit" 2>/dev/null | cut -f1)
+      echo "{\"side\":\"footprint\",\"rep\":$rep,\"audit_bytes\":${bytes:-0},\"records\":$(journal_records "$build")}" >>"$RUNS"
+    fi
+  done
+done
+
+python3 - "$RUNS" "$CLIENTS" <<'EOF'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+clients = sys.argv[2]
+def med(side, mode, typ, key):
+    vals = []
+    for r in runs:
+        if r.get("side") != side or r.get("mode") != mode or r.get("type") != typ:
+            continue
+        vals.append(r["rps"] if key == "rps" else r["latency_us"][key] / 1000)
+    return statistics.median(vals), vals
+print(f"| mode | type | clients | req/s without | req/s with journal | ratio | p50 ms without | p50 ms with | p99 ms without | p99 ms with | failed |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for mode in ("create", "read"):
+    for typ in ("Patient", "Observation"):
+        (rb, rbs), (rj, rjs) = med("base", mode, typ, "rps"), med("journal", mode, typ, "rps")
+        p50b, p50j = med("base", mode, typ, "p50")[0], med("journal", mode, typ, "p50")[0]
+        p99b, p99j = med("base", mode, typ, "p99")[0], med("journal", mode, typ, "p99")[0]
+        failed = sum(r.get("non2xx", 0) + sum(r.get("errors", {}).values()) for r in runs
+                     if r.get("mode") == mode and r.get("type") == typ)
+        ratio = rj / rb if rb else float("nan")
+        print(f"| {mode} | {typ} | {clients} | {rb:,.0f} | {rj:,.0f} | {ratio:.2f} | {p50b:.2f} | "
+              f"{p50j:.2f} | {p99b:.2f} | {p99j:.2f} | {failed} |")
+print()
+print("Runs (req/s, in order):")
+for mode in ("create", "read"):
+    for typ in ("Patient", "Observation"):
+        b = [f"{v:,.0f}" for v in med("base", mode, typ, "rps")[1]]
+        j = [f"{v:,.0f}" for v in med("journal", mode, typ, "rps")[1]]
+        print(f"- {mode} {typ}: without {' / '.join(b)}; with journal {' / '.join(j)}")
+fp = [r for r in runs if r.get("side") == "footprint"]
+if fp:
+    print()
+    print("Journal on disk after each journal run (du -sb DATA/audit / records in its trees):")
+    for r in fp:
+        per = r["audit_bytes"] / r["records"] if r["records"] else float("nan")
+        print(f"- run {r['rep']}: {r['audit_bytes']:,} bytes, {r['records']:,} records, "
+              f"{per:,.0f} bytes/record")
+EOF
