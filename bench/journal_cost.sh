@@ -83,23 +83,35 @@ for rep in $(seq "$REPS"); do
     start_server "$build"
     for mode in create read; do
       for type in Patient Observation; do
+        # Server CPU ticks (user + system) around the row, for CPU per request.
+        ticks0=$(awk '{print $14 + $15}' /proc/$SERVER_PID/stat)
         out=$("$build/bench/loadgen" --url http://127.0.0.1:$PORT --tenant bench \
           --token-file "$WORK/token" --mode $mode --type $type --concurrency "$CLIENTS" \
           --duration "$DURATION" --warmup "$WARMUP" --preload "$PRELOAD" --json) || true
-        [ -n "$out" ] || out='{"rps":0,"latency_us":{"p50":0,"p99":0},"non2xx":0,"errors":{}}'
-        python3 - "$side" "$rep" "$out" >>"$RUNS" <<'EOF'
+        ticks1=$(awk '{print $14 + $15}' /proc/$SERVER_PID/stat)
+        [ -n "$out" ] || out="{\"mode\":\"$mode\",\"type\":\"$type\",\"rps\":0,\"latency_us\":{\"p50\":0,\"p99\":0},\"non2xx\":0,\"errors\":{\"no_run\":1}}"
+        python3 - "$side" "$rep" "$out" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" \
+          "$DURATION" "$WARMUP" "$PRELOAD" >>"$RUNS" <<'EOF'
 import json, sys
-side, rep, line = sys.argv[1:]
+side, rep, line, ticks, hz, duration, warmup, preload = sys.argv[1:]
 r = json.loads(line)
 r["side"], r["rep"] = side, int(rep)
+r["load1"] = float(open("/proc/loadavg").read().split()[0])
+# Requests served during the row, estimated: the window's rate over warm-up + window, plus
+# the preload of read rows.
+served = r["rps"] * (float(duration) + float(warmup)) + (int(preload) if r.get("mode") == "read" else 0)
+r["server_cpu_us_per_req"] = int(ticks) / int(hz) * 1e6 / served if served else 0
 print(json.dumps(r))
+lat = r["latency_us"]
+print(f"{side} #{rep} {r.get('mode')} {r.get('type')}: {r['rps']:,.0f} req/s, "
+      f"p50 {lat['p50'] / 1000:.2f} ms, p99 {lat['p99'] / 1000:.2f} ms, "
+      f"server CPU {r['server_cpu_us_per_req']:.0f} us/req, load {r['load1']}", file=sys.stderr)
 EOF
-        echo "$side #$rep $mode $type: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); l=r["latency_us"]; print(f"{r[\"rps\"]:.0f} req/s p50 {l[\"p50\"]/1000:.2f} ms p99 {l[\"p99\"]/1000:.2f} ms")' "$out")" >&2
       done
     done
     stop_server
     if [ "$side" = journal ]; then
-      bytes=$(du -sb "$WORK/data/audit" 2>/dev/null | cut -f1)
+      bytes=$(du -sb "$WORK/data/audit" 2>/dev/null | cut -f1) || bytes=0
       echo "{\"side\":\"footprint\",\"rep\":$rep,\"audit_bytes\":${bytes:-0},\"records\":$(journal_records "$build")}" >>"$RUNS"
     fi
   done
@@ -114,7 +126,7 @@ def med(side, mode, typ, key):
     for r in runs:
         if r.get("side") != side or r.get("mode") != mode or r.get("type") != typ:
             continue
-        vals.append(r["rps"] if key == "rps" else r["latency_us"][key] / 1000)
+        vals.append(r[key] if key in r else r["latency_us"][key] / 1000)
     return statistics.median(vals), vals
 print(f"| mode | type | clients | req/s without | req/s with journal | ratio | p50 ms without | p50 ms with | p99 ms without | p99 ms with | failed |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -129,11 +141,22 @@ for mode in ("create", "read"):
         print(f"| {mode} | {typ} | {clients} | {rb:,.0f} | {rj:,.0f} | {ratio:.2f} | {p50b:.2f} | "
               f"{p50j:.2f} | {p99b:.2f} | {p99j:.2f} | {failed} |")
 print()
-print("Runs (req/s, in order):")
+print("Server CPU per request (user + system, median, µs; estimated over warm-up + window):")
+print("| mode | type | without | with journal | difference |")
+print("|---|---|---:|---:|---:|")
 for mode in ("create", "read"):
     for typ in ("Patient", "Observation"):
-        b = [f"{v:,.0f}" for v in med("base", mode, typ, "rps")[1]]
-        j = [f"{v:,.0f}" for v in med("journal", mode, typ, "rps")[1]]
+        cb = med("base", mode, typ, "server_cpu_us_per_req")[0]
+        cj = med("journal", mode, typ, "server_cpu_us_per_req")[0]
+        print(f"| {mode} | {typ} | {cb:.0f} | {cj:.0f} | {cj - cb:+.0f} |")
+print()
+print("Runs (req/s, in order, with the 1-minute load average at the end of each row):")
+for mode in ("create", "read"):
+    for typ in ("Patient", "Observation"):
+        b = [f"{v:,.0f} ({l})" for v, l in zip(med("base", mode, typ, "rps")[1],
+                                              med("base", mode, typ, "load1")[1])]
+        j = [f"{v:,.0f} ({l})" for v, l in zip(med("journal", mode, typ, "rps")[1],
+                                              med("journal", mode, typ, "load1")[1])]
         print(f"- {mode} {typ}: without {' / '.join(b)}; with journal {' / '.join(j)}")
 fp = [r for r in runs if r.get("side") == "footprint"]
 if fp:

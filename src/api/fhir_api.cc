@@ -388,6 +388,10 @@ std::optional<Response> FhirApi::Authenticate(Call& call) {
   call.audit->base.subject = call.claims->subject;
   call.audit->base.client_id = call.claims->client_id;
   call.audit->base.issuer = call.claims->issuer;
+  call.audit->base.role = call.claims->role;
+  call.audit->base.professional_id = call.claims->professional_id;
+  call.audit->base.staff = call.claims->role == "host-operator";
+  if (call.audit->base.purpose.empty()) call.audit->base.purpose = call.claims->purpose_of_use;
 
   // 2. The tenant wall: a token serves its own tenant only. Checked before anything about the
   // URL's tenant or resource is looked at, so the answer cannot depend on what exists there.
@@ -449,6 +453,8 @@ asio::awaitable<Response> FhirApi::Route(Call& call) {
     // A write recorded before it committed, whose commit then failed: the outcome follows.
     AddRecord(call, status, "the write recorded above did not complete");
   }
+  call.recorded = true;
+  call.recorded_status = status;
   co_return res;
 }
 

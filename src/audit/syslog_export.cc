@@ -336,14 +336,23 @@ struct SyslogExporter::Impl {
         return Unavailable("TLS: cannot set the server name");
       }
       tls->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
-      tls->set_verify_callback(asio::ssl::host_name_verification(endpoint.host));
+      auto name_mismatch = std::make_shared<bool>(false);
+      tls->set_verify_callback(
+          [name_mismatch, check = asio::ssl::host_name_verification(endpoint.host)](
+              bool preverified, asio::ssl::verify_context& ctx) mutable {
+            const bool ok = check(preverified, ctx);
+            if (preverified && !ok) *name_mismatch = true;
+            return ok;
+          });
       tls->async_handshake(asio::ssl::stream_base::client,
                            [&](const boost::system::error_code& e) { ec = e; });
       s = RunOne(stop, "TLS handshake");
       if (s.ok() && ec) {
         std::string reason = ec.message();
         const long verify = SSL_get_verify_result(tls->native_handle());
-        if (verify != X509_V_OK) {
+        if (*name_mismatch) {
+          reason += " (the certificate does not name " + endpoint.host + ")";
+        } else if (verify != X509_V_OK) {
           reason += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
         }
         s = Unavailable("TLS handshake: " + reason);

@@ -1,12 +1,17 @@
 #include "audit/syslog_export.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -14,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -216,7 +222,9 @@ class Collector {
  public:
   enum class Kill { kGraceful, kAbrupt };
 
-  explicit Collector(uint16_t port = 0, bool read = true) : acceptor_(io_), read_(read) {
+  // With `tls`, connections speak TLS with that server context.
+  explicit Collector(uint16_t port = 0, bool read = true, asio::ssl::context* tls = nullptr)
+      : acceptor_(io_), read_(read), tls_(tls) {
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -263,6 +271,16 @@ class Collector {
     std::lock_guard<std::mutex> lock(mu_);
     return messages_;
   }
+  // Waits until `n` messages were read. An acknowledgement by the TCP stack comes before the
+  // collector reads the bytes, so tests wait for both.
+  bool WaitForMessages(size_t n) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Messages().size() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return Messages().size() >= n;
+  }
   size_t Connections() const {
     std::lock_guard<std::mutex> lock(mu_);
     return accepted_;
@@ -276,6 +294,7 @@ class Collector {
   struct Conn {
     explicit Conn(asio::io_context& io) : socket(io) {}
     tcp::socket socket;
+    std::optional<asio::ssl::stream<tcp::socket&>> tls;
     std::string pending;
     std::array<char, 8192> chunk;
   };
@@ -289,23 +308,40 @@ class Collector {
         ++accepted_;
       }
       conns_.push_back(conn);
-      if (read_) Read(conn);
+      if (tls_ != nullptr) {
+        conn->tls.emplace(conn->socket, *tls_);
+        conn->tls->async_handshake(asio::ssl::stream_base::server,
+                                   [this, conn](const boost::system::error_code& hec) {
+                                     if (hec) {
+                                       boost::system::error_code ignored;
+                                       conn->socket.close(ignored);
+                                       return;
+                                     }
+                                     if (read_) Read(conn);
+                                   });
+      } else if (read_) {
+        Read(conn);
+      }
       Accept();
     });
   }
 
   void Read(const std::shared_ptr<Conn>& conn) {
-    conn->socket.async_read_some(asio::buffer(conn->chunk),
-                                 [this, conn](const boost::system::error_code& ec, size_t n) {
-                                   if (ec) {
-                                     boost::system::error_code ignored;
-                                     conn->socket.close(ignored);
-                                     return;
-                                   }
-                                   conn->pending.append(conn->chunk.data(), n);
-                                   Parse(*conn);
-                                   Read(conn);
-                                 });
+    auto on_read = [this, conn](const boost::system::error_code& ec, size_t n) {
+      if (ec) {
+        boost::system::error_code ignored;
+        conn->socket.close(ignored);
+        return;
+      }
+      conn->pending.append(conn->chunk.data(), n);
+      Parse(*conn);
+      Read(conn);
+    };
+    if (conn->tls) {
+      conn->tls->async_read_some(asio::buffer(conn->chunk), on_read);
+    } else {
+      conn->socket.async_read_some(asio::buffer(conn->chunk), on_read);
+    }
   }
 
   void Parse(Conn& conn) {
@@ -328,6 +364,7 @@ class Collector {
   asio::io_context io_;
   tcp::acceptor acceptor_;
   bool read_;
+  asio::ssl::context* tls_;
   uint16_t port_ = 0;
   std::vector<std::shared_ptr<Conn>> conns_;  // io thread only
   std::thread thread_;
@@ -437,6 +474,7 @@ TEST_F(SyslogDeliveryTest, NotifyWakesTheExporterForNewRecords) {
     ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == uint64_t(round) + 1; }));
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(400));
   }
+  ASSERT_TRUE(collector.WaitForMessages(20));
   EXPECT_EQ(Ids(collector.Messages()).size(), 20u);
 }
 
@@ -466,6 +504,7 @@ TEST_F(SyslogDeliveryTest, CollectorStopsMidStreamNothingMissingAfterItReturns) 
 
   Collector again(port);
   ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == total; }));
+  ASSERT_TRUE(again.WaitForMessages(static_cast<size_t>(total) - before.size()));
   EXPECT_TRUE(exporter->connected());
   exporter->Stop();
 
@@ -488,6 +527,7 @@ TEST_F(SyslogDeliveryTest, AbruptCollectorLossWhileIdleThenRecovery) {
   auto exporter = MakeExporter(port);
   exporter->Start();
   ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == 50; }));
+  ASSERT_TRUE(collector->WaitForMessages(50));
   collector->Stop(Collector::Kill::kAbrupt);
   EXPECT_EQ(Ids(collector->Messages()).size(), 50u);
   collector.reset();
@@ -500,6 +540,7 @@ TEST_F(SyslogDeliveryTest, AbruptCollectorLossWhileIdleThenRecovery) {
 
   Collector again(port);
   ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == 80; }));
+  ASSERT_TRUE(again.WaitForMessages(30));
   EXPECT_TRUE(exporter->connected());
   const auto ids = Ids(again.Messages());
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), ExpectedIds("acme", 50, 80));
@@ -516,6 +557,7 @@ TEST_F(SyslogDeliveryTest, NoCollectorAtStartThenOneAppears) {
   EXPECT_EQ(exporter->Confirmed("acme"), 0u);
   Collector collector(port);
   ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == 10; }));
+  ASSERT_TRUE(collector.WaitForMessages(10));
   EXPECT_EQ(Ids(collector.Messages()).size(), 10u);
 }
 
@@ -535,6 +577,7 @@ TEST_F(SyslogDeliveryTest, CollectorThatDoesNotReadIsAbandonedAndRecordsResent) 
 
   Collector collector(port);
   ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == 3000; }));
+  ASSERT_TRUE(collector.WaitForMessages(3000));
   exporter->Stop();
   const auto ids = Ids(collector.Messages());
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), ExpectedIds("acme", 0, 3000));
@@ -547,6 +590,7 @@ TEST_F(SyslogDeliveryTest, CursorPersistsAcrossExporters) {
     auto exporter = MakeExporter(collector.port());
     exporter->Start();
     ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == 40; }));
+    ASSERT_TRUE(collector.WaitForMessages(40));
     exporter->Stop();
     EXPECT_EQ(Ids(collector.Messages()).size(), 40u);
   }
@@ -561,6 +605,7 @@ TEST_F(SyslogDeliveryTest, CursorPersistsAcrossExporters) {
   EXPECT_EQ(exporter->Confirmed("acme"), 40u);  // read from the state directory
   exporter->Start();
   ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == 55; }));
+  ASSERT_TRUE(collector.WaitForMessages(15));
   exporter->Stop();
   const auto ids = Ids(collector.Messages());
   // Exactly the new ones, in order: none of the 40 confirmed ones again.
@@ -575,12 +620,165 @@ TEST_F(SyslogDeliveryTest, PrunedRecordsAreSkipped) {
   auto exporter = MakeExporter(collector.port());
   exporter->Start();
   ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == 20; }));
+  ASSERT_TRUE(collector.WaitForMessages(16));
   exporter->Stop();
   auto expected = ExpectedIds("acme", 0, 20);
   for (const char* gone : {"acme/0", "acme/3", "acme/4", "acme/19"}) expected.erase(gone);
   const auto ids = Ids(collector.Messages());
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), expected);
   EXPECT_EQ(ids.size(), 16u);
+}
+
+// ---- TLS ----
+
+// A CA and certificates it signs, made with OpenSSL and written as PEM files.
+class TestPki {
+ public:
+  explicit TestPki(const TempDir& dir, const std::string& name) : dir_(dir), name_(name) {
+    ca_key_ = EVP_EC_gen("P-256");
+    ca_ = Make(ca_key_, "Syslog test CA " + name, nullptr, true, "");
+    Write(ca_, nullptr, ca_file());
+  }
+  ~TestPki() {
+    X509_free(ca_);
+    EVP_PKEY_free(ca_key_);
+  }
+  std::string ca_file() const { return dir_.Path(name_ + "-ca.pem"); }
+  // A server certificate for `san` (e.g. "IP:127.0.0.1"); returns the prefix of its files
+  // (<prefix>.crt, <prefix>.key).
+  std::string Issue(const std::string& leaf, const std::string& san) {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* cert = Make(key, leaf, ca_key_, false, san);
+    const std::string prefix = dir_.Path(name_ + "-" + leaf);
+    Write(cert, key, prefix);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return prefix;
+  }
+
+ private:
+  X509* Make(EVP_PKEY* key, const std::string& cn, EVP_PKEY* issuer_key, bool ca,
+             const std::string& san) {
+    X509* x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial_);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, key);
+    X509_NAME* subject = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_set_issuer_name(x, ca ? subject : X509_get_subject_name(ca_));
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, ca ? x : ca_, x, nullptr, nullptr, 0);
+    auto add = [&](int nid, const std::string& value) {
+      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+      ASSERT_NE(ext, nullptr) << value;
+      X509_add_ext(x, ext, -1);
+      X509_EXTENSION_free(ext);
+    };
+    add(NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+    add(NID_subject_key_identifier, "hash");
+    if (ca) {
+      add(NID_key_usage, "critical,keyCertSign,cRLSign");
+    } else {
+      add(NID_key_usage, "critical,digitalSignature");
+      add(NID_ext_key_usage, "serverAuth");
+      add(NID_subject_alt_name, san);
+    }
+    EXPECT_GT(X509_sign(x, ca ? key : issuer_key, EVP_sha256()), 0);
+    return x;
+  }
+  static void Write(X509* cert, EVP_PKEY* key, const std::string& path) {
+    const std::string cert_path = key == nullptr ? path : path + ".crt";
+    FILE* f = std::fopen(cert_path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    PEM_write_X509(f, cert);
+    std::fclose(f);
+    if (key != nullptr) {
+      f = std::fopen((path + ".key").c_str(), "w");
+      ASSERT_NE(f, nullptr);
+      PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+      std::fclose(f);
+    }
+  }
+
+  const TempDir& dir_;
+  std::string name_;
+  EVP_PKEY* ca_key_ = nullptr;
+  X509* ca_ = nullptr;
+  long serial_ = 0;
+};
+
+class SyslogTlsTest : public SyslogDeliveryTest {
+ protected:
+  // A TLS collector with the certificate at `prefix`.
+  std::unique_ptr<Collector> TlsCollector(const std::string& prefix) {
+    server_tls_.emplace(asio::ssl::context::tls_server);
+    server_tls_->use_certificate_chain_file(prefix + ".crt");
+    server_tls_->use_private_key_file(prefix + ".key", asio::ssl::context::pem);
+    return std::make_unique<Collector>(0, true, &*server_tls_);
+  }
+  std::unique_ptr<SyslogExporter> TlsExporter(const std::string& host, uint16_t port,
+                                              const std::string& ca_file) {
+    SyslogOptions o;
+    o.url = "tls://" + host + ":" + std::to_string(port);
+    o.ca_file = ca_file;
+    o.hostname = "unit-host";
+    o.state_dir = dir_.Path("state");
+    o.max_backoff_ms = 200;
+    auto e = SyslogExporter::Create(o, source_, clock_);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+
+  std::optional<asio::ssl::context> server_tls_;
+};
+
+TEST_F(SyslogTlsTest, DeliversToAVerifiedCollector) {
+  TestPki pki(dir_, "good");
+  auto collector = TlsCollector(pki.Issue("collector", "IP:127.0.0.1,DNS:localhost"));
+  for (int i = 0; i < 100; ++i) source_.Append("acme");
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    auto exporter = TlsExporter(host, collector->port(), pki.ca_file());
+    exporter->Start();
+    const uint64_t target = source_.Size("acme");
+    ASSERT_TRUE(WaitUntil([&] { return exporter->Confirmed("acme") == target; })) << host;
+    EXPECT_TRUE(exporter->connected());
+    exporter->Stop();
+    source_.Append("acme");  // one more for the next exporter, which resumes at the cursor
+  }
+  ASSERT_TRUE(collector->WaitForMessages(101));
+  const auto ids = Ids(collector->Messages());
+  EXPECT_EQ(ids.size(), 101u);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), ExpectedIds("acme", 0, 101));
+  EXPECT_FALSE(collector->FramingError());
+}
+
+TEST_F(SyslogTlsTest, RefusesACollectorSignedByAnotherCa) {
+  TestPki trusted(dir_, "trusted");
+  TestPki other(dir_, "other");
+  auto collector = TlsCollector(other.Issue("collector", "IP:127.0.0.1"));
+  for (int i = 0; i < 5; ++i) source_.Append("acme");
+  auto exporter = TlsExporter("127.0.0.1", collector->port(), trusted.ca_file());
+  exporter->Start();
+  ASSERT_TRUE(WaitUntil([&] { return collector->Connections() >= 2; }));  // tried, retried
+  EXPECT_FALSE(exporter->connected());
+  EXPECT_EQ(exporter->Confirmed("acme"), 0u);
+  EXPECT_TRUE(collector->Messages().empty());
+}
+
+TEST_F(SyslogTlsTest, RefusesACertificateForAnotherName) {
+  TestPki pki(dir_, "names");
+  auto collector = TlsCollector(pki.Issue("collector", "DNS:collector.example,IP:10.9.9.9"));
+  for (int i = 0; i < 5; ++i) source_.Append("acme");
+  auto exporter = TlsExporter("127.0.0.1", collector->port(), pki.ca_file());
+  exporter->Start();
+  ASSERT_TRUE(WaitUntil([&] { return collector->Connections() >= 2; }));
+  EXPECT_FALSE(exporter->connected());
+  EXPECT_EQ(exporter->Confirmed("acme"), 0u);
+  EXPECT_TRUE(collector->Messages().empty());
 }
 
 }  // namespace

@@ -201,6 +201,13 @@ Result<std::string> TokenIssuer::Issue(Claims claims, int64_t ttl_seconds) const
        WriteMember(payload, "tenant", claims.tenant) && WriteMember(payload, "scope", claims.scope);
   if (ok && claims.patient) ok = WriteMember(payload, "patient", *claims.patient);
   if (ok && !claims.client_id.empty()) ok = WriteMember(payload, "client_id", claims.client_id);
+  if (ok && !claims.role.empty()) ok = WriteMember(payload, "role", claims.role);
+  if (ok && !claims.professional_id.empty()) {
+    ok = WriteMember(payload, "professional_id", claims.professional_id);
+  }
+  if (ok && !claims.purpose_of_use.empty()) {
+    ok = WriteMember(payload, "purpose_of_use", claims.purpose_of_use);
+  }
   ok = ok && WriteMember(payload, "jti", claims.jwt_id) && WriteString(payload, "iat") &&
        payload.Int64(claims.issued_at) && WriteString(payload, "exp") &&
        payload.Int64(claims.expires_at);
@@ -355,6 +362,9 @@ Result<std::shared_ptr<const Claims>> TokenVerifier::VerifyUncached(std::string_
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "sub", &claims->subject));
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "scope", &claims->scope));
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "client_id", &claims->client_id));
+  HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "role", &claims->role));
+  HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "professional_id", &claims->professional_id));
+  HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "purpose_of_use", &claims->purpose_of_use));
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "jti", &claims->jwt_id));
   std::string patient;
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "patient", &patient, &present));

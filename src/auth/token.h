@@ -42,6 +42,11 @@ struct Claims {
   std::string scope;     // scope, space-separated SMART scopes
   std::optional<std::string> patient;  // patient (SMART launch context)
   std::string client_id;               // client_id
+  // role (Hygie claim): "practitioner", "service", "auditor", "tenant-admin", "host-operator"...
+  // A host operator's accesses are marked as staff access in the audit trail.
+  std::string role;
+  std::string professional_id;  // professional_id (Hygie claim): e.g. an RPPS or IDNPS number
+  std::string purpose_of_use;   // purpose_of_use (Hygie claim), e.g. "TREAT"
   std::string jwt_id;                  // jti
   int64_t issued_at = 0;               // iat, seconds
   int64_t not_before = 0;              // nbf, seconds (0: absent)

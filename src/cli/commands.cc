@@ -195,6 +195,7 @@ int RunTokenIssue(const Options& o) {
   audit::Record act = Act("token-issue", 'C', o.tenant);
   act.query = {{"subject", o.subject}, {"scope", o.scope}, {"ttl", o.ttl}};
   if (!o.patient.empty()) act.query.emplace_back("patient", "set");
+  if (!o.role.empty()) act.query.emplace_back("role", o.role);
   Status recorded = RecordCliAct(*inst, act);
   if (!recorded.ok()) {
     std::cerr << "hygie: the audit journal cannot record this act, so it was not done: "
@@ -211,6 +212,9 @@ int RunTokenIssue(const Options& o) {
   claims.scope = o.scope;
   if (!o.patient.empty()) claims.patient = o.patient;
   claims.client_id = "hygie-cli";
+  claims.role = o.role;
+  claims.professional_id = o.professional_id;
+  claims.purpose_of_use = o.purpose;
   auto token = issuer.Issue(claims, ttl);
   if (!token.ok()) return Fail(token.status());
   std::cout << *token << "\n";

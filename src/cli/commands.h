@@ -25,6 +25,9 @@ struct Options {
   std::string subject = "hygie-cli";
   std::string ttl = "1h";
   std::string patient;
+  std::string role;
+  std::string professional_id;
+  std::string purpose;
   // Audit journal.
   std::string audit_dir;   // empty: DATA/audit
   std::string syslog;      // tcp://host:port or tls://host:port

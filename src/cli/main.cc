@@ -78,6 +78,26 @@ int main(int argc, char** argv) {
   token_issue->add_option("--ttl", o.ttl, "Lifetime: seconds, or with s, m or h (max 24h)")
       ->capture_default_str();
   token_issue->add_option("--patient", o.patient, "Patient context (SMART 'patient' claim)");
+  token_issue->add_option("--role", o.role,
+                          "Role claim (practitioner, service, auditor, tenant-admin, "
+                          "host-operator); a host operator's accesses are marked as staff access")
+      ->check(CLI::IsMember({"practitioner", "service", "auditor", "tenant-admin", "host-operator"}));
+  token_issue->add_option("--professional-id", o.professional_id,
+                          "Professional id claim (e.g. RPPS), recorded in the audit trail")
+      ->check([](const std::string& v) {
+        return v.size() <= 32 && v.find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-") ==
+                                     std::string::npos
+                   ? std::string()
+                   : std::string("letters A-Z, digits and '-', at most 32");
+      });
+  token_issue->add_option("--purpose", o.purpose,
+                          "Purpose of use claim (e.g. TREAT), recorded in the audit trail")
+      ->check([](const std::string& v) {
+        return !v.empty() && v.size() <= 32 &&
+                       v.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ-") == std::string::npos
+                   ? std::string()
+                   : std::string("upper-case letters and '-', at most 32");
+      });
   add_passphrase(token_issue);
 
   auto* key = app.add_subcommand("key", "Manage tenant keys");

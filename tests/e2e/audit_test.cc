@@ -126,6 +126,21 @@ TEST(AuditTest, EveryInteractionIsRecordedAndReadableAsAuditEvent) {
                 .status,
             403);
 
+  // An access by the host's staff, and one by a health professional.
+  CommandResult staff = RunHygie({"token", "issue", "--data", dep.data(), "--tenant", "acme",
+                                  "--scope", "user/Patient.rs", "--subject", "op-jdoe", "--role",
+                                  "host-operator"});
+  ASSERT_EQ(staff.exit_code, 0) << staff.err;
+  std::string staff_token = staff.out.substr(0, staff.out.find('\n'));
+  EXPECT_EQ(c.Fhir("GET", base + "/Patient?_count=1", staff_token).status, 200);
+  CommandResult pro = RunHygie({"token", "issue", "--data", dep.data(), "--tenant", "acme",
+                                "--scope", "user/Patient.rs", "--subject", "dr-martin", "--role",
+                                "practitioner", "--professional-id", "810000000001", "--purpose",
+                                "TREAT"});
+  ASSERT_EQ(pro.exit_code, 0) << pro.err;
+  std::string pro_token = pro.out.substr(0, pro.out.find('\n'));
+  EXPECT_EQ(c.Fhir("GET", base + "/Patient?_count=2", pro_token).status, 200);
+
   // The trail is read-only and needs a scope naming AuditEvent.
   EXPECT_EQ(c.Fhir("GET", base + "/AuditEvent", tok).status, 403);
   EXPECT_EQ(c.Fhir("POST", base + "/AuditEvent", auditor, R"({"resourceType":"AuditEvent"})")
@@ -165,6 +180,21 @@ TEST(AuditTest, EveryInteractionIsRecordedAndReadableAsAuditEvent) {
     EXPECT_NE(e.find("127.0.0.1"), std::string::npos) << e;
   }
   EXPECT_TRUE(found_read) << "the read with X-Purpose-Of-Use TREAT is missing";
+  // Staff access is marked; the professional's id, role and purpose are there.
+  int staff_marked = 0, pro_seen = 0;
+  for (const std::string& e : events) {
+    bool is_staff = e.find("op-jdoe") != std::string::npos;
+    bool marked = e.find("staff-access") != std::string::npos;
+    EXPECT_EQ(is_staff, marked) << e;
+    staff_marked += marked ? 1 : 0;
+    if (e.find("dr-martin") != std::string::npos) {
+      ++pro_seen;
+      EXPECT_NE(e.find("810000000001"), std::string::npos) << e;
+      EXPECT_NE(e.find("TREAT"), std::string::npos) << e;
+    }
+  }
+  EXPECT_EQ(staff_marked, 1);
+  EXPECT_EQ(pro_seen, 1);
   // A searched value never appears in the trail, nor in any journal file.
   for (const std::string& e : events) {
     EXPECT_EQ(e.find(secret_family), std::string::npos) << e;
@@ -354,6 +384,15 @@ TEST(AuditTest, JournalOnAFullDiskFailsClosed) {
     while (filler.write(block.data(), block.size())) {
     }
   }
+  // A record may still fit in the last page of a journal file; the first one that needs a new
+  // page fails, and from then on no answer carries data.
+  int answered = 0;
+  for (; answered < 1000; ++answered) {
+    HttpResponse r = c.Fhir("GET", "/fhir/acme/Patient/" + id, tok);
+    if (r.status == 503) break;
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  ASSERT_LT(answered, 1000) << "the journal never ran out of space";
   const int64_t errors_before = ServerErrorResponses();
   for (const std::string& path :
        {"/fhir/acme/Patient/" + id, "/fhir/acme/Patient?family=" + canary,
