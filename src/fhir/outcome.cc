@@ -240,6 +240,32 @@ std::string CapabilityStatementJson(const CapabilityOptions& options) {
   for (std::string_view type : ResourceTypes()) {
     w.StartObject();
     Member(w, "type", type);
+    if (type == "AuditEvent") {
+      // The audit trail: read-only, served from the journal (docs/audit-journal.md).
+      Key(w, "interaction");
+      w.StartArray();
+      for (const char* code : {"read", "search-type"}) {
+        w.StartObject();
+        Member(w, "code", code);
+        w.EndObject();
+      }
+      w.EndArray();
+      Key(w, "searchParam");
+      w.StartArray();
+      for (const char* name : {"date", "agent", "entity", "entity-type", "action", "outcome",
+                               "subtype", "address"}) {
+        const r4::SearchParamDef* p = r4::FindSearchParam("AuditEvent", name);
+        if (p == nullptr) continue;
+        w.StartObject();
+        Member(w, "name", p->code);
+        if (!p->url.empty()) Member(w, "definition", p->url);
+        Member(w, "type", r4::SearchParamTypeName(p->type));
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+      continue;
+    }
     Key(w, "interaction");
     w.StartArray();
     for (const char* code : kTypeInteractions) {
