@@ -236,12 +236,15 @@ int RunServe(const Options& o) {
   if (!key.ok()) return Fail(key.status());
   auto journal = inst->OpenJournal(SystemClock::Get());
   if (!journal.ok()) return Fail(journal.status());
-  // The server owns the journal's system tree for its lifetime (CLI acts go through the spool).
+  // The server owns every tree of the journal for its lifetime (CLI acts go through the spool).
+  // Opening them now also signs the checkpoint that records written just before a crash lack.
   {
-    auto owned = (*journal)->Flush(std::string(audit::kSystemTree));
-    if (!owned.ok() && owned.code() != Code::kNotFound) {
-      return Fail(Status(owned.code(), "audit journal: " + owned.message() +
-                                           " (is another hygie serve running on this data?)"));
+    for (const std::string& tree : (*journal)->Trees()) {
+      Status owned = (*journal)->Flush(tree);
+      if (!owned.ok()) {
+        return Fail(Status(owned.code(), "audit journal " + tree + ": " + owned.message() +
+                                             " (is another hygie serve running on this data?)"));
+      }
     }
     audit::Record start = Act("server-start", 'E', "");
     start.request_id = crypto::RandomId();

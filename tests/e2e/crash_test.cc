@@ -172,6 +172,13 @@ TEST(CrashTest, AcknowledgedWritesSurviveKill9) {
   size_t final_checked = Verify(server->port(), token, base, all);
   EXPECT_EQ(server->Stop(), 0);
   EXPECT_GT(all.size(), static_cast<size_t>(kIterations)) << "too few writes to mean anything";
+  // The audit journal came through every kill: it verifies, and holds a record for every
+  // acknowledged write (and more: the reads of Verify, the writes not acknowledged).
+  CommandResult verified = RunHygie({"audit", "verify", "--data", inst.data(), "--tenant", "crash"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  size_t at = verified.out.find("OK: ");
+  ASSERT_NE(at, std::string::npos) << verified.out;
+  EXPECT_GE(std::stoull(verified.out.substr(at + 4)), all.size()) << verified.out;
   EXPECT_EQ(ServerErrorResponses(), errors_before);
   std::cout << "[ crash ] " << kIterations << " kill -9 iterations, " << all.size()
             << " acknowledged writes, " << checked << " checked after their crash, "
