@@ -174,8 +174,7 @@ PreferReturn ParsePreferReturn(const Request& req) {
 }  // namespace
 
 FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& store,
-                 const auth::TokenVerifier& verifier, audit::Journal& journal,
-                 const Clock& clock)
+                 const auth::TokenVerifier& verifier, audit::Journal& journal, const Clock& clock)
     : options_(std::move(options)),
       keyring_(keyring),
       store_(store),
@@ -397,7 +396,7 @@ std::optional<Response> FhirApi::Authenticate(Call& call) {
   // URL's tenant or resource is looked at, so the answer cannot depend on what exists there.
   if (call.claims->tenant != call.tenant) {
     return Outcome(403, "forbidden", "the token is not valid for this tenant",
-                      "HYGIE-TENANT-MISMATCH");
+                   "HYGIE-TENANT-MISMATCH");
   }
   if (!tenancy::IsValidTenantName(call.tenant)) {
     return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");

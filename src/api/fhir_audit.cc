@@ -30,8 +30,8 @@ namespace {
 
 // Result-control parameters carry no health data: kept in clear in records.
 bool IsClearParam(std::string_view name) {
-  static constexpr std::string_view kClear[] = {"_count",   "_sort",    "_total",
-                                                "_summary", "_format",  "_elements",
+  static constexpr std::string_view kClear[] = {"_count",   "_sort",       "_total",
+                                                "_summary", "_format",     "_elements",
                                                 "_include", "_revinclude", "_snapshot"};
   for (std::string_view c : kClear) {
     if (name == c) return true;
@@ -45,10 +45,10 @@ bool IsClearParam(std::string_view name) {
 bool IsKnownParamName(std::string_view name) {
   static const std::unordered_set<std::string_view> kWords = [] {
     std::unordered_set<std::string_view> words = {
-        "_count", "_sort", "_total", "_summary", "_format", "_elements", "_include",
-        "_revinclude", "_snapshot", "_cursor", "_offset", "_type", "_has", "_pretty",
-        "_before", "exact", "missing", "not", "text", "contains", "above", "below", "in",
-        "not-in", "of-type", "identifier", "iterate"};
+        "_count",      "_sort",     "_total",  "_summary", "_format",    "_elements", "_include",
+        "_revinclude", "_snapshot", "_cursor", "_offset",  "_type",      "_has",      "_pretty",
+        "_before",     "exact",     "missing", "not",      "text",       "contains",  "above",
+        "below",       "in",        "not-in",  "of-type",  "identifier", "iterate"};
     for (std::string_view type : fhir::ResourceTypes()) {
       words.insert(type);
       for (const fhir::r4::SearchParamDef* def : fhir::r4::SearchParamsFor(type)) {
@@ -277,15 +277,14 @@ Response FhirApi::AuditEvents(Call& call) {
   bool search = seg.size() == 1 || (seg.size() == 2 && seg[1] == "_search");
   bool read = seg.size() == 2 && !search;
   if (!(search || read) || (read && method != bhttp::verb::get) ||
-      (search && method != bhttp::verb::get &&
-       !(method == bhttp::verb::post && seg.size() == 2))) {
+      (search && method != bhttp::verb::get && !(method == bhttp::verb::post && seg.size() == 2))) {
     return Outcome(405, "not-supported",
                    "the audit trail is read-only: AuditEvent can only be read and searched",
                    "HYGIE-AUDIT-READ-ONLY");
   }
   // A wildcard scope does not open the trail: the token must name AuditEvent.
-  if (!call.scopes.AllowsNamed("AuditEvent", read ? auth::Permission::kRead
-                                                  : auth::Permission::kSearch)) {
+  if (!call.scopes.AllowsNamed("AuditEvent",
+                               read ? auth::Permission::kRead : auth::Permission::kSearch)) {
     return Outcome(403, "forbidden",
                    "reading the audit trail needs a scope naming AuditEvent, e.g. "
                    "user/AuditEvent.rs",
@@ -331,9 +330,9 @@ Response FhirApi::AuditEvents(Call& call) {
   }
   auto query = audit::AuditQuery::Parse(params);
   if (!query.ok()) return Outcome(400, "not-supported", query.status().message(), "HYGIE-PARAM");
-  const size_t count = std::min<size_t>(query->count() == 0 ? options_.search_default_count
-                                                            : query->count(),
-                                        options_.search_max_count);
+  const size_t count =
+      std::min<size_t>(query->count() == 0 ? options_.search_default_count : query->count(),
+                       options_.search_max_count);
   const uint64_t size = journal_.Size(tree);
   // Newest first (the default): walk back from the end in chunks. Records are appended in time
   // order (within the clock's jitter), so a walk stops a minute past the query's lower bound.
@@ -372,7 +371,8 @@ Response FhirApi::AuditEvents(Call& call) {
   fhir::BundleWriter bundle("searchset", crypto::RandomId(), FormatInstant(clock_.NowMicros()));
   std::string self = call.base + "/AuditEvent";
   bundle.AddLink("self", Link(self, params));
-  if (next_before) bundle.AddLink("next", Link(self, params, "_before", std::to_string(*next_before)));
+  if (next_before)
+    bundle.AddLink("next", Link(self, params, "_before", std::to_string(*next_before)));
   for (const audit::Record& r : hits) {
     fhir::BundleWriter::Entry e;
     e.full_url = call.base + "/AuditEvent/a" + std::to_string(r.index);
@@ -472,8 +472,7 @@ Response FhirApi::AdminAudit(Call& call) {
     AppendHashes(body, *proof);
   } else if (what == "proof/consistency") {
     auto size1 = UintParam(call, "size1");
-    auto size2 =
-        call.Param("size2") ? UintParam(call, "size2") : std::optional<uint64_t>(cp->size);
+    auto size2 = call.Param("size2") ? UintParam(call, "size2") : std::optional<uint64_t>(cp->size);
     if (!size1 || !size2 || *size1 == 0 || *size1 > *size2 || *size2 > journal_.Size(tree)) {
       return Outcome(400, "value", "need 0 < size1 <= size2 <= the journal's size", "HYGIE-PARAM");
     }

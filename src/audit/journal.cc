@@ -177,7 +177,8 @@ Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) co
   struct stat st;
   if (::stat(t->dir.c_str(), &st) != 0) {
     if (!create) return NotFound("no audit tree " + name);
-    if (::mkdir(t->dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", t->dir);
+    if (::mkdir(t->dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return Errno("cannot create", t->dir);
     HYGIE_RETURN_IF_ERROR(SyncDir(options_.dir));
   }
   auto seed = options_.seed_for(name);
@@ -280,7 +281,9 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
         Mac mac;
         auto more = NextFrame(data, &off, &json, &mac);
         if (!more.ok()) {
-          if (!last || !t.writable) return DataLoss("audit journal " + t.name + ": " + more.status().message() + " in " + seg.path);
+          if (!last || !t.writable)
+            return DataLoss("audit journal " + t.name + ": " + more.status().message() + " in " +
+                            seg.path);
           // A torn tail of the segment being written when the process stopped: it was never
           // acknowledged. Cut it.
           log::Warn("audit journal {}: cutting a torn record at byte {} of {}", t.name, at,
@@ -572,9 +575,8 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
   }
   uint64_t size = frontier.size();
   int64_t now = clock.NowMicros();
-  bool checkpoint = size > t.last_cp_size &&
-                    (force_checkpoint || !t.has_checkpoint ||
-                     now - t.last_cp_us >= opts.checkpoint_interval_us);
+  bool checkpoint = size > t.last_cp_size && (force_checkpoint || !t.has_checkpoint ||
+                                              now - t.last_cp_us >= opts.checkpoint_interval_us);
   std::string note;
   if (checkpoint) {
     Checkpoint cp;
@@ -672,7 +674,11 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts)
     bool force = stopping;
     for (const Pending& p : batch) force = force || p.force_checkpoint;
     Status s = WriteBatch(t, clock, opts, batch, force);
-    if (!s.ok()) log::Error("audit journal {}: {}", t.name, s.message());
+    if (!s.ok()) {
+      log::Error("audit journal {}: {}", t.name, s.message());
+      // The next checkpoint attempt waits an interval: a full disk is not retried in a loop.
+      t.last_cp_us = clock.NowMicros();
+    }
     for (Pending& p : batch) {
       if (p.done) p.done(s.ok() ? Status::Ok() : Unavailable(s.message()));
     }
@@ -725,17 +731,20 @@ Status Journal::Flush(const std::string& tree) {
   auto t = GetTree(tree, false);
   if (!t.ok()) return t.status();
   Tree* tr = *t;
-  if (!tr->writable) return FailedPrecondition("audit journal " + tree + " is held by another process");
+  if (!tr->writable)
+    return FailedPrecondition("audit journal " + tree + " is held by another process");
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Status> result;
   {
     std::lock_guard lock(tr->queue_mu);
-    tr->queue.push_back(Pending{{}, [&](Status s) {
-      std::lock_guard l(mu);
-      result = std::move(s);
-      cv.notify_one();
-    }, true});
+    tr->queue.push_back(Pending{{},
+                                [&](Status s) {
+                                  std::lock_guard l(mu);
+                                  result = std::move(s);
+                                  cv.notify_one();
+                                },
+                                true});
   }
   tr->queue_cv.notify_one();
   std::unique_lock lock(mu);
@@ -915,7 +924,8 @@ Result<uint64_t> Journal::Prune(const std::string& tree, int64_t before_us) {
     return found.status();
   }
   Tree* t = *found;
-  if (!t->writable) return FailedPrecondition("audit journal " + tree + " is held by another process");
+  if (!t->writable)
+    return FailedPrecondition("audit journal " + tree + " is held by another process");
   uint64_t pruned_records = 0;
   for (;;) {
     Segment victim;

@@ -14,7 +14,6 @@
 
 namespace hygie::audit::journal_io {
 
-
 Status Errno(std::string_view what, const std::string& path) {
   return Unavailable("audit journal: " + std::string(what) + " " + path + ": " +
                      std::strerror(errno));
@@ -35,8 +34,8 @@ uint64_t GetLe(const uint8_t* p, int n) {
 Status PWriteAll(int fd, const std::string& path, std::string_view data, uint64_t offset) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                         static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno("cannot write", path);
@@ -115,15 +114,13 @@ Mac ChainMac(const crypto::SecretKey& key, const Mac& prev, const Hash& leaf) {
   return mac;
 }
 
-
 // Reads one frame at `offset` of a segment's bytes. Returns false at a clean end; kDataLoss
 // for a torn or oversized frame.
-Result<bool> NextFrame(std::string_view data, uint64_t* offset, std::string_view* json,
-                       Mac* mac) {
+Result<bool> NextFrame(std::string_view data, uint64_t* offset, std::string_view* json, Mac* mac) {
   if (*offset == data.size()) return false;
   if (data.size() - *offset < 4) return DataLoss("torn record frame");
-  uint32_t len = static_cast<uint32_t>(
-      GetLe(reinterpret_cast<const uint8_t*>(data.data() + *offset), 4));
+  uint32_t len =
+      static_cast<uint32_t>(GetLe(reinterpret_cast<const uint8_t*>(data.data() + *offset), 4));
   if (len == 0 || len > format::kMaxRecordBytes) return DataLoss("bad record length");
   if (data.size() - *offset - 4 < static_cast<uint64_t>(len) + format::kMacBytes) {
     return DataLoss("torn record frame");
@@ -133,7 +130,6 @@ Result<bool> NextFrame(std::string_view data, uint64_t* offset, std::string_view
   *offset += 4 + len + format::kMacBytes;
   return true;
 }
-
 
 Result<PrunedFile> ParsePruned(std::string_view data) {
   if (data.size() < format::kPrunedMagic.size() + format::kPrunedHeaderBytes ||
@@ -181,7 +177,6 @@ Result<std::vector<std::pair<uint64_t, bool>>> ListSegments(const std::string& d
   return out;
 }
 
-
 Hash LeafOf(std::string_view json) {
   return HashLeaf(ByteView(reinterpret_cast<const uint8_t*>(json.data()), json.size()));
 }
@@ -190,7 +185,8 @@ std::vector<std::string> CheckpointFrames(std::string_view data, uint64_t* end_o
   std::vector<std::string> out;
   uint64_t off = 0;
   while (data.size() - off >= 4) {
-    uint32_t len = static_cast<uint32_t>(GetLe(reinterpret_cast<const uint8_t*>(data.data() + off), 4));
+    uint32_t len =
+        static_cast<uint32_t>(GetLe(reinterpret_cast<const uint8_t*>(data.data() + off), 4));
     if (len == 0 || len > format::kMaxNoteBytes || data.size() - off - 4 < len) break;
     out.emplace_back(data.substr(off + 4, len));
     off += 4 + len;

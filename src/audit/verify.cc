@@ -37,7 +37,8 @@ Status VerifyTree(const std::string& dir, const std::string& origin, const TreeK
                   VerifyReport* report) {
   *report = VerifyReport{};
   report->live = HeldByWriter(dir);
-  HYGIE_ASSIGN_OR_RETURN(NoteSigner signer, NoteSigner::FromSeed(origin, keys.signing_seed.bytes()));
+  HYGIE_ASSIGN_OR_RETURN(NoteSigner signer,
+                         NoteSigner::FromSeed(origin, keys.signing_seed.bytes()));
   HYGIE_ASSIGN_OR_RETURN(NoteVerifier verifier, NoteVerifier::Parse(signer.VerifierKey()));
 
   // 1. Records, segment by segment, in their places and unaltered.
@@ -139,7 +140,8 @@ Status VerifyTree(const std::string& dir, const std::string& origin, const TreeK
   for (size_t k = 0; k < notes.size(); ++k) {
     std::string name = "checkpoint " + N(k + 1);
     auto cp = verifier.Open(notes[k]);
-    if (!cp.ok()) return DataLoss(name + ": bad signature or format (" + cp.status().message() + ")");
+    if (!cp.ok())
+      return DataLoss(name + ": bad signature or format (" + cp.status().message() + ")");
     if (cp->origin != origin) return DataLoss(name + ": wrong origin " + cp->origin);
     if (cp->size < prev_size) return DataLoss(name + ": the tree shrank from " + N(prev_size));
     if (cp->size > expected) {
@@ -157,7 +159,8 @@ Status VerifyTree(const std::string& dir, const std::string& origin, const TreeK
       auto proof = audit::ConsistencyProof(prev_size, cp->size, getter);
       if (!proof.ok()) return proof.status();
       Status s = VerifyConsistency(prev_size, cp->size, prev_root, cp->root, *proof);
-      if (!s.ok()) return DataLoss(name + ": not consistent with checkpoint " + N(k) + ": " + s.message());
+      if (!s.ok())
+        return DataLoss(name + ": not consistent with checkpoint " + N(k) + ": " + s.message());
     }
     prev_size = cp->size;
     prev_root = cp->root;
@@ -180,10 +183,9 @@ Status VerifyTree(const std::string& dir, const std::string& origin, const TreeK
     std::string bytes = stored.ok() ? std::move(stored).value() : std::string();
     uint64_t want = nodes[level].size();
     uint64_t have = bytes.size() / format::kHashBytes;
-    if (bytes.size() % format::kHashBytes != 0 || (have != want && !report->live) ||
-        have > want) {
-      return DataLoss("tree node file " + LevelName(static_cast<int>(level)) + " holds " +
-                      N(have) + " nodes where the records give " + N(want));
+    if (bytes.size() % format::kHashBytes != 0 || (have != want && !report->live) || have > want) {
+      return DataLoss("tree node file " + LevelName(static_cast<int>(level)) + " holds " + N(have) +
+                      " nodes where the records give " + N(want));
     }
     for (uint64_t i = 0; i < have; ++i) {
       if (std::memcmp(bytes.data() + i * format::kHashBytes, nodes[level][i].data(),

@@ -22,9 +22,9 @@ struct VerifyReport {
   uint64_t pruned_records = 0;  // of which only the leaf hash is kept
   uint64_t segments = 0;
   uint64_t checkpoints = 0;
-  uint64_t checked_size = 0;    // tree size covered by the newest valid checkpoint
-  uint64_t uncovered = 0;       // records after it (only accepted while a writer holds the tree)
-  bool live = false;            // another process held the tree's lock during the check
+  uint64_t checked_size = 0;  // tree size covered by the newest valid checkpoint
+  uint64_t uncovered = 0;     // records after it (only accepted while a writer holds the tree)
+  bool live = false;          // another process held the tree's lock during the check
 };
 
 // `origin` is the checkpoint origin (and signer name) of the tree, e.g. "hygie/ab12/acme".

@@ -47,10 +47,10 @@ struct Claims {
   std::string role;
   std::string professional_id;  // professional_id (Hygie claim): e.g. an RPPS or IDNPS number
   std::string purpose_of_use;   // purpose_of_use (Hygie claim), e.g. "TREAT"
-  std::string jwt_id;                  // jti
-  int64_t issued_at = 0;               // iat, seconds
-  int64_t not_before = 0;              // nbf, seconds (0: absent)
-  int64_t expires_at = 0;              // exp, seconds
+  std::string jwt_id;           // jti
+  int64_t issued_at = 0;        // iat, seconds
+  int64_t not_before = 0;       // nbf, seconds (0: absent)
+  int64_t expires_at = 0;       // exp, seconds
 };
 
 class TokenIssuer {

@@ -1,12 +1,12 @@
 #include "cli/commands.h"
 
-#include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <chrono>
-#include <filesystem>
-#include <functional>
 #include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -15,16 +15,16 @@
 #include "audit/journal.h"
 #include "audit/syslog_export.h"
 #include "audit/verify.h"
-#include "crypto/primitives.h"
-#include "tenancy/retention.h"
 #include "auth/scopes.h"
 #include "auth/token.h"
 #include "cli/installation.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "crypto/primitives.h"
 #include "fhir/resource.h"
 #include "http/server.h"
 #include "storage/store.h"
+#include "tenancy/retention.h"
 #include "tenancy/tenant.h"
 
 namespace hygie::cli {
@@ -77,8 +77,7 @@ audit::Record Act(std::string interaction, char action, std::string tenant) {
 }
 
 // Records the act before it happens (fail closed), runs it, and records a failure if it fails.
-int Recorded(const Installation& inst, audit::Record record,
-             const std::function<Status()>& act) {
+int Recorded(const Installation& inst, audit::Record record, const std::function<Status()>& act) {
   record.request_id = crypto::RandomId();
   Status s = RecordCliAct(inst, record);
   if (!s.ok()) {
@@ -523,8 +522,8 @@ int RunAuditInclusion(const Options& o) {
   if (!rs.ok()) return Fail(rs);
   std::cout << "{\"tree\":";
   JsonString(std::cout, tree);
-  std::cout << ",\"index\":" << o.index << ",\"size\":" << size << ",\"leaf_hash\":\""
-            << B64(*leaf) << "\",\"proof\":[";
+  std::cout << ",\"index\":" << o.index << ",\"size\":" << size << ",\"leaf_hash\":\"" << B64(*leaf)
+            << "\",\"proof\":[";
   for (size_t i = 0; i < proof->size(); ++i) {
     std::cout << (i ? "," : "") << '"' << B64((*proof)[i]) << '"';
   }
@@ -541,8 +540,8 @@ int RunAuditInclusion(const Options& o) {
     std::cout << ",\"record\":null";
   }
   std::cout << "}\n";
-  std::cerr << "leaf " << Hex(*leaf) << " is record " << o.index << " of the tree of size "
-            << size << "\n";
+  std::cerr << "leaf " << Hex(*leaf) << " is record " << o.index << " of the tree of size " << size
+            << "\n";
   return 0;
 }
 
@@ -579,8 +578,8 @@ int RunAuditPrune(const Options& o) {
   if (!inst.ok()) return Fail(inst.status());
   auto journal = inst->OpenJournal(SystemClock::Get());
   if (!journal.ok()) return Fail(journal.status());
-  std::vector<std::string> trees = o.tenant.empty() ? (*journal)->Trees()
-                                                     : std::vector<std::string>{o.tenant};
+  std::vector<std::string> trees =
+      o.tenant.empty() ? (*journal)->Trees() : std::vector<std::string>{o.tenant};
   int64_t now = SystemClock::Get().NowMicros();
   return Recorded(*inst, Act("audit-prune", 'D', o.tenant), [&]() -> Status {
     for (const std::string& tree : trees) {

@@ -29,9 +29,9 @@ struct Options {
   std::string professional_id;
   std::string purpose;
   // Audit journal.
-  std::string audit_dir;   // empty: DATA/audit
-  std::string syslog;      // tcp://host:port or tls://host:port
-  std::string syslog_ca;   // CA bundle for tls://
+  std::string audit_dir;  // empty: DATA/audit
+  std::string syslog;     // tcp://host:port or tls://host:port
+  std::string syslog_ca;  // CA bundle for tls://
   std::string syslog_cert;
   std::string syslog_key;
   uint64_t index = 0;

@@ -78,20 +78,24 @@ int main(int argc, char** argv) {
   token_issue->add_option("--ttl", o.ttl, "Lifetime: seconds, or with s, m or h (max 24h)")
       ->capture_default_str();
   token_issue->add_option("--patient", o.patient, "Patient context (SMART 'patient' claim)");
-  token_issue->add_option("--role", o.role,
-                          "Role claim (practitioner, service, auditor, tenant-admin, "
-                          "host-operator); a host operator's accesses are marked as staff access")
-      ->check(CLI::IsMember({"practitioner", "service", "auditor", "tenant-admin", "host-operator"}));
-  token_issue->add_option("--professional-id", o.professional_id,
-                          "Professional id claim (e.g. RPPS), recorded in the audit trail")
+  token_issue
+      ->add_option("--role", o.role,
+                   "Role claim (practitioner, service, auditor, tenant-admin, "
+                   "host-operator); a host operator's accesses are marked as staff access")
+      ->check(
+          CLI::IsMember({"practitioner", "service", "auditor", "tenant-admin", "host-operator"}));
+  token_issue
+      ->add_option("--professional-id", o.professional_id,
+                   "Professional id claim (e.g. RPPS), recorded in the audit trail")
       ->check([](const std::string& v) {
         return v.size() <= 32 && v.find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-") ==
                                      std::string::npos
                    ? std::string()
                    : std::string("letters A-Z, digits and '-', at most 32");
       });
-  token_issue->add_option("--purpose", o.purpose,
-                          "Purpose of use claim (e.g. TREAT), recorded in the audit trail")
+  token_issue
+      ->add_option("--purpose", o.purpose,
+                   "Purpose of use claim (e.g. TREAT), recorded in the audit trail")
       ->check([](const std::string& v) {
         return !v.empty() && v.size() <= 32 &&
                        v.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ-") == std::string::npos
@@ -120,7 +124,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--tenant", o.tenant, "Tenant whose trail (default: the system trail)");
   };
   auto* audit_verify = audit->add_subcommand(
-      "verify", "Recompute every tree, check every checkpoint and consistency; exit 1 on any change");
+      "verify",
+      "Recompute every tree, check every checkpoint and consistency; exit 1 on any change");
   audit_verify->add_option("--data", o.data_dir, "Data directory")->required();
   audit_verify->add_option("--tenant", o.tenant, "Only this tenant's trail (default: every trail)");
   add_passphrase(audit_verify);
@@ -138,15 +143,16 @@ int main(int argc, char** argv) {
   audit_inclusion->add_option("--index", o.index, "Index of the record")->required();
   audit_inclusion->add_option("--size", o.size, "Tree size (default: the newest checkpoint's)");
   add_passphrase(audit_inclusion);
-  auto* audit_consistency = audit_proof->add_subcommand(
-      "consistency", "Prove that a later tree extends an earlier one");
+  auto* audit_consistency =
+      audit_proof->add_subcommand("consistency", "Prove that a later tree extends an earlier one");
   audit_consistency->add_option("--data", o.data_dir, "Data directory")->required();
   tree_option(audit_consistency);
   audit_consistency->add_option("--size1", o.size1, "Earlier tree size")->required();
   audit_consistency->add_option("--size2", o.size2, "Later tree size (default: the newest)");
   add_passphrase(audit_consistency);
   auto* audit_prune = audit->add_subcommand(
-      "prune", "Replace record bodies past their retention by their hashes (the server does this hourly)");
+      "prune",
+      "Replace record bodies past their retention by their hashes (the server does this hourly)");
   audit_prune->add_option("--data", o.data_dir, "Data directory")->required();
   audit_prune->add_option("--tenant", o.tenant, "Only this tenant's trail (default: every trail)");
   add_passphrase(audit_prune);

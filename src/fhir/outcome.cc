@@ -252,8 +252,8 @@ std::string CapabilityStatementJson(const CapabilityOptions& options) {
       w.EndArray();
       Key(w, "searchParam");
       w.StartArray();
-      for (const char* name : {"date", "agent", "entity", "entity-type", "action", "outcome",
-                               "subtype", "address"}) {
+      for (const char* name :
+           {"date", "agent", "entity", "entity-type", "action", "outcome", "subtype", "address"}) {
         const r4::SearchParamDef* p = r4::FindSearchParam("AuditEvent", name);
         if (p == nullptr) continue;
         w.StartObject();

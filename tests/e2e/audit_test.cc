@@ -109,13 +109,14 @@ TEST(AuditTest, EveryInteractionIsRecordedAndReadableAsAuditEvent) {
   EXPECT_EQ(c.Fhir("GET", base + "/Patient?family=" + secret_family, tok).status, 200);
   EXPECT_EQ(c.Fhir("GET", base + "/Patient/" + id + "/_history", tok).status, 200);
   EXPECT_EQ(c.Fhir("GET", base + "/Patient/" + id + "/$everything", tok).status, 200);
-  EXPECT_EQ(c.Fhir("POST", base + "/Patient/$validate", tok, R"({"resourceType":"Patient"})")
-                .status,
-            200);
+  EXPECT_EQ(
+      c.Fhir("POST", base + "/Patient/$validate", tok, R"({"resourceType":"Patient"})").status,
+      200);
   HttpResponse batch = c.Fhir(
       "POST", base, tok,
       R"({"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/)" +
-          id + R"("}},{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]})");
+          id +
+          R"("}},{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]})");
   EXPECT_EQ(batch.status, 200) << batch.body;
   EXPECT_EQ(c.Fhir("DELETE", base + "/Patient/" + id, tok).status, 204);
   // Refusals: no token, a forged token, another tenant's token, a scope that does not allow.
@@ -127,28 +128,28 @@ TEST(AuditTest, EveryInteractionIsRecordedAndReadableAsAuditEvent) {
             403);
 
   // An access by the host's staff, and one by a health professional.
-  CommandResult staff = RunHygie({"token", "issue", "--data", dep.data(), "--tenant", "acme",
-                                  "--scope", "user/Patient.rs", "--subject", "op-jdoe", "--role",
-                                  "host-operator"});
+  CommandResult staff =
+      RunHygie({"token", "issue", "--data", dep.data(), "--tenant", "acme", "--scope",
+                "user/Patient.rs", "--subject", "op-jdoe", "--role", "host-operator"});
   ASSERT_EQ(staff.exit_code, 0) << staff.err;
   std::string staff_token = staff.out.substr(0, staff.out.find('\n'));
   EXPECT_EQ(c.Fhir("GET", base + "/Patient?_count=1", staff_token).status, 200);
-  CommandResult pro = RunHygie({"token", "issue", "--data", dep.data(), "--tenant", "acme",
-                                "--scope", "user/Patient.rs", "--subject", "dr-martin", "--role",
-                                "practitioner", "--professional-id", "810000000001", "--purpose",
-                                "TREAT"});
+  CommandResult pro =
+      RunHygie({"token", "issue", "--data", dep.data(), "--tenant", "acme", "--scope",
+                "user/Patient.rs", "--subject", "dr-martin", "--role", "practitioner",
+                "--professional-id", "810000000001", "--purpose", "TREAT"});
   ASSERT_EQ(pro.exit_code, 0) << pro.err;
   std::string pro_token = pro.out.substr(0, pro.out.find('\n'));
   EXPECT_EQ(c.Fhir("GET", base + "/Patient?_count=2", pro_token).status, 200);
 
   // The trail is read-only and needs a scope naming AuditEvent.
   EXPECT_EQ(c.Fhir("GET", base + "/AuditEvent", tok).status, 403);
-  EXPECT_EQ(c.Fhir("POST", base + "/AuditEvent", auditor, R"({"resourceType":"AuditEvent"})")
-                .status,
-            405);
-  EXPECT_EQ(c.Fhir("PUT", base + "/AuditEvent/a0", auditor, R"({"resourceType":"AuditEvent"})")
-                .status,
-            405);
+  EXPECT_EQ(
+      c.Fhir("POST", base + "/AuditEvent", auditor, R"({"resourceType":"AuditEvent"})").status,
+      405);
+  EXPECT_EQ(
+      c.Fhir("PUT", base + "/AuditEvent/a0", auditor, R"({"resourceType":"AuditEvent"})").status,
+      405);
   EXPECT_EQ(c.Fhir("DELETE", base + "/AuditEvent/a0", auditor).status, 405);
 
   std::vector<std::string> events = AuditEvents(c, base + "/AuditEvent?_count=20", auditor);
@@ -208,7 +209,8 @@ TEST(AuditTest, EveryInteractionIsRecordedAndReadableAsAuditEvent) {
   std::vector<std::string> failures = AuditEvents(c, base + "/AuditEvent?outcome=4", auditor);
   EXPECT_GE(failures.size(), 8u);
   for (const std::string& e : failures) EXPECT_EQ(OutcomeOf(e), "4");
-  std::vector<std::string> about = AuditEvents(c, base + "/AuditEvent?entity=Patient/" + id, auditor);
+  std::vector<std::string> about =
+      AuditEvents(c, base + "/AuditEvent?entity=Patient/" + id, auditor);
   EXPECT_GE(about.size(), 8u);
   for (const std::string& e : about) EXPECT_NE(e.find(id), std::string::npos);
   EXPECT_GE(AuditEvents(c, base + "/AuditEvent?agent=hygie-cli", auditor).size(), 10u);
@@ -275,7 +277,10 @@ TEST(AuditTest, VerifyProofsAndCommandLineActs) {
   const std::string auditor = dep.inst().Token("acme", "system/AuditEvent.rs");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a checkpoint per second
   EXPECT_EQ(c.Fhir("GET", "/admin/audit/acme/checkpoint", dep.token()).status, 403);
-  EXPECT_EQ(c.Fhir("GET", "/admin/audit/acme/checkpoint", dep.inst().Token("beta", "system/AuditEvent.rs")).status, 403);
+  EXPECT_EQ(c.Fhir("GET", "/admin/audit/acme/checkpoint",
+                   dep.inst().Token("beta", "system/AuditEvent.rs"))
+                .status,
+            403);
   HttpResponse incl = c.Fhir("GET", "/admin/audit/acme/proof/inclusion?index=2", auditor);
   ASSERT_EQ(incl.status, 200) << incl.body;
   rapidjson::Document pj = ParseJson(incl.body);
@@ -311,8 +316,8 @@ TEST(AuditTest, VerifyProofsAndCommandLineActs) {
   EXPECT_TRUE(audit::VerifyConsistency(first.size, second.size, first.root, second.root,
                                        Hashes(cj["proof"]))
                   .ok());
-  CommandResult inc = RunHygie(
-      {"audit", "proof", "inclusion", "--data", data, "--tenant", "acme", "--index", "4"});
+  CommandResult inc =
+      RunHygie({"audit", "proof", "inclusion", "--data", data, "--tenant", "acme", "--index", "4"});
   ASSERT_EQ(inc.exit_code, 0) << inc.err;
   rapidjson::Document ij = ParseJson(inc.out);
   ASSERT_FALSE(ij.HasParseError()) << inc.out;
@@ -394,17 +399,17 @@ TEST(AuditTest, JournalOnAFullDiskFailsClosed) {
   }
   ASSERT_LT(answered, 1000) << "the journal never ran out of space";
   const int64_t errors_before = ServerErrorResponses();
-  for (const std::string& path :
-       {"/fhir/acme/Patient/" + id, "/fhir/acme/Patient?family=" + canary,
-        "/fhir/acme/Patient/" + id + "/_history"}) {
+  for (const std::string& path : {"/fhir/acme/Patient/" + id, "/fhir/acme/Patient?family=" + canary,
+                                  "/fhir/acme/Patient/" + id + "/_history"}) {
     HttpResponse r = c.Fhir("GET", path, tok);
     EXPECT_EQ(r.status, 503) << path << " -> " << r.body;
     EXPECT_TRUE(IsOperationOutcome(r.body)) << r.body;
     EXPECT_EQ(r.body.find(canary), std::string::npos) << "data left with a 503: " << r.body;
     EXPECT_EQ(r.body.find(id), std::string::npos) << r.body;
   }
-  HttpResponse create = c.Fhir("POST", "/fhir/acme/Patient", tok,
-                               R"({"resourceType":"Patient","name":[{"family":")" + canary + "2\"}]}");
+  HttpResponse create =
+      c.Fhir("POST", "/fhir/acme/Patient", tok,
+             R"({"resourceType":"Patient","name":[{"family":")" + canary + "2\"}]}");
   EXPECT_EQ(create.status, 503) << create.body;
   EXPECT_EQ(ServerErrorResponses() - errors_before, 4);
 

@@ -174,7 +174,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveKill9) {
   EXPECT_GT(all.size(), static_cast<size_t>(kIterations)) << "too few writes to mean anything";
   // The audit journal came through every kill: it verifies, and holds a record for every
   // acknowledged write (and more: the reads of Verify, the writes not acknowledged).
-  CommandResult verified = RunHygie({"audit", "verify", "--data", inst.data(), "--tenant", "crash"});
+  CommandResult verified =
+      RunHygie({"audit", "verify", "--data", inst.data(), "--tenant", "crash"});
   EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
   size_t at = verified.out.find("OK: ");
   ASSERT_NE(at, std::string::npos) << verified.out;
