@@ -4,7 +4,8 @@
 # without the journal (BASE) and one with it (JOURNAL). The two servers run alternately,
 # BASE JOURNAL BASE JOURNAL ..., REPS times each, each start on a fresh data directory, so that
 # a noisy shared machine hurts both sides alike. Prints a Markdown table of the medians (req/s,
-# p50, p99, and the JOURNAL/BASE ratio of req/s) and the journal's disk bytes per record
+# p50, p99, and the JOURNAL/BASE ratio of req/s), the server's CPU time per request (user +
+# system, sampled from /proc around each row) and the journal's disk bytes per record
 # (du -sb DATA/audit after a JOURNAL run, divided by the records of its trees; one record per
 # request served).
 # Usage: bench/journal_cost.sh BASE_BUILD_DIR JOURNAL_BUILD_DIR

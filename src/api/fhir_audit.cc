@@ -4,6 +4,7 @@
 
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
+#include <cstdio>
 #include <limits>
 
 #include "api/fhir_internal.h"
@@ -229,17 +230,16 @@ void FhirApi::AddRecord(Call& call, int status, std::string_view detail) {
   }
   if (!r.resource_id.empty() && !fhir::IsValidId(r.resource_id)) r.resource_id = "-";
   // The tree of the request is keyed; its query values are hashed under the tree's key.
-  auto keys = journal_.Keys(audit.tree);
-  auto hashed = [&keys](std::string_view text) -> std::string {
-    if (!keys.ok()) return "-";
-    Bytes mac = crypto::HmacSha256(
-        (*keys)->query_key, ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex = "hmac-sha256:";
-    for (size_t i = 0; i < 8; ++i) {
-      hex.push_back(kHex[mac[i] >> 4]);
-      hex.push_back(kHex[mac[i] & 15]);
-    }
+  if (!audit.keys && !call.params.empty()) {
+    auto keys = journal_.Keys(audit.tree);
+    if (keys.ok()) audit.keys = *keys;
+  }
+  const audit::TreeKeys* keys = audit.keys.get();
+  auto hashed = [keys](std::string_view text) -> std::string {
+    if (keys == nullptr) return "-";
+    uint64_t h = keys->query->Hash64(text);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "hmac-sha256:%016llx", static_cast<unsigned long long>(h));
     return hex;
   };
   for (const auto& [name, value] : call.params) {

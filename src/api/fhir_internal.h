@@ -32,6 +32,7 @@ struct AuditContext {
   audit::Record base;
   std::string tree;  // the tenant's tree, or the system tree when the tenant is unknown
   std::vector<audit::Record> pending;
+  std::shared_ptr<const audit::TreeKeys> keys;  // of `tree`: query values are hashed under them
   bool failed = false;  // a flush failed: the request must not answer with data
 };
 

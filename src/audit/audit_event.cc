@@ -398,7 +398,9 @@ void WriteAuditEvent(const Record& r, Writer& w) {
   const std::string recorded = FormatInstant(r.time_us);
   w.StartObject();
   Member(w, "resourceType", "AuditEvent");
-  Member(w, "id", "a" + std::to_string(r.index));
+  std::string id = "a";
+  id += std::to_string(r.index);
+  Member(w, "id", id);
   Str(w, "meta");
   w.StartObject();
   Member(w, "lastUpdated", recorded);

@@ -31,6 +31,8 @@ Result<TreeKeys> TreeKeys::Derive(ByteView seed) {
                          crypto::Hkdf(ikm, {}, info("hygie audit checkpoint signing"), 32));
   HYGIE_ASSIGN_OR_RETURN(keys.chain_key, crypto::Hkdf(ikm, {}, info("hygie audit chain"), 32));
   HYGIE_ASSIGN_OR_RETURN(keys.query_key, crypto::Hkdf(ikm, {}, info("hygie audit query"), 32));
+  keys.chain = std::make_shared<const crypto::KeyedHasher>(keys.chain_key);
+  keys.query = std::make_shared<const crypto::KeyedHasher>(keys.query_key);
   return keys;
 }
 
@@ -166,6 +168,11 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts)
 }  // namespace
 
 Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) const {
+  {
+    std::shared_lock lock(mu_);
+    auto it = trees_.find(name);
+    if (it != trees_.end()) return it->second.get();
+  }
   std::lock_guard lock(mu_);
   auto it = trees_.find(name);
   if (it != trees_.end()) return it->second.get();
@@ -559,7 +566,7 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
       r.index = frontier.size();
       std::string json = EncodeRecord(r);
       Hash leaf = LeafOf(json);
-      mac = ChainMac(t.keys->chain_key, mac, leaf);
+      mac = ChainMac(*t.keys->chain, mac, leaf);
       record_offsets.push_back(t.seg_bytes + frames.size());
       PutU32(frames, static_cast<uint32_t>(json.size()));
       frames += json;

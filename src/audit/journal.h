@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -39,6 +40,7 @@
 #include "audit/record_source.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "crypto/keyed_hash.h"
 #include "crypto/secret.h"
 
 namespace hygie::audit {
@@ -48,6 +50,9 @@ struct TreeKeys {
   crypto::SecretKey signing_seed;  // Ed25519 seed of the checkpoint signer
   crypto::SecretKey chain_key;     // HMAC key of the record chain
   crypto::SecretKey query_key;     // HMAC key of query values in records
+  // HMAC-SHA256 under chain_key and query_key, ready to use (no key setup per record).
+  std::shared_ptr<const crypto::KeyedHasher> chain;
+  std::shared_ptr<const crypto::KeyedHasher> query;
   static Result<TreeKeys> Derive(ByteView seed);
 };
 
@@ -124,7 +129,7 @@ class Journal final : public RecordSource {
 
   JournalOptions options_;
   const Clock& clock_;
-  mutable std::mutex mu_;
+  mutable std::shared_mutex mu_;  // shared for lookups of loaded trees
   mutable std::map<std::string, std::unique_ptr<Tree>> trees_;  // GUARDED_BY(mu_)
   bool closed_ = false;                                         // GUARDED_BY(mu_)
 };

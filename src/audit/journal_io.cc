@@ -104,13 +104,14 @@ std::string LevelName(int level) {
 
 int64_t DayOf(int64_t micros) { return micros / (86400LL * 1000000); }
 
-Mac ChainMac(const crypto::SecretKey& key, const Mac& prev, const Hash& leaf) {
-  uint8_t input[format::kMacBytes + format::kHashBytes];
+Mac ChainMac(const crypto::KeyedHasher& key, const Mac& prev, const Hash& leaf) {
+  char input[format::kMacBytes + format::kHashBytes];
   std::memcpy(input, prev.data(), prev.size());
   std::memcpy(input + prev.size(), leaf.data(), leaf.size());
-  Bytes full = crypto::HmacSha256(key, ByteView(input, sizeof input));
+  uint8_t full[32];
+  key.Hash256(std::string_view(input, sizeof input), full);
   Mac mac{};
-  std::memcpy(mac.data(), full.data(), mac.size());
+  std::memcpy(mac.data(), full, mac.size());
   return mac;
 }
 

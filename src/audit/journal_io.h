@@ -13,7 +13,7 @@
 #include "audit/merkle.h"
 #include "core/bytes.h"
 #include "core/status.h"
-#include "crypto/secret.h"
+#include "crypto/keyed_hash.h"
 
 namespace hygie::audit::journal_io {
 
@@ -35,7 +35,7 @@ std::string SegmentName(uint64_t first, bool pruned);
 std::string LevelName(int level);
 // Days since the epoch (UTC) of a time in microseconds.
 int64_t DayOf(int64_t micros);
-Mac ChainMac(const crypto::SecretKey& key, const Mac& prev, const Hash& leaf);
+Mac ChainMac(const crypto::KeyedHasher& key, const Mac& prev, const Hash& leaf);
 Hash LeafOf(std::string_view json);
 
 // Reads the frame at *offset of a segment's bytes and moves past it. False at a clean end;

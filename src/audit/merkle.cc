@@ -100,19 +100,18 @@ std::string Count(size_t n) { return std::to_string(n); }
 }  // namespace
 
 Hash HashLeaf(ByteView data) {
-  Bytes buf;
-  buf.reserve(data.size() + 1);
-  buf.push_back(kLeafPrefix);
-  buf.insert(buf.end(), data.begin(), data.end());
-  return ToHash(crypto::Sha256(buf));
+  const uint8_t prefix = kLeafPrefix;
+  Hash h;
+  crypto::Sha256Concat(ByteView(&prefix, 1), data, {}, h.data());
+  return h;
 }
 
 Hash HashChildren(const Hash& left, const Hash& right) {
-  std::array<uint8_t, 1 + 2 * sizeof(Hash)> buf;
-  buf[0] = kNodePrefix;
-  std::memcpy(buf.data() + 1, left.data(), left.size());
-  std::memcpy(buf.data() + 1 + left.size(), right.data(), right.size());
-  return ToHash(crypto::Sha256(buf));
+  const uint8_t prefix = kNodePrefix;
+  Hash h;
+  crypto::Sha256Concat(ByteView(&prefix, 1), ByteView(left.data(), left.size()),
+                       ByteView(right.data(), right.size()), h.data());
+  return h;
 }
 
 Hash EmptyRoot() { return ToHash(crypto::Sha256({})); }

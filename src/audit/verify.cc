@@ -68,7 +68,7 @@ Status VerifyTree(const std::string& dir, const std::string& origin, const TreeK
                         SegmentName(first, pruned) + " is malformed");
       }
       for (const Hash& leaf : pf->leaves) {
-        mac = ChainMac(keys.chain_key, mac, leaf);
+        mac = ChainMac(*keys.chain, mac, leaf);
         frontier.Append(leaf, on_node);
       }
       if (!crypto::ConstantTimeEquals(ByteView(mac.data(), mac.size()),
@@ -103,7 +103,7 @@ Status VerifyTree(const std::string& dir, const std::string& origin, const TreeK
                         N(record->index) + "): records were inserted, removed or reordered");
       }
       Hash leaf = LeafOf(json);
-      mac = ChainMac(keys.chain_key, mac, leaf);
+      mac = ChainMac(*keys.chain, mac, leaf);
       if (!crypto::ConstantTimeEquals(ByteView(mac.data(), mac.size()),
                                       ByteView(stored.data(), stored.size()))) {
         return DataLoss("record " + N(expected) + ": altered (its chain MAC does not match)");

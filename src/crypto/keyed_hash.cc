@@ -61,7 +61,7 @@ KeyedHasher::KeyedHasher(const SecretKey& key) : impl_(std::make_unique<Impl>())
 
 KeyedHasher::~KeyedHasher() = default;
 
-uint64_t KeyedHasher::Hash64(std::string_view data) const {
+void KeyedHasher::Hash256(std::string_view data, uint8_t* out) const {
   ThreadContext& tc = thread_context;
   if (tc.serial != impl_->serial || !tc.ctx) {
     tc.ctx.reset(EVP_MAC_CTX_dup(impl_->keyed.get()));
@@ -74,9 +74,13 @@ uint64_t KeyedHasher::Hash64(std::string_view data) const {
   if (EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
     Fatal("EVP_MAC_update");
   }
-  unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = 0;
-  if (EVP_MAC_final(ctx, out, &len, sizeof(out)) != 1 || len < 8) Fatal("EVP_MAC_final");
+  if (EVP_MAC_final(ctx, out, &len, 32) != 1 || len != 32) Fatal("EVP_MAC_final");
+}
+
+uint64_t KeyedHasher::Hash64(std::string_view data) const {
+  uint8_t out[32];
+  Hash256(data, out);
   uint64_t h = 0;
   for (int i = 0; i < 8; ++i) h = (h << 8) | out[i];
   return h;

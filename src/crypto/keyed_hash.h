@@ -22,6 +22,8 @@ class KeyedHasher {
 
   // The first 8 bytes of HMAC-SHA256(key, data), big-endian.
   uint64_t Hash64(std::string_view data) const;
+  // The whole HMAC-SHA256(key, data) into out[0..32).
+  void Hash256(std::string_view data, uint8_t* out) const;
 
  private:
   struct Impl;

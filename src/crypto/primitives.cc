@@ -150,6 +150,26 @@ Bytes Sha256(ByteView data) {
   return out;
 }
 
+void Sha256Concat(ByteView a, ByteView b, ByteView c, uint8_t* out) {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) Fatal("EVP_MD_fetch(SHA256)");
+    return m;
+  }();
+  struct CtxDeleter {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), DataOrEmpty(a), a.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), DataOrEmpty(b), b.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), DataOrEmpty(c), c.size()) != 1) {
+    Fatal("SHA-256");
+  }
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), out, &len) != 1 || len != kSha256Size) Fatal("SHA-256");
+}
+
 Bytes HmacSha256(const SecretKey& key, ByteView data) {
   if (key.size() > static_cast<size_t>(INT_MAX)) Fatal("HMAC key size");
   Bytes out(kSha256Size);

@@ -27,6 +27,9 @@ std::string RandomId();
 std::string TimeOrderedId(int64_t micros);
 
 Bytes Sha256(ByteView data);
+// SHA-256(a || b || c) into out[0..32), with a digest fetched once and a per-thread context:
+// no allocation (for the Merkle trees of the audit journal).
+void Sha256Concat(ByteView a, ByteView b, ByteView c, uint8_t* out);
 Bytes HmacSha256(const SecretKey& key, ByteView data);
 // HKDF-SHA256 (RFC 5869).
 Result<SecretKey> Hkdf(const SecretKey& ikm, ByteView salt, ByteView info, size_t length);
