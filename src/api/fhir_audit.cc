@@ -398,7 +398,9 @@ void AppendHashes(std::string& out, const std::vector<audit::Hash>& hashes) {
   out += "[";
   for (size_t i = 0; i < hashes.size(); ++i) {
     if (i > 0) out += ",";
-    out += "\"" + crypto::Base64Encode(ByteView(hashes[i].data(), hashes[i].size())) + "\"";
+    out += '"';
+    out += crypto::Base64Encode(ByteView(hashes[i].data(), hashes[i].size()));
+    out += '"';
   }
   out += "]";
 }
