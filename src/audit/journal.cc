@@ -84,7 +84,11 @@ struct Journal::Tree {
   uint64_t seg_bytes = 0;
   int64_t seg_day = -1;
   std::vector<int> level_fds;
-  std::vector<uint64_t> level_len;  // nodes
+  std::vector<uint64_t> level_len;  // nodes in the level files
+  std::vector<std::string> level_pending;  // nodes not yet written, per level
+  std::atomic<uint64_t> nodes_size{0};     // leaves whose nodes are all in the level files
+  uint64_t seg_alloc = 0;                  // size of the active segment file (zeros past seg_bytes)
+  bool nodes_due = false;                  // a segment ended: write the pending nodes now
   int cp_fd = -1;
   uint64_t cp_bytes = 0;
   MerkleFrontier frontier;
@@ -163,7 +167,9 @@ namespace {
 // Loads a tree's files into `t` (state before its writer starts).
 Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/);
 // The writer of one tree: group commits until stopped.
-void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts);
+using DispatcherSource = std::function<std::shared_ptr<const Journal::Dispatcher>()>;
+void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
+               const DispatcherSource& dispatcher);
 
 }  // namespace
 
@@ -214,7 +220,12 @@ Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) co
     Tree* raw = t.get();
     const Clock& clock = clock_;
     const JournalOptions& opts = options_;
-    raw->writer = std::thread([raw, &clock, &opts] { RunWriter(*raw, clock, opts); });
+    DispatcherSource source = [this] {
+      std::lock_guard lock(dispatch_mu_);
+      return dispatcher_;
+    };
+    raw->writer = std::thread(
+        [raw, &clock, &opts, source] { RunWriter(*raw, clock, opts, source); });
   }
   Tree* raw = t.get();
   trees_.emplace(name, std::move(t));
@@ -251,6 +262,19 @@ Result<Hash> ReadNode(int fd, const std::string& path, uint64_t index) {
 Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/) {
   (void)origin;
   HYGIE_ASSIGN_OR_RETURN(auto list, ListSegments(t.dir));
+  // Records covered by the newest checkpoint are never cut as a torn tail.
+  uint64_t checkpointed = 0;
+  {
+    auto cps = ReadFile(t.Path("checkpoints.log"));
+    if (cps.ok()) {
+      uint64_t end = 0;
+      std::vector<std::string> notes = CheckpointFrames(*cps, &end);
+      if (!notes.empty()) {
+        auto cp = t.verifier->Open(notes.back());
+        if (cp.ok()) checkpointed = cp->size;
+      }
+    }
+  }
   uint64_t expected_first = 0;
   std::vector<Hash> tail_leaves;  // leaf hashes of records whose tree nodes may be missing
   uint64_t tail_first = 0;
@@ -287,17 +311,34 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
         std::string_view json;
         Mac mac;
         auto more = NextFrame(data, &off, &json, &mac);
-        if (!more.ok()) {
-          if (!last || !t.writable)
-            return DataLoss("audit journal " + t.name + ": " + more.status().message() + " in " +
-                            seg.path);
+        // In the segment being written, a frame is checked whole (its record and chain MAC),
+        // since a write cut short may leave a length before zeros or garbage.
+        bool torn = !more.ok();
+        if (!torn && *more && last && t.writable) {
+          auto rec = DecodeRecord(json);
+          torn = !rec.ok() || rec->index != first + seg.count ||
+                 ChainMac(*t.keys->chain, t.mac, LeafOf(json)) != mac;
+        }
+        if (!torn && !*more && last && t.writable && !ZeroFrom(data, off)) torn = true;
+        if (torn) {
+          if (!last || !t.writable) {
+            return DataLoss("audit journal " + t.name + ": " +
+                            (more.ok() ? std::string("bad record") : more.status().message()) +
+                            " in " + seg.path + " (run hygie audit verify)");
+          }
+          if (first + seg.count < checkpointed) {
+            return DataLoss("audit journal " + t.name + ": record " +
+                            std::to_string(first + seg.count) +
+                            " is damaged but covered by a checkpoint (run hygie audit verify)");
+          }
           // A torn tail of the segment being written when the process stopped: it was never
-          // acknowledged. Cut it.
-          log::Warn("audit journal {}: cutting a torn record at byte {} of {}", t.name, at,
+          // acknowledged (its batch did not sync). Cut it.
+          log::Warn("audit journal {}: cutting a torn tail at byte {} of {}", t.name, at,
                     seg.path);
           if (::truncate(seg.path.c_str(), static_cast<off_t>(at)) != 0) {
             return Errno("cannot truncate", seg.path);
           }
+          data.resize(at);
           off = at;
           break;
         }
@@ -317,6 +358,7 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
       seg.offsets_end = off;
       if (last) {
         t.seg_bytes = off;
+        t.seg_alloc = data.size();
         t.seg_day = seg.count > 0 ? DayOf(seg.first_time_us) : -1;
       }
     }
@@ -417,6 +459,8 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
       HYGIE_RETURN_IF_ERROR(s);
     }
   }
+  t.level_pending.assign(t.level_fds.size(), std::string());
+  t.nodes_size.store(t.writable ? size : usable);
 
   // Checkpoints.
   HYGIE_RETURN_IF_ERROR(OpenAppend(t.Path("checkpoints.log"), &t.cp_fd, &t.cp_bytes, t.writable));
@@ -494,6 +538,7 @@ Status Repair(Journal::Tree& t) {
   if (::ftruncate(t.seg_fd, static_cast<off_t>(t.seg_bytes)) != 0) {
     return Errno("cannot truncate", t.segments.back().path);
   }
+  t.seg_alloc = t.seg_bytes;
   for (size_t k = 0; k < t.level_fds.size(); ++k) {
     if (::ftruncate(t.level_fds[k], static_cast<off_t>(t.level_len[k] * 32)) != 0) {
       return Errno("cannot truncate", t.Path(LevelName(static_cast<int>(k))));
@@ -527,9 +572,18 @@ Status MaybeRotate(Journal::Tree& t, const JournalOptions& opts, int64_t time_us
     ::unlink(seg.path.c_str());
     return s;
   }
+  // The finished segment loses the zeros laid ahead of its records.
+  if (::ftruncate(t.seg_fd, static_cast<off_t>(t.seg_bytes)) != 0 || ::fdatasync(t.seg_fd) != 0) {
+    Status trimmed = Errno("cannot trim", active.path);
+    ::close(fd);
+    ::unlink(seg.path.c_str());
+    return trimmed;
+  }
   ::close(t.seg_fd);
   t.seg_fd = fd;
   t.seg_bytes = format::kSegmentMagic.size();
+  t.seg_alloc = t.seg_bytes;
+  t.nodes_due = true;
   t.seg_day = -1;
   seg.offsets_end = t.seg_bytes;
   std::lock_guard lock(t.state_mu);
@@ -556,11 +610,17 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
   MerkleFrontier frontier = t.frontier;
   Mac mac = t.mac;
   std::string frames;
-  std::vector<std::string> levels(t.level_fds.size());
-  std::vector<uint64_t> level_first(t.level_fds.size());
-  for (size_t k = 0; k < levels.size(); ++k) level_first[k] = t.level_len[k];
+  // Tree nodes wait in memory and reach their files with the next checkpoint (they are a cache
+  // of the records: a crash only makes the next open rebuild them), so a batch syncs one file.
+  std::vector<size_t> pending_before(t.level_pending.size());
+  for (size_t k = 0; k < pending_before.size(); ++k) pending_before[k] = t.level_pending[k].size();
+  auto undo_pending = [&t, &pending_before] {
+    t.level_pending.resize(std::max(t.level_pending.size(), pending_before.size()));
+    for (size_t k = 0; k < t.level_pending.size(); ++k) {
+      t.level_pending[k].resize(k < pending_before.size() ? pending_before[k] : 0);
+    }
+  };
   std::vector<uint64_t> record_offsets;
-  uint64_t base = frontier.size();
   for (Pending& p : batch) {
     for (Record& r : p.records) {
       r.index = frontier.size();
@@ -571,12 +631,9 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
       PutU32(frames, static_cast<uint32_t>(json.size()));
       frames += json;
       frames.append(reinterpret_cast<const char*>(mac.data()), mac.size());
-      frontier.Append(leaf, [&](int level, uint64_t index, const Hash& h) {
-        if (static_cast<size_t>(level) >= levels.size()) {
-          levels.resize(level + 1);
-          level_first.resize(level + 1, index);
-        }
-        levels[level].append(reinterpret_cast<const char*>(h.data()), h.size());
+      frontier.Append(leaf, [&t](int level, uint64_t, const Hash& h) {
+        if (static_cast<size_t>(level) >= t.level_pending.size()) t.level_pending.resize(level + 1);
+        t.level_pending[level].append(reinterpret_cast<const char*>(h.data()), h.size());
       });
     }
   }
@@ -584,6 +641,10 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
   int64_t now = clock.NowMicros();
   bool checkpoint = size > t.last_cp_size && (force_checkpoint || !t.has_checkpoint ||
                                               now - t.last_cp_us >= opts.checkpoint_interval_us);
+  size_t pending_bytes = 0;
+  for (const std::string& p : t.level_pending) pending_bytes += p.size();
+  const bool write_nodes =
+      pending_bytes > 0 && (checkpoint || t.nodes_due || pending_bytes >= (1u << 20));
   std::string note;
   if (checkpoint) {
     Checkpoint cp;
@@ -591,32 +652,52 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
     cp.size = size;
     cp.root = frontier.Root();
     cp.time_seconds = now / 1000000;
-    HYGIE_ASSIGN_OR_RETURN(note, t.signer->Sign(cp));
+    auto signed_note = t.signer->Sign(cp);
+    if (!signed_note.ok()) {
+      undo_pending();
+      return signed_note.status();
+    }
+    note = std::move(signed_note).value();
   }
 
-  // Write: records, tree nodes, checkpoint; then sync. Any failure undoes the batch.
-  auto fail = [&t](Status s) {
+  // Write: records (and zeros ahead of them), tree nodes, checkpoint; then sync. Any failure
+  // undoes the batch.
+  auto fail = [&t, &undo_pending](Status s) {
     t.needs_repair = true;
+    undo_pending();
     return s;
   };
+  uint64_t new_alloc = t.seg_alloc;
   if (n > 0) {
     Status s = FaultCheck(opts, "write");
     if (s.ok()) s = PWriteAll(t.seg_fd, t.segments.back().path, frames, t.seg_bytes);
     if (!s.ok()) return fail(s);
-    while (t.level_fds.size() < levels.size()) {
+    uint64_t end = t.seg_bytes + frames.size();
+    if (end > t.seg_alloc || t.seg_alloc - end < format::kPreallocBytes / 4) {
+      // Lay zeros ahead, so that the syncs of the next batches write data, not the file's size.
+      static const std::string kZeros(format::kPreallocBytes, '\0');
+      s = PWriteAll(t.seg_fd, t.segments.back().path, kZeros, end);
+      if (!s.ok()) return fail(s);
+      new_alloc = end + kZeros.size();
+    }
+  }
+  if (write_nodes) {
+    while (t.level_fds.size() < t.level_pending.size()) {
       std::string path = t.Path(LevelName(static_cast<int>(t.level_fds.size())));
       int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       if (fd < 0) return fail(Errno("cannot create", path));
       t.level_fds.push_back(fd);
       t.level_len.push_back(0);
     }
-    for (size_t k = 0; k < levels.size(); ++k) {
-      if (levels[k].empty()) continue;
-      s = PWriteAll(t.level_fds[k], t.Path(LevelName(static_cast<int>(k))), levels[k],
-                    level_first[k] * format::kHashBytes);
+    for (size_t k = 0; k < t.level_pending.size(); ++k) {
+      if (t.level_pending[k].empty()) continue;
+      Status s = PWriteAll(t.level_fds[k], t.Path(LevelName(static_cast<int>(k))),
+                           t.level_pending[k], t.level_len[k] * format::kHashBytes);
       if (!s.ok()) return fail(s);
     }
-    s = FaultCheck(opts, "sync");
+  }
+  if (n > 0) {
+    Status s = FaultCheck(opts, "sync");
     if (s.ok() && ::fdatasync(t.seg_fd) != 0) s = Errno("cannot sync", t.segments.back().path);
     if (!s.ok()) return fail(s);
   }
@@ -634,9 +715,15 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
     t.has_checkpoint = true;
   }
   // Commit the new state.
-  for (size_t k = 0; k < levels.size(); ++k) {
-    t.level_len[k] = level_first[k] + levels[k].size() / format::kHashBytes;
+  if (write_nodes) {
+    for (size_t k = 0; k < t.level_pending.size(); ++k) {
+      t.level_len[k] += t.level_pending[k].size() / format::kHashBytes;
+      t.level_pending[k].clear();
+    }
+    t.nodes_size.store(size);
+    t.nodes_due = false;
   }
+  t.seg_alloc = new_alloc;
   t.frontier = std::move(frontier);
   t.mac = mac;
   if (n > 0 && t.seg_day < 0) t.seg_day = DayOf(first_time);
@@ -653,12 +740,12 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
     active.offsets_end = t.seg_bytes;
     if (checkpoint) t.last_note = note;
   }
-  (void)base;
   t.durable.store(size);
   return Status::Ok();
 }
 
-void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts) {
+void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
+               const DispatcherSource& dispatcher) {
   for (;;) {
     std::vector<Pending> batch;
     bool stopping = false;
@@ -686,12 +773,31 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts)
       // The next checkpoint attempt waits an interval: a full disk is not retried in a loop.
       t.last_cp_us = clock.NowMicros();
     }
-    for (Pending& p : batch) {
-      if (p.done) p.done(s.ok() ? Status::Ok() : Unavailable(s.message()));
+    Status result = s.ok() ? Status::Ok() : Unavailable(s.message());
+    std::shared_ptr<const Journal::Dispatcher> d = dispatcher();
+    if (d && *d) {
+      std::vector<std::function<void()>> callbacks;
+      callbacks.reserve(batch.size());
+      for (Pending& p : batch) {
+        if (p.done) callbacks.push_back([done = std::move(p.done), result] { done(result); });
+      }
+      if (!callbacks.empty()) (*d)(std::move(callbacks));
+    } else {
+      for (Pending& p : batch) {
+        if (p.done) p.done(result);
+      }
     }
     if (stopping) {
       std::lock_guard lock(t.queue_mu);
-      if (t.queue.empty()) return;
+      if (t.queue.empty()) {
+        // A clean stop leaves no zeros after the records.
+        if (t.seg_fd >= 0 && t.seg_alloc > t.seg_bytes &&
+            ::ftruncate(t.seg_fd, static_cast<off_t>(t.seg_bytes)) == 0) {
+          ::fdatasync(t.seg_fd);
+          t.seg_alloc = t.seg_bytes;
+        }
+        return;
+      }
     }
   }
 }
@@ -718,6 +824,11 @@ void Journal::Append(const std::string& tree, std::vector<Record> records, Done 
     tr->queue.push_back(Pending{std::move(records), std::move(done), false});
   }
   tr->queue_cv.notify_one();
+}
+
+void Journal::SetDispatcher(Dispatcher dispatcher) {
+  std::lock_guard lock(dispatch_mu_);
+  dispatcher_ = dispatcher ? std::make_shared<const Dispatcher>(std::move(dispatcher)) : nullptr;
 }
 
 Status Journal::AppendSync(const std::string& tree, std::vector<Record> records) {
@@ -828,7 +939,9 @@ Result<std::vector<Hash>> Journal::InclusionProof(const std::string& tree, uint6
                                                   uint64_t size) const {
   const Tree* t = FindTree(tree);
   if (t == nullptr) return NotFound("no audit records for " + tree);
-  if (size > t->durable.load()) return InvalidArgument("the tree is smaller than that size");
+  if (size > t->nodes_size.load()) {
+    return InvalidArgument("no checkpointed tree of that size yet");
+  }
   if (index >= size) return InvalidArgument("the record index must be below the tree size");
   return audit::InclusionProof(index, size, LevelGetter(*t));
 }
@@ -837,7 +950,7 @@ Result<std::vector<Hash>> Journal::ConsistencyProof(const std::string& tree, uin
                                                     uint64_t size2) const {
   const Tree* t = FindTree(tree);
   if (t == nullptr) return NotFound("no audit records for " + tree);
-  if (size2 > t->durable.load()) return InvalidArgument("the tree is smaller than that size");
+  if (size2 > t->nodes_size.load()) return InvalidArgument("no checkpointed tree of that size yet");
   if (size1 == 0 || size1 > size2) return InvalidArgument("need 0 < size1 <= size2");
   return audit::ConsistencyProof(size1, size2, LevelGetter(*t));
 }
@@ -845,7 +958,7 @@ Result<std::vector<Hash>> Journal::ConsistencyProof(const std::string& tree, uin
 Result<Hash> Journal::LeafHash(const std::string& tree, uint64_t index) const {
   const Tree* t = FindTree(tree);
   if (t == nullptr) return NotFound("no audit records for " + tree);
-  if (index >= t->durable.load()) return NotFound("no such record");
+  if (index >= t->nodes_size.load()) return NotFound("no checkpointed record at that index yet");
   return LevelGetter(*t)(0, index);
 }
 

@@ -4,7 +4,9 @@
 //   DIR/<tree>/lock                 flock held by the process that appends to the tree
 //   DIR/<tree>/verifier.key         the checkpoint verifier key (public), for auditors
 //   DIR/<tree>/seg-<first>.log      records [first, ...): kSegmentMagic, then frames
-//                                   u32le length | record JSON | 16-byte chain MAC
+//                                   u32le length | record JSON | 16-byte chain MAC; the
+//                                   segment being written ends with zeros laid ahead of the
+//                                   records (a zero length ends the frames)
 //   DIR/<tree>/seg-<first>.pruned   a segment whose bodies retention removed: kPrunedMagic,
 //                                   u64le first, u64le count, 16-byte chain MAC of its last
 //                                   record, count leaf hashes (every byte is checked: first
@@ -32,5 +34,7 @@ inline constexpr size_t kPrunedHeaderBytes = 8 + 8 + kMacBytes;
 // The largest record and checkpoint frames accepted when reading.
 inline constexpr uint32_t kMaxRecordBytes = 1u << 20;
 inline constexpr uint32_t kMaxNoteBytes = 64u << 10;
+// The writer lays zeros this far ahead of its records, so that a sync writes data, not size.
+inline constexpr uint64_t kPreallocBytes = 1u << 20;
 
 }  // namespace hygie::audit::format

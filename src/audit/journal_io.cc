@@ -117,12 +117,23 @@ Mac ChainMac(const crypto::KeyedHasher& key, const Mac& prev, const Hash& leaf) 
 
 // Reads one frame at `offset` of a segment's bytes. Returns false at a clean end; kDataLoss
 // for a torn or oversized frame.
+bool ZeroFrom(std::string_view data, uint64_t offset) {
+  for (uint64_t i = offset; i < data.size(); ++i) {
+    if (data[i] != 0) return false;
+  }
+  return true;
+}
+
 Result<bool> NextFrame(std::string_view data, uint64_t* offset, std::string_view* json, Mac* mac) {
   if (*offset == data.size()) return false;
-  if (data.size() - *offset < 4) return DataLoss("torn record frame");
+  if (data.size() - *offset < 4) {
+    if (ZeroFrom(data, *offset)) return false;
+    return DataLoss("torn record frame");
+  }
   uint32_t len =
       static_cast<uint32_t>(GetLe(reinterpret_cast<const uint8_t*>(data.data() + *offset), 4));
-  if (len == 0 || len > format::kMaxRecordBytes) return DataLoss("bad record length");
+  if (len == 0) return false;  // the zeros the writer lays ahead of its records
+  if (len > format::kMaxRecordBytes) return DataLoss("bad record length");
   if (data.size() - *offset - 4 < static_cast<uint64_t>(len) + format::kMacBytes) {
     return DataLoss("torn record frame");
   }

@@ -38,9 +38,13 @@ int64_t DayOf(int64_t micros);
 Mac ChainMac(const crypto::KeyedHasher& key, const Mac& prev, const Hash& leaf);
 Hash LeafOf(std::string_view json);
 
-// Reads the frame at *offset of a segment's bytes and moves past it. False at a clean end;
-// kDataLoss for a torn or oversized frame.
+// Reads the frame at *offset of a segment's bytes and moves past it. False at a clean end: the
+// end of the bytes, or a zero length (the writer lays zeros ahead of its records, so that a
+// sync does not change the file's size); kDataLoss for a torn or oversized frame.
 Result<bool> NextFrame(std::string_view data, uint64_t* offset, std::string_view* json, Mac* mac);
+
+// True when every byte of data from offset on is zero.
+bool ZeroFrom(std::string_view data, uint64_t offset);
 
 struct PrunedFile {
   uint64_t first = 0;

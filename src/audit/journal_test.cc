@@ -44,6 +44,9 @@ Record MakeRecord(int64_t time_us, int n) {
   return r;
 }
 
+std::string Slurp(const std::string& path);
+void Spit(const std::string& path, const std::string& bytes);
+
 class JournalTest : public ::testing::Test {
  protected:
   JournalOptions Options() {
@@ -160,6 +163,43 @@ TEST_F(JournalTest, ReopensWhereItStopped) {
   Status s = Verify(dir_.path() + "/audit", "acme", &report);
   EXPECT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(report.records, 75u);
+}
+
+TEST_F(JournalTest, TornTailIsCutButCheckpointedRecordsAreNot) {
+  {
+    auto j = OpenJournal();
+    Fill(*j, 12);
+  }
+  std::string seg = dir_.path() + "/audit/acme/seg-00000000000000000000.log";
+  const uintmax_t clean = fs::file_size(seg);
+  {
+    // A write cut short by a crash: a length, part of a record, then the zeros laid ahead.
+    std::ofstream out(seg, std::ios::binary | std::ios::app);
+    std::string torn = std::string("\x40\x01\x00\x00", 4) + "{\"i\":12,\"t\":1";
+    out << torn << std::string(4096, '\0');
+  }
+  {
+    auto j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    EXPECT_EQ(j->Size("acme"), 12u);
+    EXPECT_EQ(fs::file_size(seg), clean);
+    Fill(*j, 3);
+    EXPECT_EQ(j->Size("acme"), 15u);
+  }
+  VerifyReport report;
+  Status s = Verify(dir_.path() + "/audit", "acme", &report);
+  EXPECT_TRUE(s.ok()) << s.message();
+  // Damage inside what a checkpoint covers is not a torn tail: the journal refuses to open.
+  std::string bytes = Slurp(seg);
+  size_t at = bytes.find("\"i\":5,");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 10] ^= 1;
+  Spit(seg, bytes);
+  auto j = Journal::Open(Options(), clock_);
+  ASSERT_TRUE(j.ok());
+  Status appended = (*j)->AppendSync("acme", {MakeRecord(clock_.NowMicros(), 1)});
+  EXPECT_FALSE(appended.ok());
+  EXPECT_EQ(Slurp(seg), bytes) << "the damaged segment must be left as found";
 }
 
 TEST_F(JournalTest, SecondProcessCannotAppend) {

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "api/fhir_api.h"
+
+#include <boost/asio/post.hpp>
 #include "audit/journal.h"
 #include "audit/syslog_export.h"
 #include "audit/verify.h"
@@ -341,8 +343,15 @@ int RunServe(const Options& o) {
           return api.Handle(req, ctx);
         },
         [&api](int status, std::string_view reason) { return api.ParserError(status, reason); });
+    // Completions of a journal batch reach the I/O threads in one post.
+    (*journal)->SetDispatcher([&server](std::vector<std::function<void()>> callbacks) {
+      boost::asio::post(server.context(), [callbacks = std::move(callbacks)] {
+        for (const auto& f : callbacks) f();
+      });
+    });
     Status s = server.Start();
     if (!s.ok()) {
+      (*journal)->SetDispatcher(nullptr);
       stop_housekeeper();
       if (exporter) exporter->Stop();
       (*journal)->Close();
@@ -365,6 +374,7 @@ int RunServe(const Options& o) {
     log::Info("shutting down: finishing requests in flight");
     api.SetReady(false);
     server.Stop();
+    (*journal)->SetDispatcher(nullptr);
     stop_housekeeper();
     (*journal)->Close();  // signs a last checkpoint of every tree
     if (exporter) exporter->Stop();

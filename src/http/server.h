@@ -67,6 +67,8 @@ class Server {
   // Binds and starts the io threads. kInvalidArgument for a bad address, kUnavailable if the
   // port cannot be bound, kFailedPrecondition for TLS files that do not load.
   Status Start();
+  // The I/O threads' context (to hand completions to them from other threads).
+  boost::asio::io_context& context() { return ioc_; }
   // The bound port (useful with port 0).
   uint16_t port() const { return bound_port_; }
   // Stops accepting, lets requests in flight finish (up to 10 s), closes connections, joins
