@@ -10,15 +10,13 @@
 #include "api/fhir_internal.h"
 #include "audit/audit_event.h"
 #include "audit/checkpoint.h"
+#include "audit/proof_json.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/primitives.h"
 #include "fhir/r4/definitions.h"
 #include "fhir/resource.h"
 #include "tenancy/tenant.h"
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <unordered_set>
 
@@ -394,24 +392,6 @@ std::optional<uint64_t> UintParam(const FhirApi::Call& call, std::string_view na
   return std::stoull(*v);
 }
 
-void AppendHashes(std::string& out, const std::vector<audit::Hash>& hashes) {
-  out += "[";
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    if (i > 0) out += ",";
-    out += '"';
-    out += crypto::Base64Encode(ByteView(hashes[i].data(), hashes[i].size()));
-    out += '"';
-  }
-  out += "]";
-}
-
-std::string JsonText(std::string_view text) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 }  // namespace
 
 Response FhirApi::AdminAudit(Call& call) {
@@ -454,7 +434,7 @@ Response FhirApi::AdminAudit(Call& call) {
   if (!verifier.ok()) return FromStatus(verifier.status());
   auto cp = verifier->Open(*note);
   if (!cp.ok()) return FromStatus(cp.status());
-  std::string body;
+  audit::ProofJson doc;
   if (what == "proof/inclusion") {
     auto index = UintParam(call, "index");
     auto size = call.Param("size") ? UintParam(call, "size") : std::optional<uint64_t>(cp->size);
@@ -468,10 +448,10 @@ Response FhirApi::AdminAudit(Call& call) {
     if (!proof.ok()) return FromStatus(proof.status());
     auto leaf = journal_.LeafHash(tree, *index);
     if (!leaf.ok()) return FromStatus(leaf.status());
-    body = "{\"index\":" + std::to_string(*index) + ",\"size\":" + std::to_string(*size) +
-           ",\"leaf_hash\":\"" + crypto::Base64Encode(ByteView(leaf->data(), leaf->size())) +
-           "\",\"proof\":";
-    AppendHashes(body, *proof);
+    doc.index = *index;
+    doc.size = *size;
+    doc.leaf_hash = *leaf;
+    doc.proof = std::move(proof).value();
   } else if (what == "proof/consistency") {
     auto size1 = UintParam(call, "size1");
     auto size2 = call.Param("size2") ? UintParam(call, "size2") : std::optional<uint64_t>(cp->size);
@@ -480,16 +460,18 @@ Response FhirApi::AdminAudit(Call& call) {
     }
     auto proof = journal_.ConsistencyProof(tree, *size1, *size2);
     if (!proof.ok()) return FromStatus(proof.status());
-    body = "{\"size1\":" + std::to_string(*size1) + ",\"size2\":" + std::to_string(*size2) +
-           ",\"proof\":";
-    AppendHashes(body, *proof);
+    doc.size1 = *size1;
+    doc.size2 = *size2;
+    doc.proof = std::move(proof).value();
   } else {
     return Outcome(404, "not-found",
                    "no such endpoint (checkpoint, key, proof/inclusion, proof/consistency)",
                    "HYGIE-NO-ENDPOINT");
   }
-  body += ",\"checkpoint\":" + JsonText(*note) + ",\"verifier_key\":" + JsonText(*vkey) + "}";
-  return MakeResponse(200, body, "application/json");
+  // The checkpoint the proof leads to, when the proof is for the newest checkpoint's size.
+  if (doc.size == cp->size || doc.size2 == cp->size) doc.checkpoint = *note;
+  doc.verifier_key = *vkey;
+  return MakeResponse(200, audit::WriteProofJson(doc), "application/json");
 }
 
 }  // namespace hygie::api

@@ -15,6 +15,7 @@
 
 #include <boost/asio/post.hpp>
 #include "audit/journal.h"
+#include "audit/proof_json.h"
 #include "audit/syslog_export.h"
 #include "audit/verify.h"
 #include "auth/scopes.h"
@@ -396,8 +397,6 @@ std::string Hex(const audit::Hash& h) {
   return out;
 }
 
-std::string B64(const audit::Hash& h) { return crypto::Base64Encode(ByteView(h.data(), h.size())); }
-
 // The tree a command is about: --tenant, or the system tree when --tenant is "_system" or
 // absent (for commands that accept that).
 std::string TreeOf(const Options& o) {
@@ -417,26 +416,6 @@ Result<audit::Checkpoint> NewestCheckpoint(audit::Journal& journal, const std::s
   HYGIE_ASSIGN_OR_RETURN(std::string vkey, journal.VerifierKey(tree));
   HYGIE_ASSIGN_OR_RETURN(audit::NoteVerifier verifier, audit::NoteVerifier::Parse(vkey));
   return verifier.Open(*note);
-}
-
-void JsonString(std::ostream& out, std::string_view s) {
-  out << '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out << "\\\"";
-        break;
-      case '\\':
-        out << "\\\\";
-        break;
-      case '\n':
-        out << "\\n";
-        break;
-      default:
-        out << c;
-    }
-  }
-  out << '"';
 }
 
 }  // namespace
@@ -496,17 +475,32 @@ int RunAuditVerify(const Options& o) {
   return failures == 0 ? 0 : 1;
 }
 
+// The journal and the newest checkpoint of the tree a command names. On failure, the exit code.
+struct NewestTree {
+  std::unique_ptr<audit::Journal> journal;
+  std::string tree;
+  std::string note;
+  audit::Checkpoint checkpoint;
+};
+std::optional<int> OpenNewest(const Options& o, const Installation& inst, NewestTree* out) {
+  auto journal = inst.OpenJournal(SystemClock::Get());
+  if (!journal.ok()) return Fail(journal.status());
+  out->journal = std::move(journal).value();
+  out->tree = TreeOf(o);
+  auto cp = NewestCheckpoint(*out->journal, out->tree, &out->note);
+  if (!cp.ok()) return Fail(cp.status());
+  out->checkpoint = std::move(cp).value();
+  return std::nullopt;
+}
+
 int RunAuditCheckpoint(const Options& o) {
   auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
-  auto journal = inst->OpenJournal(SystemClock::Get());
-  if (!journal.ok()) return Fail(journal.status());
-  std::string tree = TreeOf(o);
-  std::string note;
-  auto cp = NewestCheckpoint(**journal, tree, &note);
-  if (!cp.ok()) return Fail(cp.status());
-  auto vkey = (*journal)->VerifierKey(tree);
-  std::cout << note;
+  NewestTree t;
+  if (auto failed = OpenNewest(o, *inst, &t)) return *failed;
+  auto vkey = t.journal->VerifierKey(t.tree);
+  if (!vkey.ok()) return Fail(vkey.status());
+  std::cout << t.note;
   std::cerr << "verifier key: " << *vkey << "\n";
   return 0;
 }
@@ -514,42 +508,31 @@ int RunAuditCheckpoint(const Options& o) {
 int RunAuditInclusion(const Options& o) {
   auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
-  auto journal = inst->OpenJournal(SystemClock::Get());
-  if (!journal.ok()) return Fail(journal.status());
-  std::string tree = TreeOf(o);
-  std::string note;
-  auto cp = NewestCheckpoint(**journal, tree, &note);
-  if (!cp.ok()) return Fail(cp.status());
-  uint64_t size = o.size == 0 ? cp->size : o.size;
+  NewestTree t;
+  if (auto failed = OpenNewest(o, *inst, &t)) return *failed;
+  uint64_t size = o.size == 0 ? t.checkpoint.size : o.size;
   if (o.index >= size) return Usage("--index must be below the tree size " + std::to_string(size));
-  auto proof = (*journal)->InclusionProof(tree, o.index, size);
+  auto proof = t.journal->InclusionProof(t.tree, o.index, size);
   if (!proof.ok()) return Fail(proof.status());
-  auto leaf = (*journal)->LeafHash(tree, o.index);
+  auto leaf = t.journal->LeafHash(t.tree, o.index);
   if (!leaf.ok()) return Fail(leaf.status());
   std::vector<std::string> record;
   uint64_t next = 0;
-  Status rs = (*journal)->Read(tree, o.index, 1, &record, &next);
+  Status rs = t.journal->Read(t.tree, o.index, 1, &record, &next);
   if (!rs.ok()) return Fail(rs);
-  std::cout << "{\"tree\":";
-  JsonString(std::cout, tree);
-  std::cout << ",\"index\":" << o.index << ",\"size\":" << size << ",\"leaf_hash\":\"" << B64(*leaf)
-            << "\",\"proof\":[";
-  for (size_t i = 0; i < proof->size(); ++i) {
-    std::cout << (i ? "," : "") << '"' << B64((*proof)[i]) << '"';
-  }
-  std::cout << "]";
-  if (size == cp->size) {
-    Status v = audit::VerifyInclusion(o.index, size, *leaf, *proof, cp->root);
+  audit::ProofJson doc;
+  doc.tree = t.tree;
+  doc.index = o.index;
+  doc.size = size;
+  doc.leaf_hash = *leaf;
+  doc.proof = std::move(proof).value();
+  if (size == t.checkpoint.size) {
+    Status v = audit::VerifyInclusion(o.index, size, *leaf, doc.proof, t.checkpoint.root);
     if (!v.ok()) return Fail(Status(Code::kDataLoss, "the proof does not verify: " + v.message()));
-    std::cout << ",\"checkpoint\":";
-    JsonString(std::cout, note);
+    doc.checkpoint = t.note;
   }
-  if (!record.empty()) {
-    std::cout << ",\"record\":" << record[0];
-  } else {
-    std::cout << ",\"record\":null";
-  }
-  std::cout << "}\n";
+  doc.record = record.empty() ? std::string() : record[0];
+  std::cout << audit::WriteProofJson(doc) << "\n";
   std::cerr << "leaf " << Hex(*leaf) << " is record " << o.index << " of the tree of size " << size
             << "\n";
   return 0;
@@ -558,28 +541,19 @@ int RunAuditInclusion(const Options& o) {
 int RunAuditConsistency(const Options& o) {
   auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
-  auto journal = inst->OpenJournal(SystemClock::Get());
-  if (!journal.ok()) return Fail(journal.status());
-  std::string tree = TreeOf(o);
-  std::string note;
-  auto cp = NewestCheckpoint(**journal, tree, &note);
-  if (!cp.ok()) return Fail(cp.status());
-  uint64_t size2 = o.size2 == 0 ? cp->size : o.size2;
+  NewestTree t;
+  if (auto failed = OpenNewest(o, *inst, &t)) return *failed;
+  uint64_t size2 = o.size2 == 0 ? t.checkpoint.size : o.size2;
   if (o.size1 == 0 || o.size1 > size2) return Usage("need 0 < --size1 <= --size2");
-  auto proof = (*journal)->ConsistencyProof(tree, o.size1, size2);
+  auto proof = t.journal->ConsistencyProof(t.tree, o.size1, size2);
   if (!proof.ok()) return Fail(proof.status());
-  std::cout << "{\"tree\":";
-  JsonString(std::cout, tree);
-  std::cout << ",\"size1\":" << o.size1 << ",\"size2\":" << size2 << ",\"proof\":[";
-  for (size_t i = 0; i < proof->size(); ++i) {
-    std::cout << (i ? "," : "") << '"' << B64((*proof)[i]) << '"';
-  }
-  std::cout << "]";
-  if (size2 == cp->size) {
-    std::cout << ",\"checkpoint\":";
-    JsonString(std::cout, note);
-  }
-  std::cout << "}\n";
+  audit::ProofJson doc;
+  doc.tree = t.tree;
+  doc.size1 = o.size1;
+  doc.size2 = size2;
+  doc.proof = std::move(proof).value();
+  if (size2 == t.checkpoint.size) doc.checkpoint = t.note;
+  std::cout << audit::WriteProofJson(doc) << "\n";
   return 0;
 }
 
