@@ -84,7 +84,7 @@ struct Journal::Tree {
   uint64_t seg_bytes = 0;
   int64_t seg_day = -1;
   std::vector<int> level_fds;
-  std::vector<uint64_t> level_len;  // nodes in the level files
+  std::vector<uint64_t> level_len;         // nodes in the level files
   std::vector<std::string> level_pending;  // nodes not yet written, per level
   std::atomic<uint64_t> nodes_size{0};     // leaves whose nodes are all in the level files
   uint64_t seg_alloc = 0;                  // size of the active segment file (zeros past seg_bytes)
@@ -224,8 +224,8 @@ Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) co
       std::lock_guard lock(dispatch_mu_);
       return dispatcher_;
     };
-    raw->writer = std::thread(
-        [raw, &clock, &opts, source] { RunWriter(*raw, clock, opts, source); });
+    raw->writer =
+        std::thread([raw, &clock, &opts, source] { RunWriter(*raw, clock, opts, source); });
   }
   Tree* raw = t.get();
   trees_.emplace(name, std::move(t));
@@ -333,8 +333,7 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
           }
           // A torn tail of the segment being written when the process stopped: it was never
           // acknowledged (its batch did not sync). Cut it.
-          log::Warn("audit journal {}: cutting a torn tail at byte {} of {}", t.name, at,
-                    seg.path);
+          log::Warn("audit journal {}: cutting a torn tail at byte {} of {}", t.name, at, seg.path);
           if (::truncate(seg.path.c_str(), static_cast<off_t>(at)) != 0) {
             return Errno("cannot truncate", seg.path);
           }

@@ -55,7 +55,7 @@ struct Record {
   char action = 'E';  // DICOM/FHIR AuditEventAction: C, R, U, D or E (execute)
   std::string resource_type;
   std::string resource_id;
-  uint64_t version = 0;  // 0: none
+  uint64_t version = 0;   // 0: none
   std::string operation;  // e.g. "$everything", "$validate"
   // The query's parameters: names in clear, values as "hmac-sha256:<16 hex>" keyed hashes,
   // except a few result-control parameters (_count, _sort, _total, _summary, _format,
