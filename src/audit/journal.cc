@@ -321,7 +321,13 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
         }
         if (!torn && !*more && last && t.writable && !ZeroFrom(data, off)) torn = true;
         if (torn) {
-          if (!last || !t.writable) {
+          if (last && !t.writable) {
+            // A reader met the frame a writer is appending: what follows is not durable yet.
+            data.resize(at);
+            off = at;
+            break;
+          }
+          if (!last) {
             return DataLoss("audit journal " + t.name + ": " +
                             (more.ok() ? std::string("bad record") : more.status().message()) +
                             " in " + seg.path + " (run hygie audit verify)");
@@ -468,8 +474,7 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
     uint64_t off = 0;
     std::vector<std::string> notes = CheckpointFrames(data, &off);
     std::string last = notes.empty() ? std::string() : notes.back();
-    if (off != data.size()) {
-      if (!t.writable) return DataLoss("audit journal " + t.name + ": torn checkpoint file");
+    if (off != data.size() && t.writable) {
       log::Warn("audit journal {}: cutting a torn checkpoint at byte {}", t.name, off);
       if (::ftruncate(t.cp_fd, static_cast<off_t>(off)) != 0) {
         return Errno("cannot truncate", t.Path("checkpoints.log"));
@@ -482,7 +487,7 @@ Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/)
         return DataLoss("audit journal " + t.name +
                         ": the last checkpoint does not verify (run hygie audit verify)");
       }
-      if (cp->size > size) {
+      if (cp->size > size && t.writable) {
         return DataLoss("audit journal " + t.name + ": the last checkpoint covers " +
                         std::to_string(cp->size) + " records but only " + std::to_string(size) +
                         " are present (run hygie audit verify)");

@@ -202,6 +202,26 @@ TEST_F(JournalTest, TornTailIsCutButCheckpointedRecordsAreNot) {
   EXPECT_EQ(Slurp(seg), bytes) << "the damaged segment must be left as found";
 }
 
+TEST_F(JournalTest, AReaderToleratesAWriterAheadOfItsSnapshot) {
+  auto j = OpenJournal();
+  Fill(*j, 5);
+  std::string seg = dir_.path() + "/audit/acme/seg-00000000000000000000.log";
+  std::string before = Slurp(seg);
+  Fill(*j, 5);
+  // A reader that read the segment before the writer's last batch and the checkpoints after it
+  // (the writer still holds the tree): it sees 5 records and a checkpoint of 10, and carries on.
+  std::string after = Slurp(seg);
+  Spit(seg, before);
+  auto reader = Journal::Open(Options(), clock_);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->Size("acme"), 5u);
+  EXPECT_TRUE((*reader)->LatestCheckpoint("acme").ok());
+  // Appending from the reader still says the tree is held elsewhere (the spool's cue).
+  EXPECT_EQ((*reader)->AppendSync("acme", {MakeRecord(kStart, 1)}).code(),
+            Code::kFailedPrecondition);
+  Spit(seg, after);
+}
+
 TEST_F(JournalTest, SecondProcessCannotAppend) {
   auto j = OpenJournal();
   Fill(*j, 3);
