@@ -110,65 +110,46 @@ struct What {
 
 // The FHIR interaction a call stands for, from its method and path.
 What Classify(bhttp::verb method, const std::vector<std::string>& seg) {
-  auto act = [method] {
+  // PUT, PATCH and DELETE on a type (conditional) or an instance.
+  auto write = [method]() -> std::optional<What> {
     switch (method) {
-      case bhttp::verb::post:
-        return 'C';
       case bhttp::verb::put:
+        return What{"update", 'U', ""};
       case bhttp::verb::patch:
-        return 'U';
+        return What{"patch", 'U', ""};
       case bhttp::verb::delete_:
-        return 'D';
+        return What{"delete", 'D', ""};
       default:
-        return 'R';
+        return std::nullopt;
     }
+  };
+  auto op = [](const std::string& s) -> std::optional<What> {
+    if (!s.empty() && s[0] == '$') return What{"operation", 'E', s};
+    return std::nullopt;
   };
   if (seg.empty()) {
     if (method == bhttp::verb::post) return {"batch", 'E', ""};
     return {"search-system", 'E', ""};
   }
-  auto op = [&](const std::string& s) -> std::optional<What> {
-    if (!s.empty() && s[0] == '$') return What{"operation", 'E', s};
-    return std::nullopt;
-  };
   if (seg[0] == "metadata") return {"capabilities", 'R', ""};
   if (seg[0] == "_search") return {"search-system", 'E', ""};
   if (seg[0] == "_history") return {"history-system", 'R', ""};
   if (auto o = op(seg[0])) return *o;
   if (seg.size() == 1) {
-    switch (method) {
-      case bhttp::verb::post:
-        return {"create", 'C', ""};
-      case bhttp::verb::get:
-        return {"search-type", 'E', ""};
-      case bhttp::verb::put:
-        return {"update", 'U', ""};
-      case bhttp::verb::patch:
-        return {"patch", 'U', ""};
-      case bhttp::verb::delete_:
-        return {"delete", 'D', ""};
-      default:
-        return {"search-type", 'E', ""};
-    }
+    if (method == bhttp::verb::post) return {"create", 'C', ""};
+    if (auto w = write()) return *w;
+    return {"search-type", 'E', ""};
   }
   if (seg[1] == "_search") return {"search-type", 'E', ""};
   if (seg[1] == "_history") return {"history-type", 'R', ""};
   if (auto o = op(seg[1])) return *o;
   if (seg.size() == 2) {
-    switch (method) {
-      case bhttp::verb::put:
-        return {"update", 'U', ""};
-      case bhttp::verb::patch:
-        return {"patch", 'U', ""};
-      case bhttp::verb::delete_:
-        return {"delete", 'D', ""};
-      default:
-        return {"read", 'R', ""};
-    }
+    if (auto w = write()) return *w;
+    return {"read", 'R', ""};
   }
   if (seg[2] == "_history") return {seg.size() == 3 ? "history-instance" : "vread", 'R', ""};
   if (auto o = op(seg[2])) return *o;
-  return {"search-type", act() == 'R' ? 'E' : act(), ""};  // compartment search
+  return {"search-type", 'E', ""};  // compartment search (GET only)
 }
 
 // "W/\"3\"" -> 3.
