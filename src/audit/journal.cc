@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cassert>
 
 #include <algorithm>
 #include <cerrno>
@@ -50,9 +51,15 @@ struct Segment {
 };
 
 constexpr uint64_t kOffsetStride = 64;
+// How every encoded record begins (EncodeRecord writes the index first).
+constexpr std::string_view kIndexPrefix = "{\"i\":";
 
+// Records waiting for the writer, already encoded by the appending thread (which spares the
+// writer that work and keeps the records' allocations on the thread that made them): each
+// tail is a record's JSON text after its index, `,"t":...}`; the writer prefixes `{"i":N`.
 struct Pending {
-  std::vector<Record> records;
+  std::vector<std::string> tails;
+  int64_t first_time_us = 0;
   Journal::Done done;
   bool force_checkpoint = false;
 };
@@ -604,10 +611,8 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
   size_t n = 0;
   int64_t first_time = 0;
   for (const Pending& p : batch) {
-    for (const Record& r : p.records) {
-      if (n == 0) first_time = r.time_us;
-      ++n;
-    }
+    if (n == 0 && !p.tails.empty()) first_time = p.first_time_us;
+    n += p.tails.size();
   }
   if (n > 0) HYGIE_RETURN_IF_ERROR(MaybeRotate(t, opts, first_time));
 
@@ -625,10 +630,19 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
     }
   };
   std::vector<uint64_t> record_offsets;
-  for (Pending& p : batch) {
-    for (Record& r : p.records) {
-      r.index = frontier.size();
-      std::string json = EncodeRecord(r);
+  record_offsets.reserve(n);
+  size_t frames_bytes = 0;
+  for (const Pending& p : batch) {
+    for (const std::string& tail : p.tails)
+      frames_bytes += 4 + 24 + tail.size() + format::kMacBytes;
+  }
+  frames.reserve(frames_bytes);
+  std::string json;
+  for (const Pending& p : batch) {
+    for (const std::string& tail : p.tails) {
+      json = kIndexPrefix;
+      json += std::to_string(frontier.size());
+      json += tail;
       Hash leaf = LeafOf(json);
       mac = ChainMac(*t.keys->chain, mac, leaf);
       record_offsets.push_back(t.seg_bytes + frames.size());
@@ -783,7 +797,11 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
       std::vector<std::function<void()>> callbacks;
       callbacks.reserve(batch.size());
       for (Pending& p : batch) {
-        if (p.done) callbacks.push_back([done = std::move(p.done), result] { done(result); });
+        // The record texts go with the completions, to be freed on the threads that made them.
+        if (p.done) {
+          callbacks.push_back(
+              [done = std::move(p.done), tails = std::move(p.tails), result] { done(result); });
+        }
       }
       if (!callbacks.empty()) (*d)(std::move(callbacks));
     } else {
@@ -819,13 +837,25 @@ void Journal::Append(const std::string& tree, std::vector<Record> records, Done 
     done(FailedPrecondition("audit journal " + tree + " is held by another process"));
     return;
   }
+  Pending pending;
+  pending.tails.reserve(records.size());
+  for (Record& r : records) {
+    r.index = 0;
+    std::string json = EncodeRecord(r);
+    // EncodeRecord writes the index first: the text starts with `{"i":0`.
+    assert(json.compare(0, kIndexPrefix.size() + 1, std::string(kIndexPrefix) + "0") == 0);
+    pending.tails.push_back(json.substr(kIndexPrefix.size() + 1));
+  }
+  if (!records.empty()) pending.first_time_us = records.front().time_us;
+  records.clear();
+  pending.done = std::move(done);
   {
     std::lock_guard lock(tr->queue_mu);
     if (tr->stop) {
-      done(Unavailable("audit journal is closed"));
+      pending.done(Unavailable("audit journal is closed"));
       return;
     }
-    tr->queue.push_back(Pending{std::move(records), std::move(done), false});
+    tr->queue.push_back(std::move(pending));
   }
   tr->queue_cv.notify_one();
 }
@@ -860,13 +890,14 @@ Status Journal::Flush(const std::string& tree) {
   std::optional<Status> result;
   {
     std::lock_guard lock(tr->queue_mu);
-    tr->queue.push_back(Pending{{},
-                                [&](Status s) {
-                                  std::lock_guard l(mu);
-                                  result = std::move(s);
-                                  cv.notify_one();
-                                },
-                                true});
+    Pending flush;
+    flush.done = [&](Status s) {
+      std::lock_guard l(mu);
+      result = std::move(s);
+      cv.notify_one();
+    };
+    flush.force_checkpoint = true;
+    tr->queue.push_back(std::move(flush));
   }
   tr->queue_cv.notify_one();
   std::unique_lock lock(mu);
