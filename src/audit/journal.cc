@@ -61,6 +61,7 @@ struct Pending {
   std::vector<std::string> tails;
   int64_t first_time_us = 0;
   Journal::Done done;
+  bool direct = false;  // done runs on the writer thread, not through the dispatcher
   bool force_checkpoint = false;
 };
 
@@ -797,6 +798,10 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
       std::vector<std::function<void()>> callbacks;
       callbacks.reserve(batch.size());
       for (Pending& p : batch) {
+        if (p.direct && p.done) {
+          p.done(result);
+          continue;
+        }
         // The record texts go with the completions, to be freed on the threads that made them.
         if (p.done) {
           callbacks.push_back(
@@ -826,7 +831,7 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
 
 }  // namespace
 
-void Journal::Append(const std::string& tree, std::vector<Record> records, Done done) {
+void Journal::Append(const std::string& tree, std::vector<Record> records, Done done, bool direct) {
   auto t = GetTree(tree, true);
   if (!t.ok()) {
     done(Unavailable(t.status().message()));
@@ -849,6 +854,7 @@ void Journal::Append(const std::string& tree, std::vector<Record> records, Done 
   if (!records.empty()) pending.first_time_us = records.front().time_us;
   records.clear();
   pending.done = std::move(done);
+  pending.direct = direct;
   {
     std::lock_guard lock(tr->queue_mu);
     if (tr->stop) {
@@ -869,11 +875,14 @@ Status Journal::AppendSync(const std::string& tree, std::vector<Record> records)
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Status> result;
-  Append(tree, std::move(records), [&](Status s) {
-    std::lock_guard lock(mu);
-    result = std::move(s);
-    cv.notify_one();
-  });
+  Append(
+      tree, std::move(records),
+      [&](Status s) {
+        std::lock_guard lock(mu);
+        result = std::move(s);
+        cv.notify_one();
+      },
+      true);
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return result.has_value(); });
   return *result;
@@ -897,6 +906,7 @@ Status Journal::Flush(const std::string& tree) {
       cv.notify_one();
     };
     flush.force_checkpoint = true;
+    flush.direct = true;
     tr->queue.push_back(std::move(flush));
   }
   tr->queue_cv.notify_one();

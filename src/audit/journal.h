@@ -80,14 +80,17 @@ class Journal final : public RecordSource {
   // Queues records for `tree` (a tenant name or kSystemTree); their index is set by the
   // journal. `done` runs on the tree's writer thread once they are durable (OK) or failed
   // (kUnavailable). It must not block.
-  void Append(const std::string& tree, std::vector<Record> records, Done done);
+  void Append(const std::string& tree, std::vector<Record> records, Done done) {
+    Append(tree, std::move(records), std::move(done), false);
+  }
   // Runs the callbacks of a finished batch. Without one they run on the writer thread one after
   // another; a server hands them to its I/O threads in one go (one wake-up per batch instead of
   // one per request). Set it before traffic and clear it before the I/O threads stop.
   using Dispatcher = std::function<void(std::vector<std::function<void()>> callbacks)>;
   void SetDispatcher(Dispatcher dispatcher);
 
-  // Appends and waits (for the command line and tests).
+  // Appends and waits. Its completion never goes through the dispatcher, so it may be called
+  // from an I/O thread (the admin API's rare changes) without waiting on the I/O threads.
   Status AppendSync(const std::string& tree, std::vector<Record> records);
   // Signs a checkpoint now if records arrived since the last one, and waits for it.
   Status Flush(const std::string& tree);
@@ -128,6 +131,8 @@ class Journal final : public RecordSource {
   struct Tree;
 
  private:
+  // `direct`: `done` runs on the writer thread, never through the dispatcher.
+  void Append(const std::string& tree, std::vector<Record> records, Done done, bool direct);
   Journal(JournalOptions options, const Clock& clock);
   // Loads a tree on first use (creating it when `create`).
   Result<Tree*> GetTree(const std::string& tree, bool create) const;
