@@ -5,147 +5,30 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <cmath>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 
+#include "auth/jwt.h"
 #include "core/bytes.h"
 #include "crypto/primitives.h"
 
 namespace hygie::auth {
 namespace {
 
-// 9999-12-31T23:59:59Z: numeric dates beyond it (or negative) are refused, which also keeps
-// every date comparison below far from integer overflow.
-constexpr int64_t kMaxNumericDate = 253402300799;
-// Nesting deeper than this in a header or payload is refused.
-constexpr int kMaxJsonDepth = 16;
-
-constexpr std::string_view kMalformed = "malformed token";
-
-using JsonValue = rapidjson::Value;
 using JsonWriter =
     rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
                       rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
 
-Status Refuse(std::string_view reason) { return Unauthenticated(std::string(reason)); }
-
-bool IsBase64UrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
-
-// Strict base64url: non-empty, alphabet [A-Za-z0-9_-] only, no padding, canonical (the
-// encoding of the decoded bytes gives back the same text, so no stray low bits).
-Result<Bytes> DecodeSegment(std::string_view segment) {
-  if (segment.empty()) return Refuse(kMalformed);
-  for (char c : segment) {
-    if (!IsBase64UrlChar(c)) return Refuse(kMalformed);
-  }
-  Result<Bytes> decoded = crypto::Base64UrlDecode(segment);
-  if (!decoded.ok()) return Refuse(kMalformed);
-  if (crypto::Base64UrlEncode(*decoded) != segment) return Refuse(kMalformed);
-  return decoded;
-}
-
-// True if no object in `value` (recursively, up to kMaxJsonDepth) has two members with the
-// same name.
-bool NoDuplicateMembers(const JsonValue& value, int depth) {
-  if (depth > kMaxJsonDepth) return false;
-  if (value.IsObject()) {
-    std::unordered_set<std::string_view> names;
-    names.reserve(value.MemberCount());
-    for (const auto& member : value.GetObject()) {
-      const std::string_view name(member.name.GetString(), member.name.GetStringLength());
-      if (!names.insert(name).second) return false;
-      if (!NoDuplicateMembers(member.value, depth + 1)) return false;
-    }
-  } else if (value.IsArray()) {
-    for (const auto& element : value.GetArray()) {
-      if (!NoDuplicateMembers(element, depth + 1)) return false;
-    }
-  }
-  return true;
-}
-
-// Parses a JSON object (valid UTF-8, nothing after it, no duplicate member names).
-Status ParseObject(const Bytes& bytes, rapidjson::Document* doc) {
-  doc->Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
-      reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  if (doc->HasParseError() || !doc->IsObject() || !NoDuplicateMembers(*doc, 0)) {
-    return Refuse(kMalformed);
-  }
-  return Status::Ok();
-}
-
-const JsonValue* FindMember(const JsonValue& object, std::string_view name) {
-  const auto it = object.FindMember(
-      JsonValue(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string_view StringOf(const JsonValue& value) {
-  return {value.GetString(), value.GetStringLength()};
-}
-
-// Reads an optional string claim. Absent: leaves *out alone. Present: must be a string with no
-// NUL character.
-Status ReadOptionalString(const JsonValue& payload, std::string_view name, std::string* out,
-                          bool* present = nullptr) {
-  const JsonValue* value = FindMember(payload, name);
-  if (present != nullptr) *present = value != nullptr;
-  if (value == nullptr) return Status::Ok();
-  if (!value->IsString()) return Refuse(kMalformed);
-  const std::string_view text = StringOf(*value);
-  if (text.find('\0') != std::string_view::npos) return Refuse(kMalformed);
-  *out = std::string(text);
-  return Status::Ok();
-}
-
-// Reads an optional NumericDate (RFC 7519: seconds, integer or not). Absent: *present = false.
-Status ReadOptionalDate(const JsonValue& payload, std::string_view name, int64_t* out,
-                        bool* present) {
-  const JsonValue* value = FindMember(payload, name);
-  *present = value != nullptr;
-  if (value == nullptr) return Status::Ok();
-  if (value->IsInt64()) {
-    const int64_t seconds = value->GetInt64();
-    if (seconds < 0 || seconds > kMaxNumericDate) return Refuse(kMalformed);
-    *out = seconds;
-    return Status::Ok();
-  }
-  if (value->IsDouble()) {
-    const double seconds = value->GetDouble();
-    // Written so that NaN fails too.
-    if (!(seconds >= 0.0 && seconds <= static_cast<double>(kMaxNumericDate))) {
-      return Refuse(kMalformed);
-    }
-    *out = static_cast<int64_t>(std::floor(seconds));
-    return Status::Ok();
-  }
-  return Refuse(kMalformed);  // a string, a bool, or an integer too large for int64
-}
+using jwt::kMalformed;
+using jwt::kMaxNumericDate;
+using jwt::ReadOptionalDate;
+using jwt::ReadOptionalString;
+using jwt::Refuse;
 
 // The time checks, done on every verification including cache hits.
 Status CheckTimes(const Claims& claims, int64_t now, int64_t skew) {
-  if (now - skew >= claims.expires_at) return Refuse("token expired");
-  if (claims.not_before - skew > now) return Refuse("token not yet valid");
-  if (claims.issued_at - skew > now) return Refuse("token not yet valid");
-  return Status::Ok();
-}
-
-bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
+  return jwt::CheckTimes(claims.expires_at, claims.not_before, claims.issued_at, now, skew);
 }
 
 bool WriteString(JsonWriter& writer, std::string_view text) {
@@ -207,6 +90,12 @@ Result<std::string> TokenIssuer::Issue(Claims claims, int64_t ttl_seconds) const
   }
   if (ok && !claims.purpose_of_use.empty()) {
     ok = WriteMember(payload, "purpose_of_use", claims.purpose_of_use);
+  }
+  if (ok && !claims.acr.empty()) ok = WriteMember(payload, "acr", claims.acr);
+  if (ok && !claims.amr.empty()) {
+    ok = WriteString(payload, "amr") && payload.StartArray();
+    for (const std::string& m : claims.amr) ok = ok && payload.String(m.data(), m.size());
+    ok = ok && payload.EndArray();
   }
   ok = ok && WriteMember(payload, "jti", claims.jwt_id) && WriteString(payload, "iat") &&
        payload.Int64(claims.issued_at) && WriteString(payload, "exp") &&
@@ -282,74 +171,33 @@ Result<std::shared_ptr<const Claims>> TokenVerifier::Verify(std::string_view tok
 Result<std::shared_ptr<const Claims>> TokenVerifier::VerifyUncached(std::string_view token) const {
   if (token.size() > options_.max_token_bytes) return Refuse("token too large");
 
-  // Exactly three segments: header.payload.signature.
-  const size_t first_dot = token.find('.');
-  if (first_dot == std::string_view::npos) return Refuse(kMalformed);
-  const size_t second_dot = token.find('.', first_dot + 1);
-  if (second_dot == std::string_view::npos) return Refuse(kMalformed);
-  if (token.find('.', second_dot + 1) != std::string_view::npos) return Refuse(kMalformed);
-  const std::string_view signing_input = token.substr(0, second_dot);
-  HYGIE_ASSIGN_OR_RETURN(Bytes header_bytes, DecodeSegment(token.substr(0, first_dot)));
-  HYGIE_ASSIGN_OR_RETURN(Bytes payload_bytes,
-                         DecodeSegment(token.substr(first_dot + 1, second_dot - first_dot - 1)));
-  HYGIE_ASSIGN_OR_RETURN(Bytes signature, DecodeSegment(token.substr(second_dot + 1)));
+  static constexpr std::string_view kAllowedAlgs[] = {"ES256", "EdDSA"};
+  HYGIE_ASSIGN_OR_RETURN(jwt::CompactJws jws, jwt::ParseCompactJws(token, kAllowedAlgs));
 
-  // Header: alg from the allow-list, then the key named by kid, of that same algorithm.
-  rapidjson::Document header;
-  HYGIE_RETURN_IF_ERROR(ParseObject(header_bytes, &header));
-  const JsonValue* alg_value = FindMember(header, "alg");
-  if (alg_value == nullptr || !alg_value->IsString()) return Refuse("token algorithm not allowed");
-  const std::string_view alg = StringOf(*alg_value);
-  if (alg != crypto::AlgName(crypto::SignatureAlg::kEs256) &&
-      alg != crypto::AlgName(crypto::SignatureAlg::kEdDsa)) {
-    return Refuse("token algorithm not allowed");
-  }
-  if (const JsonValue* typ = FindMember(header, "typ"); typ != nullptr) {
-    if (!typ->IsString()) return Refuse(kMalformed);
-    const std::string_view text = StringOf(*typ);
-    if (!EqualsIgnoreAsciiCase(text, "at+jwt") &&
-        !EqualsIgnoreAsciiCase(text, "application/at+jwt") && !EqualsIgnoreAsciiCase(text, "JWT")) {
-      return Refuse("token type not allowed");
-    }
-  }
-  // RFC 7515 section 4.1.11: extensions we do not understand must make the token invalid.
-  if (FindMember(header, "crit") != nullptr) return Refuse("token header not supported");
-  const JsonValue* kid_value = FindMember(header, "kid");
-  if (kid_value == nullptr || !kid_value->IsString()) return Refuse("unknown signing key");
-  const std::string_view kid = StringOf(*kid_value);
+  // The key named by kid, of the token's algorithm.
+  if (!jws.kid) return Refuse("unknown signing key");
   const crypto::PublicKey* key = nullptr;
   for (size_t i = 0; i < keys_.size(); ++i) {
-    if (key_ids_[i] == kid && crypto::AlgName(keys_[i].alg()) == alg) {
+    if (key_ids_[i] == *jws.kid && crypto::AlgName(keys_[i].alg()) == jws.alg) {
       key = &keys_[i];
       break;
     }
   }
   if (key == nullptr) return Refuse("unknown signing key");
-  if (!key->Verify(AsBytes(signing_input), signature)) return Refuse("token signature invalid");
+  if (!key->Verify(AsBytes(jws.signing_input), jws.signature)) {
+    return Refuse("token signature invalid");
+  }
 
   // Payload: only read once the signature holds.
   rapidjson::Document payload;
-  HYGIE_RETURN_IF_ERROR(ParseObject(payload_bytes, &payload));
+  HYGIE_RETURN_IF_ERROR(jwt::ParseObject(jws.payload, &payload));
   auto claims = std::make_shared<Claims>();
 
   bool present = false;
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "iss", &claims->issuer, &present));
   if (!present || claims->issuer != options_.issuer) return Refuse("token issuer not trusted");
 
-  const JsonValue* aud = FindMember(payload, "aud");
-  if (aud == nullptr) return Refuse("token audience mismatch");
-  bool audience_found = false;
-  if (aud->IsString()) {
-    audience_found = StringOf(*aud) == options_.audience;
-  } else if (aud->IsArray()) {
-    for (const auto& element : aud->GetArray()) {
-      if (!element.IsString()) return Refuse(kMalformed);
-      if (StringOf(element) == options_.audience) audience_found = true;
-    }
-  } else {
-    return Refuse(kMalformed);
-  }
-  if (!audience_found) return Refuse("token audience mismatch");
+  HYGIE_RETURN_IF_ERROR(jwt::CheckAudience(payload, options_.audience));
   claims->audience = options_.audience;
 
   HYGIE_RETURN_IF_ERROR(ReadOptionalDate(payload, "exp", &claims->expires_at, &present));
@@ -366,6 +214,16 @@ Result<std::shared_ptr<const Claims>> TokenVerifier::VerifyUncached(std::string_
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "professional_id", &claims->professional_id));
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "purpose_of_use", &claims->purpose_of_use));
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "jti", &claims->jwt_id));
+  HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "acr", &claims->acr));
+  if (const rapidjson::Value* amr = jwt::FindMember(payload, "amr")) {
+    if (!amr->IsArray() || amr->Size() > 16) return Refuse("malformed token");
+    for (const auto& m : amr->GetArray()) {
+      if (!m.IsString() || m.GetStringLength() == 0 || m.GetStringLength() > 32) {
+        return Refuse("malformed token");
+      }
+      claims->amr.emplace_back(jwt::StringOf(m));
+    }
+  }
   std::string patient;
   HYGIE_RETURN_IF_ERROR(ReadOptionalString(payload, "patient", &patient, &present));
   if (present) claims->patient = std::move(patient);

@@ -47,10 +47,14 @@ struct Claims {
   std::string role;
   std::string professional_id;  // professional_id (Hygie claim): e.g. an RPPS or IDNPS number
   std::string purpose_of_use;   // purpose_of_use (Hygie claim), e.g. "TREAT"
-  std::string jwt_id;           // jti
-  int64_t issued_at = 0;        // iat, seconds
-  int64_t not_before = 0;       // nbf, seconds (0: absent)
-  int64_t expires_at = 0;       // exp, seconds
+  // How the person signed in (OpenID Connect): acr, the authentication context class, and amr,
+  // the methods (RFC 8176: "pwd", "otp", "hwk", "mfa"...). The admin API looks at them.
+  std::string acr;
+  std::vector<std::string> amr;
+  std::string jwt_id;      // jti
+  int64_t issued_at = 0;   // iat, seconds
+  int64_t not_before = 0;  // nbf, seconds (0: absent)
+  int64_t expires_at = 0;  // exp, seconds
 };
 
 class TokenIssuer {
@@ -84,6 +88,8 @@ class TokenVerifier {
 
   // kUnauthenticated with a short reason for any failure (the reason never echoes the token).
   Result<std::shared_ptr<const Claims>> Verify(std::string_view token) const;
+  // The issuer ("iss") this verifier accepts.
+  const std::string& issuer() const { return options_.issuer; }
 
  private:
   Result<std::shared_ptr<const Claims>> VerifyUncached(std::string_view token) const;
