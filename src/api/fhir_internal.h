@@ -1,6 +1,7 @@
 #pragma once
-// Pieces shared by the FHIR handlers (fhir_api.cc, fhir_search.cc, fhir_bundle.cc): the state
-// of one call, response builders and the group-commit awaitable. Internal to api/.
+// Pieces shared by the FHIR handlers (fhir_api.cc, fhir_search.cc, fhir_bundle.cc,
+// fhir_access.cc): the state of one call, what its scopes reach, response builders and the
+// group-commit awaitable. Internal to api/.
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -8,8 +9,10 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -34,6 +37,16 @@ struct AuditContext {
   std::vector<audit::Record> pending;
   std::shared_ptr<const audit::TreeKeys> keys;  // of `tree`: query values are hashed under them
   bool failed = false;  // a flush failed: the request must not answer with data
+  // The grant that allowed the request (e.g. "break-glass grant <id>"), noted in its records.
+  std::string grant;
+};
+
+// What a call's scopes reach of one resource type for one interaction, as search clauses over the
+// blind index: every resource (all), or the union of `filters`, each a conjunction of clauses
+// (the patient compartment, a scope's query). No filter and not all: nothing.
+struct ReachClauses {
+  bool all = false;
+  std::vector<std::vector<storage::SearchClause>> filters;
 };
 
 // Everything known about one request (or one bundle entry) as it moves down the path.
@@ -63,6 +76,8 @@ struct FhirApi::Call {
   bool recorded = false;
   int recorded_status = 0;
   std::string interaction;  // set by handlers that know better than the URL (batch, transaction)
+  // ReachFor's answers, by type and permission.
+  std::unordered_map<std::string, std::shared_ptr<const ReachClauses>> reach_cache;
 
   const std::string* Param(std::string_view name) const {
     for (const auto& [k, v] : params) {
@@ -71,6 +86,36 @@ struct FhirApi::Call {
     return nullptr;
   }
 };
+
+// --- fhir_access.cc: what the token's scopes reach (auth/scopes.h for the rules) ---
+
+// The clauses of what the call's scopes reach of `type` for `permission` (cached in the call).
+Result<std::shared_ptr<const ReachClauses>> ReachFor(FhirApi::Call& call, const std::string& type,
+                                                     auth::Permission permission, int64_t now_us);
+// Whether one resource version, given its index entries, is among what `reach` reaches.
+bool Matches(const ReachClauses& reach, const storage::IndexEntries& index, std::string_view id,
+             int64_t last_updated_us);
+// Whether a resource about to be written (parsed) is reached for `permission`.
+Result<bool> ReachesResource(FhirApi::Call& call, const std::string& type, const std::string& id,
+                             int64_t last_updated_us, const rapidjson::Value& resource,
+                             auth::Permission permission, int64_t now_us);
+// Whether a stored version is reached for `permission` (a tombstone: the version it deleted).
+Result<bool> ReachesRecord(FhirApi::Call& call, const storage::VersionRecord& record,
+                           auth::Permission permission, int64_t now_us);
+// Adds to a query over one type the clauses that keep it to what the scopes reach.
+Status RestrictQuery(FhirApi::Call& call, storage::SearchQuery& query, auth::Permission permission,
+                     int64_t now_us);
+// The same for a query over any number of types: the queries (one or more, to be merged by row
+// id) whose results together are exactly what the original query finds within reach.
+Result<std::vector<storage::SearchQuery>> RestrictSearch(FhirApi::Call& call,
+                                                         const storage::SearchQuery& query,
+                                                         auth::Permission permission,
+                                                         int64_t now_us);
+// Checks the queries of the token's narrowed scopes against the search parameters of their
+// types: a 403 (HYGIE-SCOPE-BAD) for an unknown or unusable parameter (fail closed).
+std::optional<http::Response> CheckScopeQueries(FhirApi::Call& call, int64_t now_us);
+// The answer for a resource the scopes do not reach: the same 404 as for a missing id.
+http::Response NotReached(std::string_view diagnostics = "no such resource");
 
 // Fills segments and params of `call` from an origin-form target ("/fhir/t/Patient?x=y").
 // False when the target is not a valid URL.

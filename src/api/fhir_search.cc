@@ -153,6 +153,10 @@ Result<std::vector<std::string>> FhirApi::MatchIds(Call& call, std::string_view 
   plan.query.offset = 0;
   plan.query.after_rowid = 0;
   plan.query.with_bodies = !plan.checks.empty();
+  // A condition sees only what the token may search: under patient/ or narrowed scopes, other
+  // resources neither match nor reveal that they exist.
+  plan.query.types = {std::string(type)};
+  HYGIE_RETURN_IF_ERROR(RestrictQuery(call, plan.query, auth::Permission::kSearch, in.now_us));
   HYGIE_ASSIGN_OR_RETURN(auto hits, call.store->Search(plan.query));
   std::vector<std::string> ids;
   for (auto& h : hits) ids.push_back(std::move(h.record.id));
@@ -190,12 +194,17 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
   in.default_count = options_.search_default_count;
   in.max_count = options_.search_max_count;
   in.now_us = clock_.NowMicros();
-  in.resolve_chain = [&call](const storage::SearchQuery& q) -> Result<std::vector<std::string>> {
-    for (const std::string& t : q.types) {
+  const int64_t now_us = in.now_us;
+  in.resolve_chain =
+      [&call, now_us](const storage::SearchQuery& chained) -> Result<std::vector<std::string>> {
+    for (const std::string& t : chained.types) {
       if (!call.scopes.Allows(t, auth::Permission::kSearch)) {
         return PermissionDenied("the token's scopes do not allow search on " + t);
       }
     }
+    // The chained targets are searched within what the token reaches of their type.
+    storage::SearchQuery q = chained;
+    HYGIE_RETURN_IF_ERROR(RestrictQuery(call, q, auth::Permission::kSearch, now_us));
     HYGIE_ASSIGN_OR_RETURN(auto hits, call.store->Search(q));
     std::vector<std::string> ids;
     for (auto& h : hits) ids.push_back(std::move(h.record.id));
@@ -236,14 +245,32 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     if (!max.ok()) return FromStatus(max.status());
     plan.query.max_rowid = std::max<uint64_t>(*max, 1);
   }
+  // What the token reaches (patient compartment, scope queries) joins the query; across types,
+  // this may take several queries, merged in row id order.
+  auto restricted = RestrictSearch(call, plan.query, auth::Permission::kSearch, now_us);
+  if (!restricted.ok()) return FromStatus(restricted.status());
+  std::vector<storage::SearchQuery>& queries = *restricted;
+  if (queries.size() > 1 && !plan.query.sort.empty()) {
+    return Outcome(400, "not-supported",
+                   "with these scopes, a sorted search must name one resource type",
+                   "HYGIE-SEARCH-PARAM");
+  }
   std::vector<storage::SearchHit> hits;
   bool more = false;
   if (count > 0) {
-    plan.query.limit = count + 1;
-    plan.query.with_bodies = true;
-    auto result = call.store->Search(plan.query);
-    if (!result.ok()) return FromStatus(result.status());
-    hits = std::move(result).value();
+    for (storage::SearchQuery& q : queries) {
+      q.limit = count + 1;
+      q.with_bodies = true;
+      auto result = call.store->Search(q);
+      if (!result.ok()) return FromStatus(result.status());
+      for (storage::SearchHit& h : *result) hits.push_back(std::move(h));
+    }
+    if (queries.size() > 1) {
+      std::sort(hits.begin(), hits.end(),
+                [](const storage::SearchHit& a, const storage::SearchHit& b) {
+                  return a.rowid < b.rowid;
+                });
+    }
     more = hits.size() > count;
     if (more) hits.resize(count);
   }
@@ -277,9 +304,13 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
 
   std::optional<uint64_t> total;
   if (plan.total != fhir::search::TotalMode::kNone || plan.summary_count) {
-    auto n = call.store->SearchCount(plan.query);
-    if (!n.ok()) return FromStatus(n.status());
-    total = *n;
+    uint64_t sum = 0;
+    for (const storage::SearchQuery& q : queries) {
+      auto n = call.store->SearchCount(q);
+      if (!n.ok()) return FromStatus(n.status());
+      sum += *n;
+    }
+    total = sum;
   } else if (first_page && !more && plan.checks.empty()) {
     total = matches.size();
   }
@@ -304,6 +335,10 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     if (!call.scopes.Allows(type, auth::Permission::kRead)) return Status::Ok();
     HYGIE_ASSIGN_OR_RETURN(auto rec, call.store->ReadCurrent(type, id));
     if (!rec.has_value() || rec->deleted) return Status::Ok();
+    // Under patient/ or narrowed scopes, only what the token reaches is included.
+    HYGIE_ASSIGN_OR_RETURN(bool reached,
+                           ReachesRecord(call, *rec, auth::Permission::kRead, now_us));
+    if (!reached) return Status::Ok();
     HYGIE_ASSIGN_OR_RETURN(std::string json, OpenResource(*call.keys, rec->type, rec->id,
                                                           rec->version, rec->key_id, rec->body));
     included.push_back(Found{type, id, std::move(json), nullptr});
@@ -353,6 +388,8 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
       }
       q.clauses.push_back({std::move(t)});
       q.limit = options_.max_included + 1;
+      Status restrict = RestrictQuery(call, q, auth::Permission::kSearch, now_us);
+      if (!restrict.ok()) return FromStatus(restrict);
       auto rev = call.store->Search(q);
       if (!rev.ok()) return FromStatus(rev.status());
       for (const storage::SearchHit& h : *rev) {
@@ -424,6 +461,11 @@ Response FhirApi::Everything(Call& call) {
   if (!patient.ok()) return FromStatus(patient.status());
   if (!patient->has_value())
     return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
+  const int64_t now_us = clock_.NowMicros();
+  // A patient/ token reaches its own patient's record only.
+  auto reached = ReachesRecord(call, **patient, auth::Permission::kRead, now_us);
+  if (!reached.ok()) return FromStatus(reached.status());
+  if (!*reached) return NotReached();
   if ((*patient)->deleted) {
     return Outcome(410, "deleted", "the resource was deleted", "HYGIE-DELETED");
   }
@@ -450,6 +492,8 @@ Response FhirApi::Everything(Call& call) {
     auto plan = fhir::search::PlanSearch(in);
     if (!plan.ok()) continue;  // a type whose compartment parameters are not indexed
     plan->query.limit = cap + 1 - std::min(cap, found.size());
+    s = RestrictQuery(call, plan->query, auth::Permission::kRead, now_us);
+    if (!s.ok()) return FromStatus(s);
     auto hits = call.store->Search(plan->query);
     if (!hits.ok()) return FromStatus(hits.status());
     for (const storage::SearchHit& h : *hits) {
@@ -476,6 +520,11 @@ Response FhirApi::Everything(Call& call) {
       auto rec = call.store->ReadCurrent(type, ref.substr(slash + 1));
       if (!rec.ok()) return FromStatus(rec.status());
       if (!rec->has_value() || (*rec)->deleted) continue;
+      // patient/ scopes reach the compartment only: practitioners, organizations, ... are left
+      // out unless another scope reaches them.
+      auto in_reach = ReachesRecord(call, **rec, auth::Permission::kRead, now_us);
+      if (!in_reach.ok()) return FromStatus(in_reach.status());
+      if (!*in_reach) continue;
       s = add(**rec);
       if (!s.ok()) return FromStatus(s);
     }

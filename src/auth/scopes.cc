@@ -1,5 +1,6 @@
 #include "auth/scopes.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -63,6 +64,21 @@ std::optional<uint8_t> ParsePermissions(std::string_view text) {
   return bits;
 }
 
+// name=value pairs joined by '&', every name non-empty.
+bool IsValidQuery(std::string_view query) {
+  if (query.empty()) return false;
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t end = query.find('&', pos);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view pair = query.substr(pos, end - pos);
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0) return false;
+    pos = end + 1;
+  }
+  return true;
+}
+
 Status BadScope() { return InvalidArgument("malformed SMART scope"); }
 
 }  // namespace
@@ -93,7 +109,7 @@ Result<std::optional<Scope>> ParseScope(std::string_view text) {
   const size_t question = rest.find('?');
   if (question != std::string_view::npos) {
     const std::string_view query = rest.substr(question + 1);
-    if (query.empty()) return BadScope();
+    if (!IsValidQuery(query)) return BadScope();
     scope.query = std::string(query);
     rest = rest.substr(0, question);
   }
@@ -108,8 +124,9 @@ Result<std::optional<Scope>> ParseScope(std::string_view text) {
   return std::optional<Scope>(std::move(scope));
 }
 
-Result<ScopeSet> ScopeSet::Parse(std::string_view text) {
+Result<ScopeSet> ScopeSet::Parse(std::string_view text, std::string_view patient) {
   ScopeSet set;
+  set.patient_ = std::string(patient);
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t end = text.find(' ', pos);
@@ -124,19 +141,30 @@ Result<ScopeSet> ScopeSet::Parse(std::string_view text) {
   return set;
 }
 
-bool ScopeSet::Allows(std::string_view type, Permission permission) const {
+Reach ScopeSet::ReachOf(std::string_view type, Permission permission) const {
   const auto bit = static_cast<uint8_t>(permission);
+  Reach reach;
   for (const Scope& scope : scopes_) {
-    // A scope with a query only grants access to the matching subset; until the narrowing is
-    // implemented such scopes grant nothing (fail closed).
-    if (!scope.query.empty()) continue;
-    // patient/ scopes reach one patient's compartment only; until the compartment is enforced
-    // they grant nothing (fail closed).
-    if (scope.context == ScopeContext::kPatient) continue;
     if (scope.type != "*" && scope.type != type) continue;
-    if ((scope.permissions & bit) != 0) return true;
+    if ((scope.permissions & bit) == 0) continue;
+    Restriction r;
+    if (scope.context == ScopeContext::kPatient) {
+      // No patient claim: the scope has no compartment to reach (fail closed).
+      if (patient_.empty()) continue;
+      r.compartment = true;
+    }
+    r.query = scope.query;
+    if (!r.compartment && r.query.empty()) {
+      reach.all = true;
+      reach.restrictions.clear();
+      return reach;
+    }
+    if (std::find(reach.restrictions.begin(), reach.restrictions.end(), r) ==
+        reach.restrictions.end()) {
+      reach.restrictions.push_back(std::move(r));
+    }
   }
-  return false;
+  return reach;
 }
 
 bool ScopeSet::AllowsNamed(std::string_view type, Permission permission) const {
