@@ -179,6 +179,8 @@ FhirApi::FhirApi(ApiOptions options, crypto::Keyring& keyring, storage::Store& s
       keyring_(keyring),
       store_(store),
       verifier_(verifier),
+      address_limiter_(options_.auth_limit, clock),
+      client_limiter_(options_.auth_limit, clock),
       journal_(journal),
       clock_(clock) {
   fhir::CapabilityOptions cap;
@@ -314,13 +316,14 @@ asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestConte
     }
     co_return MakeResponse(200, "{\"status\":\"ok\"}\n", "application/json");
   }
-  if (segments.size() >= 3 && segments[0] == "admin" && segments[1] == "audit") {
+  if (segments.size() >= 3 && segments[0] == "admin" &&
+      (segments[1] == "audit" || segments[1] == "access" || segments[1] == "issuers")) {
     Call call{req, ctx, {}, segments[2], {}, std::move(params)};
     call.segments.assign(segments.begin() + 3, segments.end());
     if (!call.segments.empty() && call.segments.back().empty()) call.segments.pop_back();
     AuditContext audit;
     StartAudit(call, audit);
-    Response res = AdminAudit(call);
+    Response res = Admin(call, segments[1]);
     if (!call.recorded) AddRecord(call, res.result_int());
     Status recorded = co_await FlushAudit(call);
     if (!recorded.ok()) {
@@ -363,25 +366,63 @@ asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestConte
   co_return res;
 }
 
+namespace {
+
+// 429 for a client that failed to authenticate too often.
+Response Throttled(int64_t retry_after_seconds) {
+  Response res = Outcome(429, "throttled",
+                         "too many failed authentications from this client; retry after " +
+                             std::to_string(retry_after_seconds) + " s",
+                         "HYGIE-AUTH-THROTTLED");
+  res.set(bhttp::field::retry_after, std::to_string(retry_after_seconds));
+  return res;
+}
+
+}  // namespace
+
 std::optional<Response> FhirApi::Authenticate(Call& call) {
+  // 1. Failed authentications are limited per address (checked before any token work, so a
+  // guessing client costs no signature checks) and per client the token names.
+  const std::string& peer = call.ctx.peer_address;
+  if (int64_t wait = address_limiter_.RetryAfter(peer); wait > 0) return Throttled(wait);
+  auto refuse = [this, &peer](std::string_view token, Response res) {
+    address_limiter_.RecordFailure(peer);
+    if (auto client = auth::UnverifiedClient(token)) {
+      if (int64_t wait = client_limiter_.RetryAfter(*client); wait > 0) return Throttled(wait);
+      client_limiter_.RecordFailure(*client);
+    }
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\", error=\"invalid_token\"");
+    return res;
+  };
   auto auth = call.req.find(bhttp::field::authorization);
   if (auth == call.req.end()) {
+    address_limiter_.RecordFailure(peer);
     Response res = Outcome(401, "login", "a bearer token is required", "HYGIE-AUTH-MISSING");
     res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
     return res;
   }
   std::string_view value = auth->value();
   if (value.size() < 7 || !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
-    Response res = Outcome(401, "login", "the Authorization header must be 'Bearer <token>'",
-                           "HYGIE-AUTH-SCHEME");
-    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\"");
-    return res;
+    return refuse({}, Outcome(401, "login", "the Authorization header must be 'Bearer <token>'",
+                              "HYGIE-AUTH-SCHEME"));
   }
-  auto claims = verifier_.Verify(value.substr(7));
+  const std::string_view token = value.substr(7);
+  // The built-in issuer's tokens, or those of an OpenID Connect issuer the URL's tenant trusts.
+  std::optional<std::string> external;
+  if (oidc_ != nullptr && oidc_->TrustsAnyIssuer(call.tenant)) {
+    external = auth::UnverifiedIssuer(token);
+    if (external && *external == verifier_.issuer()) external.reset();
+  }
+  auto claims = external ? oidc_->Verify(token, call.tenant) : verifier_.Verify(token);
   if (!claims.ok()) {
-    Response res = Outcome(401, "login", claims.status().message(), "HYGIE-AUTH-INVALID");
-    res.set(bhttp::field::www_authenticate, "Bearer realm=\"hygie\", error=\"invalid_token\"");
-    return res;
+    if (claims.status().code() == Code::kUnavailable) {
+      Response res = Outcome(503, "transient",
+                             "the token's issuer cannot be reached to fetch its keys; retry later",
+                             "HYGIE-AUTH-ISSUER-UNAVAILABLE");
+      res.set(bhttp::field::retry_after, "5");
+      return res;
+    }
+    return refuse(token, Outcome(401, "login", claims.status().message(), "HYGIE-AUTH-INVALID"));
   }
   call.claims = std::move(claims).value();
   call.audit->base.subject = call.claims->subject;
@@ -401,7 +442,7 @@ std::optional<Response> FhirApi::Authenticate(Call& call) {
   if (!tenancy::IsValidTenantName(call.tenant)) {
     return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
   }
-  auto scopes = auth::ScopeSet::Parse(call.claims->scope);
+  auto scopes = auth::ScopeSet::Parse(call.claims->scope, call.claims->patient.value_or(""));
   if (!scopes.ok()) {
     return Outcome(403, "forbidden", "the token's scopes are malformed", "HYGIE-SCOPE-BAD");
   }
@@ -440,6 +481,7 @@ asio::awaitable<Response> FhirApi::HandleFhir(Call& call) {
   auto store = StoreFor(call.tenant, *call.keys);
   if (!store.ok()) co_return FromStatus(store.status());
   call.store = std::move(store).value();
+  if (auto refused = CheckScopeQueries(call, clock_.NowMicros())) co_return *refused;
   co_return co_await Route(call);
 }
 
@@ -468,6 +510,21 @@ asio::awaitable<Response> FhirApi::RouteInner(Call& call) {
     }
   }
 
+  // Access rights: the token's role and the tenant's grants (host staff need a break-glass
+  // grant). A bundle is decided entry by entry.
+  if (!(seg.empty() && method == bhttp::verb::post)) {
+    auth::Intent intent = auth::Intent::kWriteHealthData;
+    const bool query = method == bhttp::verb::get || method == bhttp::verb::head ||
+                       (method == bhttp::verb::post && !seg.empty() &&
+                        (seg.back() == "_search" || seg.back() == "$validate"));
+    if (!seg.empty() && seg[0] == "AuditEvent") {
+      intent = auth::Intent::kReadAudit;
+    } else if (query) {
+      intent = auth::Intent::kReadHealthData;
+    }
+    if (auto refused = Authorize(call, intent)) co_return *refused;
+  }
+
   if (seg.empty()) {
     if (method == bhttp::verb::post) {
       if (call.collect != nullptr) {
@@ -484,7 +541,9 @@ asio::awaitable<Response> FhirApi::RouteInner(Call& call) {
   }
   if (seg.size() == 1 && seg[0] == "_history") {
     if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
-    if (!call.scopes.Allows("*", auth::Permission::kSearch)) {
+    // History pages are not searches: a token reaching part of the data (patient/ or narrowed
+    // scopes) cannot page through every version of everything.
+    if (!call.scopes.AllowsAll("*", auth::Permission::kSearch)) {
       co_return Outcome(403, "forbidden", "system history needs a scope such as user/*.s",
                         "HYGIE-SCOPE-DENIED");
     }
@@ -527,6 +586,12 @@ asio::awaitable<Response> FhirApi::RouteInner(Call& call) {
   if (seg.size() == 2 && seg[1] == "_history") {
     if (method != bhttp::verb::get) co_return Outcome(405, "not-supported", "method not allowed");
     if (auto denied = require(auth::Permission::kSearch, "type history")) co_return *denied;
+    if (!call.scopes.AllowsAll(call.type, auth::Permission::kSearch)) {
+      co_return Outcome(403, "forbidden",
+                        "type history needs scopes that reach every " + call.type +
+                            " (not patient/ or narrowed scopes); use a search",
+                        "HYGIE-SCOPE-DENIED");
+    }
     co_return History(call);
   }
   if (seg.size() == 2 && seg[1] == "$validate") {
@@ -685,6 +750,25 @@ Result<Prepared> PrepareVersion(const crypto::TenantKeys& keys, const crypto::Ke
 
 }  // namespace
 
+namespace {
+
+// 403 unless the version about to be written is within what the scopes reach for `permission`
+// (patient/ scopes: the token's patient compartment; narrowed scopes: their query).
+std::optional<Response> CheckWritten(FhirApi::Call& call, const storage::VersionWrite& write,
+                                     auth::Permission permission, int64_t now) {
+  auto reach = ReachFor(call, call.type, permission, now);
+  if (!reach.ok()) return FromStatus(reach.status());
+  if (Matches(**reach, write.index, write.record.id, write.record.last_updated_us)) {
+    return std::nullopt;
+  }
+  return Outcome(403, "forbidden",
+                 "the token's scopes do not allow writing this " + call.type +
+                     ": it is outside the patient compartment or the scope's query",
+                 "HYGIE-SCOPE-DENIED");
+}
+
+}  // namespace
+
 asio::awaitable<Status> FhirApi::Write(Call& call, storage::VersionWrite write) {
   if (call.collect != nullptr) {
     // In a transaction: the entries' records are flushed before the one commit.
@@ -737,6 +821,9 @@ asio::awaitable<Response> FhirApi::Create(Call& call) {
   int64_t now = clock_.NowMicros();
   auto prepared = PrepareVersion(*call.keys, *call.hasher, resource, call.type, id, 1, 0, now);
   if (!prepared.ok()) co_return FromStatus(prepared.status());
+  if (auto denied = CheckWritten(call, prepared->write, auth::Permission::kCreate, now)) {
+    co_return *denied;
+  }
   std::string json = std::move(prepared->json);
   Status s = co_await Write(call, std::move(prepared->write));
   if (!s.ok()) co_return FromStatus(s);
@@ -777,6 +864,12 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
                             call.type,
                         "HYGIE-SCOPE-DENIED");
     }
+    if (!creates) {
+      // Under patient/ or narrowed scopes, a resource out of reach is not there.
+      auto reached = ReachesRecord(call, **current, auth::Permission::kUpdate, clock_.NowMicros());
+      if (!reached.ok()) co_return FromStatus(reached.status());
+      if (!*reached) co_return NotReached();
+    }
     if (if_match->has_value() && **if_match != cur_version) {
       co_return CurrentVersionConflict(cur_version);
     }
@@ -785,6 +878,11 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
     auto prepared = PrepareVersion(*call.keys, *call.hasher, resource, call.type, call.id, version,
                                    cur_version, now);
     if (!prepared.ok()) co_return FromStatus(prepared.status());
+    if (auto denied =
+            CheckWritten(call, prepared->write,
+                         creates ? auth::Permission::kCreate : auth::Permission::kUpdate, now)) {
+      co_return *denied;
+    }
     std::string json = std::move(prepared->json);
     Status s = co_await Write(call, std::move(prepared->write));
     if (s.code() == Code::kConflict) {
@@ -828,6 +926,11 @@ asio::awaitable<Response> FhirApi::Patch(Call& call) {
       co_return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
     }
     const storage::VersionRecord& cur = **current;
+    {
+      auto reached = ReachesRecord(call, cur, auth::Permission::kUpdate, clock_.NowMicros());
+      if (!reached.ok()) co_return FromStatus(reached.status());
+      if (!*reached) co_return NotReached();
+    }
     if (cur.deleted) co_return Outcome(410, "deleted", "the resource was deleted", "HYGIE-DELETED");
     if (if_match->has_value() && **if_match != cur.version) {
       co_return CurrentVersionConflict(cur.version);
@@ -855,6 +958,9 @@ asio::awaitable<Response> FhirApi::Patch(Call& call) {
     auto prepared = PrepareVersion(*call.keys, *call.hasher, *reparsed, call.type, call.id, version,
                                    cur.version, now);
     if (!prepared.ok()) co_return FromStatus(prepared.status());
+    if (auto denied = CheckWritten(call, prepared->write, auth::Permission::kUpdate, now)) {
+      co_return *denied;
+    }
     std::string out = std::move(prepared->json);
     Status s = co_await Write(call, std::move(prepared->write));
     if (s.code() == Code::kConflict) {
@@ -881,6 +987,11 @@ asio::awaitable<Response> FhirApi::Delete(Call& call) {
       co_return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
     }
     const storage::VersionRecord& cur = **current;
+    {
+      auto reached = ReachesRecord(call, cur, auth::Permission::kDelete, clock_.NowMicros());
+      if (!reached.ok()) co_return FromStatus(reached.status());
+      if (!*reached) co_return NotReached();
+    }
     if (if_match->has_value() && **if_match != cur.version) {
       co_return CurrentVersionConflict(cur.version);
     }
@@ -1009,6 +1120,9 @@ Response FhirApi::Read(Call& call) {
   if (!current.ok()) return FromStatus(current.status());
   if (!current->has_value())
     return Outcome(404, "not-found", "no such resource", "HYGIE-NOT-FOUND");
+  auto reached = ReachesRecord(call, **current, auth::Permission::kRead, clock_.NowMicros());
+  if (!reached.ok()) return FromStatus(reached.status());
+  if (!*reached) return NotReached();
   return VersionResponse(**current, *call.keys, call.base);
 }
 
@@ -1022,6 +1136,9 @@ Response FhirApi::VRead(Call& call) {
   if (!rec->has_value()) {
     return Outcome(404, "not-found", "no such resource version", "HYGIE-NOT-FOUND");
   }
+  auto reached = ReachesRecord(call, **rec, auth::Permission::kRead, clock_.NowMicros());
+  if (!reached.ok()) return FromStatus(reached.status());
+  if (!*reached) return NotReached("no such resource version");
   return VersionResponse(**rec, *call.keys, call.base);
 }
 
@@ -1110,6 +1227,18 @@ Response FhirApi::History(Call& call) {
                      "history accepts only _count, _since and paging parameters", "HYGIE-PARAM");
     }
   }
+  // Instance history under patient/ or narrowed scopes: the resource must be reached (else the
+  // 404 of a missing id), and each version is shown only if it is reached itself.
+  bool filtered = false;
+  if (!call.id.empty() && !call.scopes.AllowsAll(call.type, auth::Permission::kRead)) {
+    filtered = true;
+    auto current = call.store->ReadCurrent(call.type, call.id);
+    if (!current.ok()) return FromStatus(current.status());
+    if (!current->has_value()) return NotReached();
+    auto reached = ReachesRecord(call, **current, auth::Permission::kRead, clock_.NowMicros());
+    if (!reached.ok()) return FromStatus(reached.status());
+    if (!*reached) return NotReached();
+  }
   auto count = call.store->HistoryCount(q);
   if (!count.ok()) return FromStatus(count.status());
   // One more than asked tells whether a next page exists.
@@ -1128,7 +1257,7 @@ Response FhirApi::History(Call& call) {
   if (q.since_us != 0) common += "&_since=" + FormatInstant(q.since_us);
 
   fhir::BundleWriter bundle("history", crypto::RandomId(), FormatInstant(clock_.NowMicros()));
-  bundle.SetTotal(*count);
+  if (!filtered) bundle.SetTotal(*count);
   std::string self = path + common;
   if (q.before_seq != 0) self += "&_cursor=" + std::to_string(q.before_seq);
   bundle.AddLink("self", self);
@@ -1137,6 +1266,11 @@ Response FhirApi::History(Call& call) {
   }
   for (const storage::HistoryEntry& e : *entries) {
     const storage::VersionRecord& r = e.record;
+    if (filtered) {
+      auto reached = ReachesRecord(call, r, auth::Permission::kRead, clock_.NowMicros());
+      if (!reached.ok()) return FromStatus(reached.status());
+      if (!*reached) continue;
+    }
     fhir::BundleWriter::Entry entry;
     entry.full_url = call.base + "/" + r.type + "/" + r.id;
     if (r.deleted) {

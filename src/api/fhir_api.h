@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,9 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "audit/journal.h"
+#include "auth/grants.h"
+#include "auth/oidc.h"
+#include "auth/rate_limit.h"
 #include "auth/token.h"
 #include "core/clock.h"
 #include "crypto/keyed_hash.h"
@@ -55,6 +59,15 @@ struct ApiOptions {
   size_t max_included = 1000;
   size_t max_everything = 10000;
   size_t max_bundle_entries = 1000;
+  // Failed authentications, limited per client address and per client (429 + Retry-After).
+  auth::RateLimitOptions auth_limit;
+  // The admin API (/admin/...) needs a client certificate verified by the listener's client CA
+  // (admin_mtls: one is configured), or a token whose amr shows multi-factor authentication
+  // ("mfa", or two factors of RFC 8176) or whose acr is one of admin_acr_values.
+  bool admin_mtls = false;
+  std::vector<std::string> admin_acr_values;
+  // The data directory (trusted issuers' file, for the admin API).
+  std::string data_dir;
 };
 
 class FhirApi {
@@ -66,6 +79,15 @@ class FhirApi {
                                                 const http::RequestContext& ctx);
   // The answer to a request refused by the HTTP parser (400, 413, 431).
   http::Response ParserError(int status, std::string_view reason) const;
+
+  // External OpenID Connect issuers trusted by tenants; null (the default): the built-in
+  // issuer only. Not owned; set before serving.
+  void SetOidcVerifier(const auth::OidcVerifier* oidc) { oidc_ = oidc; }
+  // Called after the admin API changed the trusted issuers (to reload the verifier).
+  void SetIssuersChanged(std::function<void()> changed) { issuers_changed_ = std::move(changed); }
+  // Access rights (roles, grants, break-glass); null: the token's role alone decides. Not
+  // owned; set before serving.
+  void SetGrantStore(auth::GrantStore* grants) { grants_ = grants; }
 
   // Marks the service ready (readyz answers 200) or not.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -88,6 +110,12 @@ class FhirApi {
   http::Response AuditEvents(Call& call);
   // GET /admin/audit/{tenant}/{checkpoint|key|proof/inclusion|proof/consistency}.
   http::Response AdminAudit(Call& call);
+  // /admin/{audit|access|issuers}/{tenant}/...: authentication, the second factor (mutual TLS
+  // or a multi-factor token), then the area's handler.
+  http::Response Admin(Call& call, const std::string& area);
+  // The access decision of the token's role and the tenant's grants for this call (403 when
+  // refused); marks staff access in the call's records.
+  std::optional<http::Response> Authorize(Call& call, auth::Intent intent);
   // Checks the bearer token and the tenant wall, fills call.claims and call.scopes; the
   // refusal otherwise.
   std::optional<http::Response> Authenticate(Call& call);
@@ -124,6 +152,12 @@ class FhirApi {
   crypto::Keyring& keyring_;
   storage::Store& store_;
   const auth::TokenVerifier& verifier_;
+  const auth::OidcVerifier* oidc_ = nullptr;
+  std::function<void()> issuers_changed_;
+  auth::GrantStore* grants_ = nullptr;
+  // Failed authentications per client address and per (unverified) client.
+  auth::FailureLimiter address_limiter_;
+  auth::FailureLimiter client_limiter_;
   audit::Journal& journal_;
   const Clock& clock_;
   std::string capability_json_;

@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <limits>
 
+#include "api/admin_access.h"
+#include "api/admin_auth.h"
+#include "api/admin_issuers.h"
 #include "api/fhir_internal.h"
 #include "audit/audit_event.h"
 #include "audit/checkpoint.h"
@@ -231,6 +234,7 @@ void FhirApi::AddRecord(Call& call, int status, std::string_view detail) {
   }
   r.status = status;
   r.detail = std::string(detail.substr(0, 200));
+  if (r.detail.empty()) r.detail = audit.grant;
   audit.pending.push_back(std::move(r));
 }
 
@@ -375,16 +379,95 @@ std::optional<uint64_t> UintParam(const FhirApi::Call& call, std::string_view na
 
 }  // namespace
 
+Response FhirApi::Admin(Call& call, const std::string& area) {
+  const std::string method(call.req.method_string());
+  if (area == "audit") {
+    call.interaction = "audit-" + (call.segments.empty() ? std::string("admin") : call.segments[0]);
+    if (call.interaction.size() > 32) call.interaction = "audit-admin";
+  } else if (area == "access") {
+    std::vector<std::string> rest{call.tenant};
+    rest.insert(rest.end(), call.segments.begin(), call.segments.end());
+    call.interaction = AccessAdminInteraction(method, rest);
+  } else {
+    call.interaction = call.req.method() == bhttp::verb::post      ? "issuer-add"
+                       : call.req.method() == bhttp::verb::delete_ ? "issuer-remove"
+                                                                   : "issuer-list";
+  }
+  if (auto refused = Authenticate(call)) return *refused;
+  std::string second = AdminSecondFactorRefusal(options_.admin_mtls, call.ctx, *call.claims,
+                                                options_.admin_acr_values);
+  if (!second.empty()) return Outcome(403, "security", second, "HYGIE-ADMIN-SECOND-FACTOR");
+  if (!keyring_.HasTenant(call.tenant)) {
+    return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
+  }
+  // The tenant's trail, through the journal's synchronous path (it does not wait on the I/O
+  // threads).
+  auto record_in_tenant_tree = [this](const std::string& tenant, audit::Record record) {
+    if (record.time_us == 0) record.time_us = clock_.NowMicros();
+    return journal_.AppendSync(tenant, {std::move(record)});
+  };
+  if (area == "audit") {
+    if (auto refused = Authorize(call, auth::Intent::kReadAudit)) return *refused;
+    return AdminAudit(call);
+  }
+  if (area == "access") {
+    if (grants_ == nullptr) {
+      return Outcome(404, "not-found", "access rights are not served here", "HYGIE-NO-ENDPOINT");
+    }
+    AdminCaller caller;
+    caller.subject = call.claims->subject;
+    caller.role = call.claims->role;
+    caller.professional_id = call.claims->professional_id;
+    caller.tenant = call.claims->tenant;
+    caller.client_id = call.claims->client_id;
+    caller.peer = call.ctx.peer_address;
+    AccessAdminHooks hooks;
+    hooks.record_in_tenant_tree = record_in_tenant_tree;
+    hooks.tenant_exists = [this](const std::string& t) { return keyring_.HasTenant(t); };
+    std::vector<std::string> rest{call.tenant};
+    rest.insert(rest.end(), call.segments.begin(), call.segments.end());
+    return HandleAccessAdmin(*grants_, method, rest, call.req.body(), caller,
+                             clock_.NowMicros() / 1000000, hooks);
+  }
+  IssuerAdminHooks hooks;
+  hooks.data_dir = options_.data_dir;
+  hooks.record_in_tenant_tree = record_in_tenant_tree;
+  hooks.reload = issuers_changed_;
+  audit::Record base = call.audit->base;
+  base.request_id = call.audit->base.request_id;
+  return HandleIssuerAdmin(method, call.tenant, call.segments, call.params, call.req.body(),
+                           call.claims->role, base, hooks);
+}
+
+std::optional<Response> FhirApi::Authorize(Call& call, auth::Intent intent) {
+  if (grants_ == nullptr) {
+    // Without a grant store the token's role alone decides: host staff never read data.
+    if (call.claims->role == "host-operator" && intent != auth::Intent::kAdministerHost) {
+      return Outcome(403, "forbidden", "host staff need a break-glass grant of this tenant",
+                     "HYGIE-ACCESS-NO-BREAK-GLASS");
+    }
+    return std::nullopt;
+  }
+  auth::Accessor who{call.claims->subject, call.claims->role, call.claims->professional_id};
+  auth::AccessDecision d = grants_->Decide(who, call.tenant, clock_.NowMicros() / 1000000, intent);
+  if (!d.allowed) return Outcome(403, "forbidden", d.reason, d.code);
+  if (d.staff) call.audit->base.staff = true;
+  if (!d.grant_id.empty()) {
+    call.audit->grant =
+        (d.break_glass ? (d.emergency ? "emergency break-glass grant " : "break-glass grant ")
+                       : "grant ") +
+        d.grant_id;
+  }
+  return std::nullopt;
+}
+
 Response FhirApi::AdminAudit(Call& call) {
   const auto& seg = call.segments;
   std::string what;
   for (const std::string& s : seg) what += (what.empty() ? "" : "/") + s;
-  call.interaction = "audit-" + (seg.empty() ? std::string("admin") : seg[0]);
-  if (call.interaction.size() > 32) call.interaction = "audit-admin";
   if (call.req.method() != bhttp::verb::get) {
     return Outcome(405, "not-supported", "method not allowed");
   }
-  if (auto refused = Authenticate(call)) return *refused;
   if (!call.scopes.AllowsNamed("AuditEvent", auth::Permission::kRead)) {
     return Outcome(403, "forbidden",
                    "the audit journal's proofs need a scope naming AuditEvent, e.g. "

@@ -1152,6 +1152,20 @@ Result<uint64_t> Journal::Prune(const std::string& tree, int64_t before_us) {
   return pruned_records;
 }
 
+namespace {
+
+// The system tree, or a tenant's: [a-z0-9-], 2 to 63 characters.
+bool IsSpoolTree(std::string_view tree) {
+  if (tree == kSystemTree) return true;
+  if (tree.size() < 2 || tree.size() > 63) return false;
+  for (char c : tree) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<size_t> Journal::IngestSpool() {
   std::string spool = options_.dir + "/_spool";
   DIR* d = ::opendir(spool.c_str());
@@ -1172,7 +1186,16 @@ Result<size_t> Journal::IngestSpool() {
       log::Error("audit journal: spooled record {} is malformed; left in place", path);
       continue;
     }
-    HYGIE_RETURN_IF_ERROR(AppendSync(std::string(kSystemTree), {std::move(record).value()}));
+    // <time>-<id>.json: the system tree; <time>-<tree>-<id>.json: that tree.
+    std::string tree(kSystemTree);
+    const size_t first = n.find('-');
+    const size_t last = n.rfind('-');
+    if (first != std::string::npos && last != first) tree = n.substr(first + 1, last - first - 1);
+    if (!IsSpoolTree(tree)) {
+      log::Error("audit journal: spooled record {} names no tree; left in place", path);
+      continue;
+    }
+    HYGIE_RETURN_IF_ERROR(AppendSync(tree, {std::move(record).value()}));
     if (::unlink(path.c_str()) != 0) return Errno("cannot remove", path);
     ++moved;
   }
@@ -1180,13 +1203,17 @@ Result<size_t> Journal::IngestSpool() {
   return moved;
 }
 
-Status SpoolRecord(const std::string& dir, const Record& record) {
+Status SpoolRecord(const std::string& dir, const Record& record, std::string_view tree) {
+  if (!IsSpoolTree(tree)) return InvalidArgument("not a journal tree: " + std::string(tree));
   std::string spool = dir + "/_spool";
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir);
   if (::mkdir(spool.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", spool);
   char name[64];
   std::snprintf(name, sizeof name, "%020lld-", static_cast<long long>(record.time_us));
-  std::string path = spool + "/" + name + crypto::RandomId() + ".json";
+  // <time>-<tree>-<id>.json (records of the system tree keep the older <time>-<id>.json).
+  std::string path = spool + "/" + name;
+  if (tree != kSystemTree) path += std::string(tree) + "-";
+  path += crypto::RandomId() + ".json";
   HYGIE_RETURN_IF_ERROR(WriteFileAtomic(path, EncodeRecord(record)));
   return SyncDir(spool);
 }

@@ -148,6 +148,7 @@ class Journal final : public RecordSource {
 };
 
 // Writes a record into DIR/_spool (durably) for the owner of the journal to ingest.
-Status SpoolRecord(const std::string& dir, const Record& record);
+Status SpoolRecord(const std::string& dir, const Record& record,
+                   std::string_view tree = kSystemTree);
 
 }  // namespace hygie::audit

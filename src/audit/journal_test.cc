@@ -517,3 +517,34 @@ TEST_F(JournalTest, VerifyNamesTheFirstBadRecord) {
 
 }  // namespace
 }  // namespace hygie::audit
+
+namespace hygie::audit {
+namespace {
+
+TEST_F(JournalTest, SpooledRecordsReachTheirTree) {
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  const std::string dir = dir_.path() + "/audit";
+  ASSERT_TRUE(SpoolRecord(dir, MakeRecord(clock_.NowMicros(), 1)).ok());
+  ASSERT_TRUE(SpoolRecord(dir, MakeRecord(clock_.NowMicros() + 1, 2), "acme").ok());
+  ASSERT_TRUE(SpoolRecord(dir, MakeRecord(clock_.NowMicros() + 2, 3), "two-part").ok());
+  EXPECT_FALSE(SpoolRecord(dir, MakeRecord(clock_.NowMicros(), 4), "../etc").ok());
+  EXPECT_FALSE(SpoolRecord(dir, MakeRecord(clock_.NowMicros(), 4), "A").ok());
+  auto moved = j->IngestSpool();
+  ASSERT_TRUE(moved.ok()) << moved.status().message();
+  EXPECT_EQ(*moved, 3u);
+  EXPECT_EQ(j->Size(std::string(kSystemTree)), 1u);
+  EXPECT_EQ(j->Size("acme"), 1u);
+  EXPECT_EQ(j->Size("two-part"), 1u);
+  std::vector<std::string> out;
+  uint64_t next = 0;
+  ASSERT_TRUE(j->Read("two-part", 0, 1, &out, &next).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(out[0].find("\"p3\""), std::string::npos) << out[0];
+  auto again = j->IngestSpool();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0u) << "ingested records leave the spool";
+}
+
+}  // namespace
+}  // namespace hygie::audit

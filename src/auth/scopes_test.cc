@@ -75,33 +75,37 @@ TEST(ParseScopeTest, NonResourceScopesAreIgnored) {
 
 TEST(ParseScopeTest, MalformedResourceScopesAreErrors) {
   for (std::string_view text : {
-           "user/Patient.rc",      // wrong order
-           "user/Patient.sr",      // wrong order
-           "user/Patient.rr",      // repeat
-           "user/Patient.crudss",  // repeat
-           "user/Patient.",        // empty permissions
-           "user/Patient.x",       // unknown letter
-           "user/Patient.rsx",     // unknown letter
-           "user/Patient.READ",    // case-sensitive
-           "user/Patient.Read",    //
-           "user/Patient.reads",   //
-           "user/Patient.rs.x",    // trailing garbage
-           "user/Patient.**",      //
-           "user/Patient",         // no permissions
-           "user/",                //
-           "user/.rs",             // empty type
-           "user/patient.rs",      // type must start uppercase
-           "user/Pat1ent.rs",      // letters only
-           "user/Pat_ient.rs",     //
-           "user/**.rs",           //
-           "user/*Patient.rs",     //
-           "user//Patient.rs",     //
-           "user/Patient.rs?",     // empty query
-           "admin/Patient.rs",     // unknown context
-           "User/Patient.rs",      // contexts are case-sensitive
-           "/Patient.rs",          // empty context
-           "launch/other",         // unknown launch context
-           "user/Patient.r\x7fs",  // not an RFC 6749 scope character
+           "user/Patient.rc",              // wrong order
+           "user/Patient.sr",              // wrong order
+           "user/Patient.rr",              // repeat
+           "user/Patient.crudss",          // repeat
+           "user/Patient.",                // empty permissions
+           "user/Patient.x",               // unknown letter
+           "user/Patient.rsx",             // unknown letter
+           "user/Patient.READ",            // case-sensitive
+           "user/Patient.Read",            //
+           "user/Patient.reads",           //
+           "user/Patient.rs.x",            // trailing garbage
+           "user/Patient.**",              //
+           "user/Patient",                 // no permissions
+           "user/",                        //
+           "user/.rs",                     // empty type
+           "user/patient.rs",              // type must start uppercase
+           "user/Pat1ent.rs",              // letters only
+           "user/Pat_ient.rs",             //
+           "user/**.rs",                   //
+           "user/*Patient.rs",             //
+           "user//Patient.rs",             //
+           "user/Patient.rs?",             // empty query
+           "user/Patient.rs?name",         // no value
+           "user/Patient.rs?=x",           // no name
+           "user/Patient.rs?name=x&",      // empty pair
+           "user/Patient.rs?name=x&&a=b",  //
+           "admin/Patient.rs",             // unknown context
+           "User/Patient.rs",              // contexts are case-sensitive
+           "/Patient.rs",                  // empty context
+           "launch/other",                 // unknown launch context
+           "user/Patient.r\x7fs",          // not an RFC 6749 scope character
            "user/Pa\xc3\xa9tient.rs",
            "user/Patient.rs?a=\"b\"",
        }) {
@@ -166,17 +170,18 @@ TEST(ScopeSetTest, Allows) {
       {"user/Patient.write", "Patient", Permission::kDelete, true},
       {"system/*.c", "Encounter", Permission::kCreate, true},
       {"system/*.c", "Encounter", Permission::kRead, false},
-      // patient/ scopes reach one patient's compartment; until the compartment is enforced
-      // they grant nothing (fail closed).
+      // patient/ scopes in a token without a patient claim grant nothing (fail closed).
       {"patient/*.*", "Observation", Permission::kDelete, false},
       {"patient/Patient.rs", "Patient", Permission::kRead, false},
       {"patient/Patient.rs user/Patient.r", "Patient", Permission::kRead, true},
       {"user/Patient.r user/Observation.s", "Patient", Permission::kSearch, false},
       {"user/Patient.r user/Observation.s", "Observation", Permission::kSearch, true},
       {"user/Patient.r user/Patient.u", "Patient", Permission::kUpdate, true},
-      // Scopes with a query narrow access; not implemented yet, so they grant nothing.
-      {"user/Observation.rs?category=laboratory", "Observation", Permission::kRead, false},
-      {"user/*.cruds?_security=R", "Observation", Permission::kRead, false},
+      // Scopes with a query grant the interaction on part of the type (see ReachOf).
+      {"user/Observation.rs?category=laboratory", "Observation", Permission::kRead, true},
+      {"user/Observation.rs?category=laboratory", "Observation", Permission::kUpdate, false},
+      {"user/Observation.rs?category=laboratory", "Condition", Permission::kRead, false},
+      {"user/*.cruds?_security=R", "Observation", Permission::kRead, true},
       {"user/Observation.rs?category=laboratory user/Observation.s", "Observation",
        Permission::kSearch, true},
       {"openid fhirUser launch/patient", "Patient", Permission::kRead, false},
@@ -187,6 +192,84 @@ TEST(ScopeSetTest, Allows) {
     ASSERT_TRUE(set.ok()) << set.status().ToString();
     EXPECT_EQ(set->Allows(c.type, c.permission), c.allowed);
   }
+}
+
+TEST(ScopeSetTest, AllowsAllOnlyWithAnUnrestrictedScope) {
+  Result<ScopeSet> set = ScopeSet::Parse(
+      "user/Observation.rs?category=laboratory patient/Condition.rs user/Patient.r", "p-1");
+  ASSERT_TRUE(set.ok());
+  EXPECT_FALSE(set->AllowsAll("Observation", Permission::kRead));
+  EXPECT_FALSE(set->AllowsAll("Condition", Permission::kRead));
+  EXPECT_TRUE(set->AllowsAll("Patient", Permission::kRead));
+  EXPECT_FALSE(set->AllowsAll("Patient", Permission::kSearch));
+}
+
+TEST(ScopeSetTest, PatientScopesNeedAPatientClaim) {
+  Result<ScopeSet> without = ScopeSet::Parse("patient/Observation.rs");
+  ASSERT_TRUE(without.ok());
+  EXPECT_TRUE(without->patient().empty());
+  EXPECT_FALSE(without->ReachOf("Observation", Permission::kRead).any());
+
+  Result<ScopeSet> with = ScopeSet::Parse("patient/Observation.rs", "p-1");
+  ASSERT_TRUE(with.ok());
+  EXPECT_EQ(with->patient(), "p-1");
+  Reach reach = with->ReachOf("Observation", Permission::kRead);
+  EXPECT_TRUE(reach.any());
+  EXPECT_FALSE(reach.all);
+  ASSERT_EQ(reach.restrictions.size(), 1u);
+  EXPECT_TRUE(reach.restrictions[0].compartment);
+  EXPECT_EQ(reach.restrictions[0].query, "");
+  EXPECT_FALSE(with->ReachOf("Observation", Permission::kCreate).any());
+  EXPECT_FALSE(with->ReachOf("Condition", Permission::kRead).any());
+}
+
+TEST(ScopeSetTest, ReachIsTheUnionOfTheGrantingScopes) {
+  // An unrestricted scope for the interaction wins over every restricted one.
+  Result<ScopeSet> set = ScopeSet::Parse(
+      "patient/Observation.cruds user/Observation.rs?category=laboratory user/Observation.r",
+      "p-1");
+  ASSERT_TRUE(set.ok());
+  EXPECT_TRUE(set->ReachOf("Observation", Permission::kRead).all);
+  EXPECT_TRUE(set->ReachOf("Observation", Permission::kRead).restrictions.empty());
+
+  // Search: the compartment or the laboratory Observations.
+  Reach search = set->ReachOf("Observation", Permission::kSearch);
+  EXPECT_FALSE(search.all);
+  ASSERT_EQ(search.restrictions.size(), 2u);
+  EXPECT_TRUE(search.restrictions[0].compartment);
+  EXPECT_EQ(search.restrictions[0].query, "");
+  EXPECT_FALSE(search.restrictions[1].compartment);
+  EXPECT_EQ(search.restrictions[1].query, "category=laboratory");
+
+  // Writes: only the compartment.
+  Reach update = set->ReachOf("Observation", Permission::kUpdate);
+  EXPECT_FALSE(update.all);
+  ASSERT_EQ(update.restrictions.size(), 1u);
+  EXPECT_TRUE(update.restrictions[0].compartment);
+}
+
+TEST(ScopeSetTest, PatientScopeWithAQueryNarrowsTheCompartment) {
+  Result<ScopeSet> set =
+      ScopeSet::Parse("patient/Observation.rs?category=laboratory patient/*.rs", "p-1");
+  ASSERT_TRUE(set.ok());
+  Reach obs = set->ReachOf("Observation", Permission::kRead);
+  ASSERT_EQ(obs.restrictions.size(), 2u);
+  EXPECT_TRUE(obs.restrictions[0].compartment);
+  EXPECT_EQ(obs.restrictions[0].query, "category=laboratory");
+  EXPECT_TRUE(obs.restrictions[1].compartment);
+  EXPECT_EQ(obs.restrictions[1].query, "");
+  // The same restriction granted twice appears once.
+  Result<ScopeSet> twice = ScopeSet::Parse("patient/Condition.rs patient/*.r", "p-1");
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->ReachOf("Condition", Permission::kRead).restrictions.size(), 1u);
+}
+
+TEST(ScopeSetTest, AllowsNamedIgnoresRestrictedScopes) {
+  Result<ScopeSet> set =
+      ScopeSet::Parse("patient/AuditEvent.rs user/AuditEvent.s?type=rest user/AuditEvent.r", "p-1");
+  ASSERT_TRUE(set.ok());
+  EXPECT_TRUE(set->AllowsNamed("AuditEvent", Permission::kRead));
+  EXPECT_FALSE(set->AllowsNamed("AuditEvent", Permission::kSearch));
 }
 
 TEST(ScopeSetTest, DefaultSetAllowsNothing) {

@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -18,6 +20,8 @@
 #include "audit/proof_json.h"
 #include "audit/syslog_export.h"
 #include "audit/verify.h"
+#include "auth/grants.h"
+#include "auth/oidc.h"
 #include "auth/scopes.h"
 #include "auth/token.h"
 #include "cli/installation.h"
@@ -25,8 +29,10 @@
 #include "core/log.h"
 #include "crypto/primitives.h"
 #include "fhir/resource.h"
+#include "http/client.h"
 #include "http/server.h"
 #include "storage/store.h"
+#include "tenancy/issuers.h"
 #include "tenancy/retention.h"
 #include "tenancy/tenant.h"
 
@@ -217,6 +223,8 @@ int RunTokenIssue(const Options& o) {
   claims.role = o.role;
   claims.professional_id = o.professional_id;
   claims.purpose_of_use = o.purpose;
+  claims.acr = o.acr;
+  claims.amr = o.amr;
   auto token = issuer.Issue(claims, ttl);
   if (!token.ok()) return Fail(token.status());
   std::cout << *token << "\n";
@@ -270,6 +278,39 @@ int RunServe(const Options& o) {
     exporter = std::move(e).value();
     exporter->Start();
   }
+  // External OpenID Connect issuers trusted by tenants (hygie issuer add), reloaded when their
+  // file changes.
+  auth::OidcVerifier oidc(
+      {}, [](const std::string& url) { return http::HttpGet(url); }, SystemClock::Get());
+  const std::string issuers_path = tenancy::TrustedIssuersPath(o.data_dir);
+  auto issuers_stamp = [&issuers_path] {
+    struct stat st {};
+    if (::stat(issuers_path.c_str(), &st) != 0) return std::pair<int64_t, int64_t>{0, 0};
+    return std::pair<int64_t, int64_t>{st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                                       static_cast<int64_t>(st.st_ino)};
+  };
+  auto loaded_issuers = issuers_stamp();
+  {
+    auto issuers = tenancy::LoadTrustedIssuers(o.data_dir);
+    if (!issuers.ok()) return Fail(issuers.status());
+    Status set = oidc.SetIssuers(*issuers);
+    if (!set.ok()) return Fail(set);
+    if (!issuers->empty()) log::Info("{} trusted OpenID Connect issuer(s)", issuers->size());
+  }
+  std::mutex issuers_mu;
+  auto reload_issuers = [&](bool force) {
+    std::lock_guard lock(issuers_mu);
+    auto stamp = issuers_stamp();
+    if (stamp == loaded_issuers && !force) return;
+    auto issuers = tenancy::LoadTrustedIssuers(o.data_dir);
+    Status set = issuers.ok() ? oidc.SetIssuers(*issuers) : issuers.status();
+    if (!set.ok()) {
+      log::Error("trusted issuers not reloaded: {}", set.message());
+    } else {
+      log::Info("trusted issuers reloaded: {}", issuers->size());
+    }
+    loaded_issuers = stamp;
+  };
   // Housekeeping: spooled CLI records every second, retention every hour.
   std::mutex house_mu;
   std::condition_variable house_cv;
@@ -295,6 +336,7 @@ int RunServe(const Options& o) {
         }
       }
       if (exporter) exporter->Notify();
+      reload_issuers(false);
       lock.lock();
       house_cv.wait_for(lock, std::chrono::seconds(1));
     }
@@ -315,8 +357,10 @@ int RunServe(const Options& o) {
   so.max_body_bytes = o.max_body_bytes;
   so.tls_cert_file = o.tls_cert;
   so.tls_key_file = o.tls_key;
+  so.tls_client_ca_file = o.tls_client_ca;
   bool loopback = http::IsLoopbackAddress(addr);
-  if (!loopback && so.tls_cert_file.empty()) {
+  // Client certificates need TLS, on loopback too.
+  if ((!loopback || !so.tls_client_ca_file.empty()) && so.tls_cert_file.empty()) {
     so.tls_cert_file = inst->tls_cert();
     so.tls_key_file = inst->tls_key();
   }
@@ -335,7 +379,24 @@ int RunServe(const Options& o) {
   while (!ao.public_base_url.empty() && ao.public_base_url.back() == '/') {
     ao.public_base_url.pop_back();
   }
+  ao.auth_limit.per_second = o.auth_failures_per_minute / 60.0;
+  ao.auth_limit.burst = o.auth_failure_burst;
+  ao.admin_acr_values = o.admin_acr;
+  ao.admin_mtls = !so.tls_client_ca_file.empty();
+  ao.data_dir = o.data_dir;
+  // Access rights: roles, grants and break-glass (DATA/grants/).
+  auth::GrantStore::Options go;
+  go.on_emergency = [](const auth::Grant& g) {
+    // The tenant's audit trail already holds the act (recorded before the grant was made).
+    log::Warn("emergency break-glass: {} may read tenant {} until {} (grant {})", g.subject,
+              g.tenant, FormatInstant(g.end * 1000000), g.id);
+  };
+  auto grants = auth::GrantStore::Open(o.data_dir, go);
+  if (!grants.ok()) return Fail(grants.status());
   api::FhirApi api(ao, *inst->keyring, **store, verifier, **journal, SystemClock::Get());
+  api.SetOidcVerifier(&oidc);
+  api.SetGrantStore(grants->get());
+  api.SetIssuersChanged([&] { reload_issuers(true); });
 
   {
     http::Server server(

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hygie::cli {
 
@@ -15,6 +16,13 @@ struct Options {
   int threads = 2;
   std::string tls_cert;
   std::string tls_key;
+  std::string tls_client_ca;  // mutual TLS: CA of client certificates (admin API)
+  // Failed authentications, per client address and per client: failures forgiven per minute,
+  // and how many in a row before 429.
+  double auth_failures_per_minute = 60;
+  int auth_failure_burst = 20;
+  // acr values that show a multi-factor sign-in (admin API tokens).
+  std::vector<std::string> admin_acr;
   uint64_t max_body_bytes = 16u << 20;
   size_t max_json_depth = 64;
   std::string public_url;
@@ -28,6 +36,8 @@ struct Options {
   std::string role;
   std::string professional_id;
   std::string purpose;
+  std::string acr;
+  std::vector<std::string> amr;
   // Audit journal.
   std::string audit_dir;  // empty: DATA/audit
   std::string syslog;     // tcp://host:port or tls://host:port

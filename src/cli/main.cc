@@ -9,7 +9,9 @@
 #include <iostream>
 #include <string>
 
+#include "cli/access_commands.h"
 #include "cli/commands.h"
+#include "cli/issuer_commands.h"
 #include "core/log.h"
 
 int main(int argc, char** argv) {
@@ -46,6 +48,21 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", o.threads, "I/O threads")->capture_default_str();
   serve->add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM)");
   serve->add_option("--tls-key", o.tls_key, "TLS private key (PEM)");
+  serve->add_option("--tls-client-ca", o.tls_client_ca,
+                    "CA certificates (PEM) of the client certificates that open the admin API");
+  serve
+      ->add_option("--auth-failures-per-minute", o.auth_failures_per_minute,
+                   "Failed authentications forgiven per minute, per address and per client")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1e6));
+  serve
+      ->add_option("--auth-failure-burst", o.auth_failure_burst,
+                   "Failed authentications in a row before answers become 429")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  serve->add_option("--admin-acr", o.admin_acr,
+                    "acr value that shows a multi-factor sign-in, for admin API tokens "
+                    "(repeatable; amr \"mfa\" or two factors are always accepted)");
   serve->add_option("--max-body", o.max_body_bytes, "Largest request body, bytes")
       ->capture_default_str();
   serve->add_option("--max-depth", o.max_json_depth, "Deepest JSON nesting accepted")
@@ -84,6 +101,17 @@ int main(int argc, char** argv) {
                    "host-operator); a host operator's accesses are marked as staff access")
       ->check(
           CLI::IsMember({"practitioner", "service", "auditor", "tenant-admin", "host-operator"}));
+  token_issue->add_option("--acr", o.acr, "Authentication context class (acr claim)");
+  token_issue
+      ->add_option("--amr", o.amr,
+                   "Authentication methods (amr claim, RFC 8176: pwd, otp, hwk, mfa...), "
+                   "repeatable")
+      ->check([](const std::string& v) {
+        return !v.empty() && v.size() <= 16 &&
+                       v.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string::npos
+                   ? std::string()
+                   : std::string("lower-case letters, at most 16");
+      });
   token_issue
       ->add_option("--professional-id", o.professional_id,
                    "Professional id claim (e.g. RPPS), recorded in the audit trail")
@@ -162,6 +190,9 @@ int main(int argc, char** argv) {
   tree_option(audit_retention);
   audit_retention->add_option("--days", o.retention_days, "New retention, in days");
   add_passphrase(audit_retention);
+
+  hygie::cli::AddIssuerCommands(app);
+  hygie::cli::AddAccessCommands(app);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,8 @@
 #include "http/server.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -133,6 +135,19 @@ asio::awaitable<void> TlsSession(tcp::socket socket, asio::ssl::context& tls, Sh
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
   auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
   if (hec) co_return;
+  if (X509* cert = SSL_get1_peer_certificate(stream.native_handle())) {
+    if (SSL_get_verify_result(stream.native_handle()) == X509_V_OK) {
+      ctx.client_cert_verified = true;
+      if (BIO* bio = BIO_new(BIO_s_mem())) {
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+        char* data = nullptr;
+        long len = BIO_get_mem_data(bio, &data);
+        if (len > 0) ctx.client_cert_subject.assign(data, static_cast<size_t>(len));
+        BIO_free(bio);
+      }
+    }
+    X509_free(cert);
+  }
   co_await ServeConnection(stream, beast::get_lowest_layer(stream), shared, ctx);
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
   co_await stream.async_shutdown(kTuple);
@@ -171,6 +186,20 @@ Status Server::Start() {
     if (ec) return FailedPrecondition("cannot load TLS certificate " + options_.tls_cert_file);
     tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
     if (ec) return FailedPrecondition("cannot load TLS key " + options_.tls_key_file);
+    if (!options_.tls_client_ca_file.empty()) {
+      // Only this CA vouches for clients (not the system's store), and only for client auth.
+      if (SSL_CTX_load_verify_locations(tls_->native_handle(), options_.tls_client_ca_file.c_str(),
+                                        nullptr) != 1) {
+        return FailedPrecondition("cannot load client CA " + options_.tls_client_ca_file);
+      }
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options_.tls_client_ca_file.c_str());
+      if (names == nullptr) {
+        return FailedPrecondition("no CA certificate in " + options_.tls_client_ca_file);
+      }
+      SSL_CTX_set_client_CA_list(tls_->native_handle(), names);
+      SSL_CTX_set_verify(tls_->native_handle(), SSL_VERIFY_PEER, nullptr);
+      SSL_CTX_set_purpose(tls_->native_handle(), X509_PURPOSE_SSL_CLIENT);
+    }
   } else if (!addr.is_loopback()) {
     return FailedPrecondition("listening on a non-loopback address requires TLS");
   }

@@ -35,6 +35,10 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 struct RequestContext {
   std::string peer_address;  // IP of the client
   bool tls = false;
+  // The client presented a certificate that chains to ServerOptions::tls_client_ca_file (the
+  // handshake fails on a certificate that does not), and its subject (RFC 2253).
+  bool client_cert_verified = false;
+  std::string client_cert_subject;
 };
 
 using Handler =
@@ -53,6 +57,10 @@ struct ServerOptions {
   // TLS: both set means TLS 1.2/1.3 only on this listener.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Mutual TLS: when set, clients may present a certificate, which must chain to a CA of this
+  // PEM file (a presented certificate that does not fails the handshake; presenting none is
+  // allowed, and RequestContext::client_cert_verified stays false).
+  std::string tls_client_ca_file;
 };
 
 bool IsLoopbackAddress(const std::string& address);

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -145,9 +146,11 @@ void Installation::CreateTenant(const std::string& name) {
 }
 
 std::string Installation::Token(const std::string& tenant, const std::string& scope,
-                                const std::string& ttl) {
-  CommandResult r = RunHygie(
-      {"token", "issue", "--data", data_, "--tenant", tenant, "--scope", scope, "--ttl", ttl});
+                                const std::string& ttl, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"token", "issue",   "--data", data_,   "--tenant",
+                                   tenant,  "--scope", scope,    "--ttl", ttl};
+  args.insert(args.end(), extra.begin(), extra.end());
+  CommandResult r = RunHygie(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::string t = r.out;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
@@ -176,6 +179,11 @@ void ServerProcess::Start(const std::string& data_dir, const ServeOptions& optio
   std::vector<std::string> args = {"serve",        "--data",      data_dir, "--listen",
                                    options.listen, "--port-file", port_file};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  // Tests refuse many tokens on purpose: the failed-authentication limit stays out of their
+  // way unless a test sets it.
+  if (std::find(args.begin(), args.end(), "--auth-failure-burst") == args.end()) {
+    args.insert(args.end(), {"--auth-failure-burst", "1000000"});
+  }
   pid_ = Spawn(args, options.env, run_dir_.path() + "/server.out", log_path_);
   if (pid_ < 0) {
     ADD_FAILURE() << "cannot start hygie serve";

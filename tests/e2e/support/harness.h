@@ -41,8 +41,9 @@ class Installation {
   Installation();  // runs hygie init in a TempDir
   const std::string& data() const { return data_; }
   void CreateTenant(const std::string& name);
+  // `extra`: more `hygie token issue` options, e.g. {"--role", "auditor"}.
   std::string Token(const std::string& tenant, const std::string& scope = "user/*.cruds",
-                    const std::string& ttl = "1h");
+                    const std::string& ttl = "1h", const std::vector<std::string>& extra = {});
 
  private:
   TempDir dir_;
