@@ -12,7 +12,9 @@
 // update / delete / patch, history (instance, type, system), search (GET and POST _search, type
 // and system level, Patient compartment), batch and transaction bundles, $validate and
 // Patient/$everything, metadata. The FHIR handlers live in fhir_api.cc (routing, reads, writes),
-// fhir_search.cc (search, includes, compartments, $everything) and fhir_bundle.cc (batch,
+// fhir_search.cc (search, includes, compartments, $everything), fhir_access.cc (what SMART
+// scopes reach: patient compartments, narrowing queries), fhir_audit.cc (the audit trail and
+// the admin API) and fhir_bundle.cc (batch,
 // transaction).
 //
 // Thread-safety: Handle() is called concurrently from the server's io threads.
