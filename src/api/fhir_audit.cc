@@ -397,8 +397,12 @@ Response FhirApi::Admin(Call& call, const std::string& area) {
   std::string second = AdminSecondFactorRefusal(options_.admin_mtls, call.ctx, *call.claims,
                                                 options_.admin_acr_values);
   if (!second.empty()) return Outcome(403, "security", second, "HYGIE-ADMIN-SECOND-FACTOR");
-  if (!keyring_.HasTenant(call.tenant)) {
-    return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
+  // (KeysFor also notices a tenant created a moment ago by the command line.)
+  if (auto keys = KeysFor(call.tenant); !keys.ok()) {
+    if (keys.status().code() == Code::kNotFound) {
+      return Outcome(404, "not-found", "unknown tenant", "HYGIE-TENANT-UNKNOWN");
+    }
+    return FromStatus(keys.status());
   }
   // The tenant's trail, through the journal's synchronous path (it does not wait on the I/O
   // threads).

@@ -552,5 +552,40 @@ TEST_F(OidcTest, PatientClaimLimitsTheToken) {
   EXPECT_EQ(write.status, 403) << "patient/*.rs created a Patient: " << write.body;
 }
 
+TEST_F(OidcTest, AdminApiMakesATenantTrustAnIssuerAtOnce) {
+  inst_->CreateTenant("gamma");
+  const std::string token = provider_->ClientCredentials("ES256");
+  auto create = [&] { return client_->Fhir("POST", "/fhir/gamma/Patient", token, kPatient); };
+  Expect401(create(), "before gamma trusts the issuer");
+  const std::string body = R"({"issuer":")" + provider_->issuer() + R"(","audience":")" +
+                           kAudience + R"(","roles_claim":"roles"})";
+  const std::string admin = inst_->Token("gamma", "user/*.rs", "1h", {"--role", "tenant-admin"});
+  const std::string admin_mfa =
+      inst_->Token("gamma", "user/*.rs", "1h", {"--role", "tenant-admin", "--amr", "mfa"});
+  const std::string practitioner_mfa =
+      inst_->Token("gamma", "user/*.rs", "1h", {"--role", "practitioner", "--amr", "mfa"});
+  HttpResponse no_mfa = client_->Fhir("POST", "/admin/issuers/gamma", admin, body);
+  EXPECT_EQ(no_mfa.status, 403) << no_mfa.body;
+  EXPECT_NE(no_mfa.body.find("HYGIE-ADMIN-SECOND-FACTOR"), std::string::npos) << no_mfa.body;
+  EXPECT_EQ(client_->Fhir("POST", "/admin/issuers/gamma", practitioner_mfa, body).status, 403);
+  EXPECT_EQ(client_->Fhir("POST", "/admin/issuers/gamma", admin_token_, body).status, 403)
+      << "acme's token for gamma's admin API";
+  Expect401(create(), "after refused admin calls");
+
+  HttpResponse added = client_->Fhir("POST", "/admin/issuers/gamma", admin_mfa, body);
+  ASSERT_EQ(added.status, 201) << added.body;
+  HttpResponse made = create();
+  EXPECT_EQ(made.status, 201) << "the verifier trusts the issuer as soon as it is added\n"
+                              << made.body;
+  HttpResponse listed = client_->Fhir("GET", "/admin/issuers/gamma", admin_mfa);
+  EXPECT_EQ(listed.status, 200);
+  EXPECT_NE(listed.body.find(provider_->issuer()), std::string::npos) << listed.body;
+
+  HttpResponse removed =
+      client_->Fhir("DELETE", "/admin/issuers/gamma?issuer=" + provider_->issuer(), admin_mfa);
+  EXPECT_EQ(removed.status, 200) << removed.body;
+  Expect401(create(), "after gamma stopped trusting the issuer");
+}
+
 }  // namespace
 }  // namespace hygie::e2e
