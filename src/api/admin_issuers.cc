@@ -51,54 +51,6 @@ std::string ListJson(const std::vector<tenancy::TrustedIssuer>& issuers) {
   return std::string(sb.GetString(), sb.GetSize()) + "\n";
 }
 
-// The POST body as a TrustedIssuer; kInvalidArgument with a reason.
-Result<tenancy::TrustedIssuer> ParseBody(std::string_view body, const std::string& tenant) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(body.data(),
-                                                                                       body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    return InvalidArgument("the body must be a JSON object");
-  }
-  tenancy::TrustedIssuer t;
-  t.tenant = tenant;
-  struct Field {
-    const char* name;
-    std::string* out;
-  };
-  const Field fields[] = {{"issuer", &t.issuer},
-                          {"audience", &t.audience},
-                          {"scope_claim", &t.scope_claim},
-                          {"roles_claim", &t.roles_claim},
-                          {"default_role", &t.default_role},
-                          {"patient_claim", &t.patient_claim},
-                          {"professional_id_claim", &t.professional_id_claim}};
-  for (const auto& m : doc.GetObject()) {
-    const std::string name(m.name.GetString(), m.name.GetStringLength());
-    bool known = false;
-    for (const Field& f : fields) {
-      if (name != f.name) continue;
-      if (!m.value.IsString()) return InvalidArgument("\"" + name + "\" must be a string");
-      f.out->assign(m.value.GetString(), m.value.GetStringLength());
-      known = true;
-    }
-    if (name == "role_map") {
-      if (!m.value.IsObject()) return InvalidArgument("\"role_map\" must be an object");
-      for (const auto& r : m.value.GetObject()) {
-        if (!r.value.IsString()) return InvalidArgument("\"role_map\" values must be strings");
-        t.role_map.emplace(std::string(r.name.GetString(), r.name.GetStringLength()),
-                           std::string(r.value.GetString(), r.value.GetStringLength()));
-      }
-      known = true;
-    }
-    if (!known) return InvalidArgument("unknown member \"" + name.substr(0, 64) + "\"");
-  }
-  if (t.issuer.empty() || t.audience.empty()) {
-    return InvalidArgument("\"issuer\" and \"audience\" are required");
-  }
-  HYGIE_RETURN_IF_ERROR(tenancy::ValidateTrustedIssuer(t));
-  return t;
-}
-
 }  // namespace
 
 http::Response HandleIssuerAdmin(std::string_view method, const std::string& tenant,
@@ -127,7 +79,7 @@ http::Response HandleIssuerAdmin(std::string_view method, const std::string& ten
   record.tenant = tenant;
   tenancy::TrustedIssuer issuer;
   if (post) {
-    auto parsed = ParseBody(body, tenant);
+    auto parsed = tenancy::TrustedIssuerFromJson(body, tenant);
     if (!parsed.ok()) {
       return Outcome(400, "invalid", parsed.status().message(), "HYGIE-ISSUER-INVALID");
     }

@@ -163,7 +163,10 @@ std::optional<std::string> UnverifiedClient(std::string_view token) {
 }
 
 OidcVerifier::OidcVerifier(Options options, Fetcher fetcher, const Clock& clock)
-    : options_(std::move(options)), fetcher_(std::move(fetcher)), clock_(clock) {
+    : options_(std::move(options)),
+      fetcher_(std::move(fetcher)),
+      clock_(clock),
+      cache_(options_.cache_capacity, clock) {
   options_.clock_skew_seconds =
       std::clamp<int64_t>(options_.clock_skew_seconds, 0, kMaxClockSkewSeconds);
   options_.refetch_interval_seconds = std::max<int64_t>(options_.refetch_interval_seconds, 1);
@@ -194,9 +197,7 @@ Status OidcVerifier::SetIssuers(std::vector<TrustedIssuer> issuers) {
       it = used ? std::next(it) : states_.erase(it);
     }
   }
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  cache_.clear();
-  cache_lru_.clear();
+  cache_.Clear();
   return Status::Ok();
 }
 
@@ -215,44 +216,16 @@ bool OidcVerifier::TrustsAnyIssuer(std::string_view tenant) const {
 Result<std::shared_ptr<const Claims>> OidcVerifier::Verify(std::string_view token,
                                                            std::string_view tenant) const {
   if (token.size() > options_.max_token_bytes) return Refuse("token too large");
-  if (options_.cache_capacity == 0) return VerifyUncached(token, tenant);
+  if (!cache_.enabled()) return VerifyUncached(token, tenant);
 
   // The tenant is part of the key: a token verified for one tenant says nothing for another.
   std::string keyed(tenant);
   keyed.push_back('\0');
   keyed.append(token);
   const std::string key = HexEncode(crypto::Sha256(AsBytes(keyed)));
-  {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    const auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      std::shared_ptr<const Claims> claims = it->second.first;
-      Status times = CheckTimes(*claims, clock_.NowSeconds(), options_.clock_skew_seconds);
-      if (!times.ok()) {
-        cache_lru_.erase(it->second.second);
-        cache_.erase(it);
-        return times;
-      }
-      cache_lru_.splice(cache_lru_.begin(), cache_lru_, it->second.second);
-      return claims;
-    }
-  }
-
+  if (auto hit = cache_.Find(key, options_.clock_skew_seconds)) return *hit;
   HYGIE_ASSIGN_OR_RETURN(std::shared_ptr<const Claims> claims, VerifyUncached(token, tenant));
-
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  const auto it = cache_.find(key);
-  if (it != cache_.end()) {
-    cache_lru_.splice(cache_lru_.begin(), cache_lru_, it->second.second);
-    return it->second.first;
-  }
-  while (!cache_lru_.empty() && cache_.size() >= options_.cache_capacity) {
-    cache_.erase(cache_lru_.back());
-    cache_lru_.pop_back();
-  }
-  cache_lru_.push_front(key);
-  cache_.emplace(key, std::make_pair(claims, cache_lru_.begin()));
-  return claims;
+  return cache_.Insert(key, std::move(claims));
 }
 
 std::shared_ptr<OidcVerifier::IssuerState> OidcVerifier::StateOf(const std::string& issuer) const {

@@ -122,12 +122,7 @@ class OidcVerifier {
   // GUARDED_BY(mu_): per issuer URL, its keys and fetch state.
   mutable std::map<std::string, std::shared_ptr<IssuerState>> states_;
 
-  mutable std::mutex cache_mu_;
-  // GUARDED_BY(cache_mu_): SHA-256(tenant, token) -> claims; LRU order in cache_lru_.
-  mutable std::unordered_map<
-      std::string, std::pair<std::shared_ptr<const Claims>, std::list<std::string>::iterator>>
-      cache_;
-  mutable std::list<std::string> cache_lru_;
+  ClaimsCache cache_;  // by SHA-256(tenant, token)
 };
 
 }  // namespace hygie::auth

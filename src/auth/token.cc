@@ -125,47 +125,61 @@ std::string TokenIssuer::JwksJson() const { return "{\"keys\":[" + public_.JwkJs
 
 TokenVerifier::TokenVerifier(Options options, std::vector<crypto::PublicKey> keys,
                              const Clock& clock)
-    : options_(std::move(options)), keys_(std::move(keys)), clock_(clock) {
+    : options_(std::move(options)),
+      keys_(std::move(keys)),
+      clock_(clock),
+      cache_(options_.cache_capacity, clock) {
   key_ids_.reserve(keys_.size());
   for (const crypto::PublicKey& key : keys_) key_ids_.push_back(key.KeyId());
 }
 
 Result<std::shared_ptr<const Claims>> TokenVerifier::Verify(std::string_view token) const {
   if (token.size() > options_.max_token_bytes) return Refuse("token too large");
-  if (options_.cache_capacity == 0) return VerifyUncached(token);
+  if (!cache_.enabled()) return VerifyUncached(token);
 
   const std::string key = HexEncode(crypto::Sha256(AsBytes(token)));
-  {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    const auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      std::shared_ptr<const Claims> claims = it->second.first;
-      Status times = CheckTimes(*claims, clock_.NowSeconds(), options_.clock_skew_seconds);
-      if (!times.ok()) {
-        cache_lru_.erase(it->second.second);
-        cache_.erase(it);
-        return times;
-      }
-      cache_lru_.splice(cache_lru_.begin(), cache_lru_, it->second.second);
-      return claims;
-    }
-  }
-
+  if (auto hit = cache_.Find(key, options_.clock_skew_seconds)) return *hit;
   HYGIE_ASSIGN_OR_RETURN(std::shared_ptr<const Claims> claims, VerifyUncached(token));
+  return cache_.Insert(key, std::move(claims));
+}
 
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  const auto it = cache_.find(key);
-  if (it != cache_.end()) {  // another thread verified the same token meanwhile
-    cache_lru_.splice(cache_lru_.begin(), cache_lru_, it->second.second);
+std::optional<Result<std::shared_ptr<const Claims>>> ClaimsCache::Find(const std::string& key,
+                                                                       int64_t skew_seconds) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  std::shared_ptr<const Claims> claims = it->second.first;
+  Status times = CheckTimes(*claims, clock_.NowSeconds(), skew_seconds);
+  if (!times.ok()) {
+    lru_.erase(it->second.second);
+    entries_.erase(it);
+    return Result<std::shared_ptr<const Claims>>(times);
+  }
+  lru_.splice(lru_.begin(), lru_, it->second.second);
+  return Result<std::shared_ptr<const Claims>>(std::move(claims));
+}
+
+std::shared_ptr<const Claims> ClaimsCache::Insert(const std::string& key,
+                                                  std::shared_ptr<const Claims> claims) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = entries_.find(key);
+  if (it != entries_.end()) {  // another thread verified the same token meanwhile
+    lru_.splice(lru_.begin(), lru_, it->second.second);
     return it->second.first;
   }
-  while (!cache_lru_.empty() && cache_.size() >= options_.cache_capacity) {
-    cache_.erase(cache_lru_.back());
-    cache_lru_.pop_back();
+  while (!lru_.empty() && entries_.size() >= capacity_) {
+    entries_.erase(lru_.back());
+    lru_.pop_back();
   }
-  cache_lru_.push_front(key);
-  cache_.emplace(key, std::make_pair(claims, cache_lru_.begin()));
+  lru_.push_front(key);
+  entries_.emplace(key, std::make_pair(claims, lru_.begin()));
   return claims;
+}
+
+void ClaimsCache::Clear() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.clear();
+  lru_.clear();
 }
 
 Result<std::shared_ptr<const Claims>> TokenVerifier::VerifyUncached(std::string_view token) const {

@@ -57,6 +57,33 @@ struct Claims {
   int64_t expires_at = 0;  // exp, seconds
 };
 
+// The verified tokens' claims, kept by a digest of the token (and of whatever the verifier binds
+// it to), least recently used dropped first. A hit has its times checked again: an expired entry
+// is dropped and refused. Shared by the built-in and the OpenID Connect verifiers. Thread-safe.
+class ClaimsCache {
+ public:
+  ClaimsCache(size_t capacity, const Clock& clock) : capacity_(capacity), clock_(clock) {}
+  bool enabled() const { return capacity_ > 0; }
+  // The claims cached under `key`, rechecked against `skew_seconds` of clock skew; nullopt on a
+  // miss.
+  std::optional<Result<std::shared_ptr<const Claims>>> Find(const std::string& key,
+                                                            int64_t skew_seconds) const;
+  // Keeps `claims` under `key` and returns them (or the entry another thread kept meanwhile).
+  std::shared_ptr<const Claims> Insert(const std::string& key,
+                                       std::shared_ptr<const Claims> claims) const;
+  void Clear() const;
+
+ private:
+  size_t capacity_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  // GUARDED_BY(mu_): key -> claims; LRU order in lru_ (most recent first).
+  mutable std::unordered_map<
+      std::string, std::pair<std::shared_ptr<const Claims>, std::list<std::string>::iterator>>
+      entries_;
+  mutable std::list<std::string> lru_;
+};
+
 class TokenIssuer {
  public:
   TokenIssuer(crypto::SigningKey key, std::string issuer, std::string audience, const Clock& clock);
@@ -97,12 +124,7 @@ class TokenVerifier {
   std::vector<crypto::PublicKey> keys_;
   std::vector<std::string> key_ids_;  // key_ids_[i] == keys_[i].KeyId(), computed once
   const Clock& clock_;
-  mutable std::mutex cache_mu_;
-  // GUARDED_BY(cache_mu_): SHA-256 of token -> claims; LRU order in cache_lru_.
-  mutable std::unordered_map<
-      std::string, std::pair<std::shared_ptr<const Claims>, std::list<std::string>::iterator>>
-      cache_;
-  mutable std::list<std::string> cache_lru_;
+  ClaimsCache cache_;  // by SHA-256 of the token
 };
 
 }  // namespace hygie::auth

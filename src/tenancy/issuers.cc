@@ -10,6 +10,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -85,11 +86,14 @@ Result<rapidjson::Document> LoadDocument(const std::string& data_dir) {
   return doc;
 }
 
-// Reads one entry of the file; kDataLoss for anything out of shape.
-Result<TrustedIssuer> FromJson(const std::string& path, const std::string& tenant,
-                               const rapidjson::Value& v) {
-  const Status damaged = DataLoss(path + " is damaged (tenant " + tenant + ")");
-  if (!v.IsObject()) return damaged;
+}  // namespace
+
+Result<TrustedIssuer> TrustedIssuerFromJson(std::string_view json, const std::string& tenant) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return InvalidArgument("a trusted issuer must be a JSON object");
+  }
   TrustedIssuer t;
   t.tenant = tenant;
   struct Field {
@@ -103,27 +107,42 @@ Result<TrustedIssuer> FromJson(const std::string& path, const std::string& tenan
                           {"default_role", &t.default_role},
                           {"patient_claim", &t.patient_claim},
                           {"professional_id_claim", &t.professional_id_claim}};
-  for (const auto& m : v.GetObject()) {
-    const std::string_view name = StringOf(m.name);
+  for (const auto& m : doc.GetObject()) {
+    const std::string name(StringOf(m.name));
     bool known = false;
     for (const Field& f : fields) {
-      if (name == f.name) {
-        if (!m.value.IsString()) return damaged;
-        *f.out = std::string(StringOf(m.value));
-        known = true;
-      }
+      if (name != f.name) continue;
+      if (!m.value.IsString()) return InvalidArgument("\"" + name + "\" must be a string");
+      *f.out = std::string(StringOf(m.value));
+      known = true;
     }
     if (name == "role_map") {
-      if (!m.value.IsObject()) return damaged;
+      if (!m.value.IsObject()) return InvalidArgument("\"role_map\" must be an object");
       for (const auto& r : m.value.GetObject()) {
-        if (!r.value.IsString()) return damaged;
+        if (!r.value.IsString()) return InvalidArgument("\"role_map\" values must be strings");
         t.role_map.emplace(std::string(StringOf(r.name)), std::string(StringOf(r.value)));
       }
       known = true;
     }
-    if (!known) return damaged;
+    if (!known) return InvalidArgument("unknown member \"" + name.substr(0, 64) + "\"");
   }
-  if (!ValidateTrustedIssuer(t).ok()) return damaged;
+  if (t.issuer.empty() || t.audience.empty()) {
+    return InvalidArgument("\"issuer\" and \"audience\" are required");
+  }
+  HYGIE_RETURN_IF_ERROR(ValidateTrustedIssuer(t));
+  return t;
+}
+
+namespace {
+
+// Reads one entry of the file; kDataLoss for anything out of shape.
+Result<TrustedIssuer> FromJson(const std::string& path, const std::string& tenant,
+                               const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  if (!v.IsObject() || !v.Accept(w)) return DataLoss(path + " is damaged (tenant " + tenant + ")");
+  auto t = TrustedIssuerFromJson(std::string_view(sb.GetString(), sb.GetSize()), tenant);
+  if (!t.ok()) return DataLoss(path + " is damaged (tenant " + tenant + ")");
   return t;
 }
 

@@ -51,6 +51,11 @@ bool IsGrantableRole(std::string_view role);
 // are 1 to 128 printable ASCII characters).
 Status ValidateTrustedIssuer(const TrustedIssuer& issuer);
 
+// One issuer as a JSON object (the file's entries, the admin API's body): "issuer" and
+// "audience" required, the claim settings optional, any other member refused. kInvalidArgument
+// with a reason.
+Result<TrustedIssuer> TrustedIssuerFromJson(std::string_view json, const std::string& tenant);
+
 // DATA/trusted-issuers.json
 std::string TrustedIssuersPath(const std::string& data_dir);
 // Every tenant's issuers; empty when the file does not exist. kDataLoss when it is damaged.
