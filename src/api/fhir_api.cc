@@ -779,8 +779,7 @@ asio::awaitable<Status> FhirApi::Write(Call& call, storage::VersionWrite write) 
   // answers when it succeeds; Route records the real outcome if it differs.
   int planned = write.record.deleted ? 204 : write.record.version == 1 ? 201 : 200;
   call.id = write.record.id;
-  AddRecord(call, planned);
-  if (!call.audit->pending.empty()) call.audit->pending.back().version = write.record.version;
+  AddRecord(call, planned, {}, write.record.version);
   call.recorded = true;
   call.recorded_status = planned;
   Status recorded = co_await FlushAudit(call);

@@ -105,7 +105,8 @@ class FhirApi {
   boost::asio::awaitable<http::Response> RouteInner(Call& call);
   // fhir_audit.cc: the audit trail of requests, and AuditEvent reads.
   void StartAudit(Call& call, AuditContext& audit);
-  void AddRecord(Call& call, int status, std::string_view detail = {});
+  // Encodes the call's record (`version`: the version written, when the path does not name it).
+  void AddRecord(Call& call, int status, std::string_view detail = {}, uint64_t version = 0);
   // Hands the pending records to the journal and waits until they are durable. kUnavailable
   // (and audit->failed) when they could not be written.
   boost::asio::awaitable<Status> FlushAudit(Call& call);

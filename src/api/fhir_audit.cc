@@ -184,13 +184,16 @@ void FhirApi::StartAudit(Call& call, AuditContext& audit) {
   audit.base.tenant = known ? call.tenant : "";
 }
 
-void FhirApi::AddRecord(Call& call, int status, std::string_view detail) {
+void FhirApi::AddRecord(Call& call, int status, std::string_view detail, uint64_t version) {
 #ifdef HYGIE_BENCH_NO_AUDIT
-  (void)call, (void)status, (void)detail;
+  (void)call, (void)status, (void)detail, (void)version;
   return;
 #endif
   AuditContext& audit = *call.audit;
-  audit::Record r = audit.base;
+  // The record is the request's common part with this act's members: they are filled in place,
+  // encoded, then cleared again (no copy of the common part per record).
+  audit::Record& r = audit.base;
+  const int64_t request_time_us = r.time_us;
   r.time_us = clock_.NowMicros();
   What what = Classify(call.req.method(), call.segments);
   r.interaction = !call.interaction.empty() ? call.interaction : what.interaction;
@@ -236,23 +239,34 @@ void FhirApi::AddRecord(Call& call, int status, std::string_view detail) {
       r.query.emplace_back(clean_name, hashed(value));
     }
   }
+  if (version != 0) r.version = version;
   r.status = status;
-  r.detail = std::string(detail.substr(0, 200));
+  r.detail.assign(detail.substr(0, 200));
   if (r.detail.empty()) r.detail = audit.grant;
-  audit.pending.push_back(std::move(r));
+  audit.pending.Add(r);
+  r.time_us = request_time_us;
+  r.interaction.clear();
+  r.action = 'E';
+  r.operation.clear();
+  r.resource_type.clear();
+  r.resource_id.clear();
+  r.version = 0;
+  r.query.clear();
+  r.status = 0;
+  r.detail.clear();
 }
 
 asio::awaitable<Status> FhirApi::FlushAudit(Call& call) {
   AuditContext& audit = *call.audit;
 #ifdef HYGIE_BENCH_NO_AUDIT
-  audit.pending.clear();
+  audit.pending = {};
   co_return Status::Ok();
 #endif
   if (audit.failed) co_return Unavailable("the audit journal failed earlier in this request");
   if (audit.pending.empty()) co_return Status::Ok();
-  std::vector<audit::Record> records;
-  records.swap(audit.pending);
-  Status s = co_await AsyncAppend(journal_, audit.tree, std::move(records), asio::use_awaitable);
+  // The journal reads the records from audit.pending until this coroutine resumes.
+  Status s = co_await AsyncAppend(journal_, audit.tree, audit.pending, asio::use_awaitable);
+  audit.pending = {};
   if (!s.ok()) {
     audit.failed = true;
     log::Error("audit journal refused a record of request {}: {}", audit.base.request_id,

@@ -4,6 +4,7 @@
 // group-commit awaitable. Internal to api/.
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "api/fhir_api.h"
+#include "audit/journal.h"
 #include "audit/record.h"
 #include "auth/scopes.h"
 #include "fhir/outcome.h"
@@ -34,7 +36,7 @@ inline constexpr std::string_view kFhirJson = "application/fhir+json; charset=ut
 struct AuditContext {
   audit::Record base;
   std::string tree;  // the tenant's tree, or the system tree when the tenant is unknown
-  std::vector<audit::Record> pending;
+  audit::EncodedRecords pending;  // records not yet handed to the journal
   std::shared_ptr<const audit::TreeKeys> keys;  // of `tree`: query values are hashed under them
   bool failed = false;  // a flush failed: the request must not answer with data
   // The grant that allowed the request (e.g. "break-glass grant <id>"), noted in its records.
@@ -157,22 +159,35 @@ auto AsyncCommit(storage::TenantStore& store, storage::WriteBatch batch, Token&&
 
 namespace hygie::api {
 
-// Awaits the journal: the callback runs on the tree's writer thread; the coroutine resumes on
-// its own executor.
+// Awaits the journal. The callback runs on an I/O thread (the server's dispatcher hands a
+// batch's completions to them in one post) or on the tree's writer thread; the coroutine resumes
+// on its own executor, at once when the callback already runs on one of its threads.
+// `records` must stay alive and unchanged until the coroutine resumes.
 template <typename Token>
 auto AsyncAppend(audit::Journal& journal, const std::string& tree,
-                 std::vector<audit::Record> records, Token&& token) {
+                 const audit::EncodedRecords& records, Token&& token) {
   namespace asio = boost::asio;
   return asio::async_initiate<Token, void(Status)>(
-      [&journal, &tree](auto handler, std::vector<audit::Record> records) {
-        auto ex = asio::get_associated_executor(handler);
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        journal.Append(tree, std::move(records), [shared, ex](Status status) {
-          asio::post(
-              ex, [shared, status = std::move(status)]() mutable { (*shared)(std::move(status)); });
+      [&journal, &tree, &records](auto handler) {
+        // One allocation per wait: the callback holds a plain pointer (small enough for the
+        // journal's std::function to keep inline), and the journal calls it exactly once.
+        using Handler = decltype(handler);
+        using Executor = asio::associated_executor_t<Handler>;
+        struct Waiter {
+          Handler h;
+          Executor ex;
+        };
+        Executor ex = asio::get_associated_executor(handler);
+        auto* waiter = new Waiter{std::move(handler), std::move(ex)};
+        journal.Append(tree, records, [waiter](Status status) {
+          std::unique_ptr<Waiter> own(waiter);
+          auto ex = own->ex;
+          asio::dispatch(ex, [own = std::move(own), status = std::move(status)]() mutable {
+            std::move(own->h)(std::move(status));
+          });
         });
       },
-      token, std::move(records));
+      token);
 }
 
 }  // namespace hygie::api

@@ -54,12 +54,13 @@ constexpr uint64_t kOffsetStride = 64;
 // How every encoded record begins (EncodeRecord writes the index first).
 constexpr std::string_view kIndexPrefix = "{\"i\":";
 
-// Records waiting for the writer, already encoded by the appending thread (which spares the
-// writer that work and keeps the records' allocations on the thread that made them): each
-// tail is a record's JSON text after its index, `,"t":...}`; the writer prefixes `{"i":N`.
+// Records waiting for the writer, already encoded by the appending thread: each tail is a
+// record's JSON text after its index, `,"t":...}`; the writer prefixes `{"i":N`.
 struct Pending {
-  std::vector<std::string> tails;
-  int64_t first_time_us = 0;
+  // The records: borrowed from the caller, who keeps them until `done` runs (the request waits
+  // for them anyway, so their memory never changes threads), or owned.
+  const EncodedRecords* records = nullptr;
+  std::unique_ptr<EncodedRecords> owned;
   Journal::Done done;
   bool direct = false;  // done runs on the writer thread, not through the dispatcher
   bool force_checkpoint = false;
@@ -78,7 +79,12 @@ struct Journal::Tree {
   std::mutex queue_mu;
   std::condition_variable queue_cv;
   std::vector<Pending> queue;  // GUARDED_BY(queue_mu)
-  bool stop = false;           // GUARDED_BY(queue_mu)
+  size_t queued_records = 0;   // GUARDED_BY(queue_mu): records in `queue`
+  // Append wakes the writer once this many records are queued (or at once for an urgent one):
+  // 1 while it waits for work, more while it gathers a batch under load.
+  size_t wake_at = 1;   // GUARDED_BY(queue_mu)
+  bool urgent = false;  // GUARDED_BY(queue_mu): a Flush, AppendSync or stop is queued
+  bool stop = false;    // GUARDED_BY(queue_mu)
   std::thread writer;
 
   // What readers see.
@@ -88,6 +94,10 @@ struct Journal::Tree {
   std::string last_note;  // GUARDED_BY(state_mu)
 
   // Writer-only state (and Open, before the writer starts).
+  // Buffers of WriteBatch, kept from batch to batch so that a batch allocates nothing.
+  std::string frames;
+  std::string json;
+  std::vector<uint64_t> record_offsets;
   int seg_fd = -1;
   uint64_t seg_bytes = 0;
   int64_t seg_day = -1;
@@ -611,15 +621,19 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
   }
   size_t n = 0;
   int64_t first_time = 0;
+  size_t frames_bytes = 0;
   for (const Pending& p : batch) {
-    if (n == 0 && !p.tails.empty()) first_time = p.first_time_us;
-    n += p.tails.size();
+    if (p.records == nullptr) continue;
+    if (n == 0 && !p.records->empty()) first_time = p.records->first_time_us();
+    n += p.records->size();
+    frames_bytes += p.records->bytes() + p.records->size() * (4 + 24 + format::kMacBytes);
   }
   if (n > 0) HYGIE_RETURN_IF_ERROR(MaybeRotate(t, opts, first_time));
 
   MerkleFrontier frontier = t.frontier;
   Mac mac = t.mac;
-  std::string frames;
+  std::string& frames = t.frames;
+  frames.clear();
   // Tree nodes wait in memory and reach their files with the next checkpoint (they are a cache
   // of the records: a crash only makes the next open rebuild them), so a batch syncs one file.
   std::vector<size_t> pending_before(t.level_pending.size());
@@ -630,17 +644,14 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
       t.level_pending[k].resize(k < pending_before.size() ? pending_before[k] : 0);
     }
   };
-  std::vector<uint64_t> record_offsets;
+  std::vector<uint64_t>& record_offsets = t.record_offsets;
+  record_offsets.clear();
   record_offsets.reserve(n);
-  size_t frames_bytes = 0;
-  for (const Pending& p : batch) {
-    for (const std::string& tail : p.tails)
-      frames_bytes += 4 + 24 + tail.size() + format::kMacBytes;
-  }
   frames.reserve(frames_bytes);
-  std::string json;
+  std::string& json = t.json;
   for (const Pending& p : batch) {
-    for (const std::string& tail : p.tails) {
+    if (p.records == nullptr) continue;
+    p.records->ForEach([&](std::string_view tail) {
       json = kIndexPrefix;
       json += std::to_string(frontier.size());
       json += tail;
@@ -654,7 +665,7 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
         if (static_cast<size_t>(level) >= t.level_pending.size()) t.level_pending.resize(level + 1);
         t.level_pending[level].append(reinterpret_cast<const char*>(h.data()), h.size());
       });
-    }
+    });
   }
   uint64_t size = frontier.size();
   int64_t now = clock.NowMicros();
@@ -765,6 +776,9 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
 
 void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
                const DispatcherSource& dispatcher) {
+  using Steady = std::chrono::steady_clock;
+  size_t last_batch_records = 0;
+  Steady::time_point last_batch_start;
   for (;;) {
     std::vector<Pending> batch;
     bool stopping = false;
@@ -781,7 +795,24 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
           t.queue_cv.wait_for(lock, std::chrono::milliseconds(500));
         }
       }
+      // Under load (the last batch was busy), gather a bigger batch: wait until the batch window
+      // has passed since the last batch began, or enough records are queued. Each sync costs
+      // the kernel and the disk the same whatever its size; a lone request never waits.
+      if (opts.batch_window_us > 0 && last_batch_records >= opts.batch_busy_records) {
+        Steady::time_point deadline =
+            last_batch_start + std::chrono::microseconds(opts.batch_window_us);
+        t.wake_at = std::max<size_t>(opts.batch_max_records, 1);
+        while (!t.stop && !t.urgent && t.queued_records < t.wake_at &&
+               Steady::now() < deadline) {
+          t.queue_cv.wait_until(lock, deadline);
+        }
+        t.wake_at = 1;
+      }
+      last_batch_start = Steady::now();
       batch.swap(t.queue);
+      last_batch_records = t.queued_records;
+      t.queued_records = 0;
+      t.urgent = false;
       stopping = t.stop;
     }
     bool force = stopping;
@@ -795,20 +826,20 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
     Status result = s.ok() ? Status::Ok() : Unavailable(s.message());
     std::shared_ptr<const Journal::Dispatcher> d = dispatcher();
     if (d && *d) {
-      std::vector<std::function<void()>> callbacks;
-      callbacks.reserve(batch.size());
+      // Direct waiters complete here; the others in one hand-off to the dispatcher, which also
+      // frees the records on the threads that made them.
       for (Pending& p : batch) {
         if (p.direct && p.done) {
           p.done(result);
-          continue;
-        }
-        // The record texts go with the completions, to be freed on the threads that made them.
-        if (p.done) {
-          callbacks.push_back(
-              [done = std::move(p.done), tails = std::move(p.tails), result] { done(result); });
+          p.done = nullptr;
         }
       }
-      if (!callbacks.empty()) (*d)(std::move(callbacks));
+      auto rest = std::make_shared<std::vector<Pending>>(std::move(batch));
+      (*d)([rest, result] {
+        for (Pending& p : *rest) {
+          if (p.done) p.done(result);
+        }
+      });
     } else {
       for (Pending& p : batch) {
         if (p.done) p.done(result);
@@ -831,7 +862,33 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
 
 }  // namespace
 
-void Journal::Append(const std::string& tree, std::vector<Record> records, Done done, bool direct) {
+void EncodedRecords::Add(const Record& record) {
+  const size_t start = text_.size();
+  if (record.index == 0) {
+    AppendEncodedRecord(record, text_);
+  } else {
+    Record r = record;
+    r.index = 0;
+    AppendEncodedRecord(r, text_);
+  }
+  // EncodeRecord writes the index first: the text starts with `{"i":0`, which the writer
+  // replaces by the record's index.
+  assert(std::string_view(text_).substr(start, kIndexPrefix.size() + 1) ==
+         std::string(kIndexPrefix) + "0");
+  text_.erase(start, kIndexPrefix.size() + 1);
+  text_.push_back('\n');
+  if (count_ == 0) first_time_us_ = record.time_us;
+  ++count_;
+}
+
+void Journal::Append(const std::string& tree, std::vector<Record> records, Done done) {
+  auto encoded = std::make_unique<EncodedRecords>();
+  for (const Record& r : records) encoded->Add(r);
+  Append(tree, nullptr, std::move(encoded), std::move(done), false);
+}
+
+void Journal::Append(const std::string& tree, const EncodedRecords* borrowed,
+                     std::unique_ptr<EncodedRecords> owned, Done done, bool direct) {
   auto t = GetTree(tree, true);
   if (!t.ok()) {
     done(Unavailable(t.status().message()));
@@ -843,18 +900,12 @@ void Journal::Append(const std::string& tree, std::vector<Record> records, Done 
     return;
   }
   Pending pending;
-  pending.tails.reserve(records.size());
-  for (Record& r : records) {
-    r.index = 0;
-    std::string json = EncodeRecord(r);
-    // EncodeRecord writes the index first: the text starts with `{"i":0`.
-    assert(json.compare(0, kIndexPrefix.size() + 1, std::string(kIndexPrefix) + "0") == 0);
-    pending.tails.push_back(json.substr(kIndexPrefix.size() + 1));
-  }
-  if (!records.empty()) pending.first_time_us = records.front().time_us;
-  records.clear();
+  pending.records = owned ? owned.get() : borrowed;
+  pending.owned = std::move(owned);
   pending.done = std::move(done);
   pending.direct = direct;
+  const size_t count = pending.records != nullptr ? pending.records->size() : 0;
+  bool wake = false;
   {
     std::lock_guard lock(tr->queue_mu);
     if (tr->stop) {
@@ -862,8 +913,11 @@ void Journal::Append(const std::string& tree, std::vector<Record> records, Done 
       return;
     }
     tr->queue.push_back(std::move(pending));
+    tr->queued_records += count;
+    if (direct) tr->urgent = true;
+    wake = tr->urgent || tr->queued_records >= tr->wake_at;
   }
-  tr->queue_cv.notify_one();
+  if (wake) tr->queue_cv.notify_one();
 }
 
 void Journal::SetDispatcher(Dispatcher dispatcher) {
@@ -875,8 +929,10 @@ Status Journal::AppendSync(const std::string& tree, std::vector<Record> records)
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Status> result;
+  EncodedRecords encoded;
+  for (const Record& r : records) encoded.Add(r);
   Append(
-      tree, std::move(records),
+      tree, &encoded, nullptr,
       [&](Status s) {
         std::lock_guard lock(mu);
         result = std::move(s);
@@ -908,6 +964,7 @@ Status Journal::Flush(const std::string& tree) {
     flush.force_checkpoint = true;
     flush.direct = true;
     tr->queue.push_back(std::move(flush));
+    tr->urgent = true;
   }
   tr->queue_cv.notify_one();
   std::unique_lock lock(mu);

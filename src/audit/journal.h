@@ -31,6 +31,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -62,11 +63,46 @@ struct JournalOptions {
   std::string origin_prefix = "hygie";
   int64_t checkpoint_interval_us = 1000000;
   uint64_t segment_bytes = 64u << 20;  // a new segment also starts with each UTC day
+  // Group commit under load. When the last batch held at least batch_busy_records records, the
+  // next one waits until batch_window_us after the last one began, or until batch_max_records
+  // records are queued, whichever comes first: fewer, bigger syncs when many requests arrive,
+  // no wait for a lone request. 0 disables the window (every batch syncs as soon as it can).
+  int64_t batch_window_us = 1000;
+  size_t batch_busy_records = 4;
+  size_t batch_max_records = 256;
   // The seed of a tree (32 bytes); called once per tree when it is first used.
   std::function<Result<crypto::SecretKey>(const std::string& tree)> seed_for;
   // Test hook: called before each write and sync with its name ("write", "sync",
   // "checkpoint"); a non-OK status makes that operation fail as an I/O error would.
   std::function<Status(std::string_view op)> fault;
+};
+
+// Records encoded for Journal::Append by the thread that makes them (which spares the writer
+// thread that work and keeps their memory on the thread that allocated it). Their index is left
+// at 0 and set by the journal.
+class EncodedRecords {
+ public:
+  void Add(const Record& record);  // record.index is ignored
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  int64_t first_time_us() const { return first_time_us_; }
+  // Calls f(tail) for each record in order, `tail` being its text after `{"i":0`.
+  template <typename F>
+  void ForEach(F&& f) const {
+    size_t pos = 0;
+    for (size_t k = 0; k < count_; ++k) {
+      size_t end = text_.find('\n', pos);
+      f(std::string_view(text_).substr(pos, end - pos));
+      pos = end + 1;
+    }
+  }
+  size_t bytes() const { return text_.size(); }
+
+ private:
+  // The tails, each ended by a newline (which the JSON text of a record never holds raw).
+  std::string text_;
+  size_t count_ = 0;
+  int64_t first_time_us_ = 0;
 };
 
 class Journal final : public RecordSource {
@@ -80,13 +116,17 @@ class Journal final : public RecordSource {
   // Queues records for `tree` (a tenant name or kSystemTree); their index is set by the
   // journal. `done` runs on the tree's writer thread once they are durable (OK) or failed
   // (kUnavailable). It must not block.
-  void Append(const std::string& tree, std::vector<Record> records, Done done) {
-    Append(tree, std::move(records), std::move(done), false);
+  void Append(const std::string& tree, std::vector<Record> records, Done done);
+  // The same with records encoded by the caller, which keeps `records` alive and unchanged
+  // until `done` runs.
+  void Append(const std::string& tree, const EncodedRecords& records, Done done) {
+    Append(tree, &records, nullptr, std::move(done), false);
   }
-  // Runs the callbacks of a finished batch. Without one they run on the writer thread one after
-  // another; a server hands them to its I/O threads in one go (one wake-up per batch instead of
-  // one per request). Set it before traffic and clear it before the I/O threads stop.
-  using Dispatcher = std::function<void(std::vector<std::function<void()>> callbacks)>;
+  // Runs the completions of a finished batch: `run` calls every callback of the batch. Without
+  // a dispatcher they run on the writer thread; a server hands them to its I/O threads in one go
+  // (one wake-up per batch instead of one per request; the records' memory is freed there too).
+  // Set it before traffic and clear it before the I/O threads stop.
+  using Dispatcher = std::function<void(std::function<void()> run)>;
   void SetDispatcher(Dispatcher dispatcher);
 
   // Appends and waits. Its completion never goes through the dispatcher, so it may be called
@@ -132,7 +172,9 @@ class Journal final : public RecordSource {
 
  private:
   // `direct`: `done` runs on the writer thread, never through the dispatcher.
-  void Append(const std::string& tree, std::vector<Record> records, Done done, bool direct);
+  // `borrowed` or `owned` holds the records.
+  void Append(const std::string& tree, const EncodedRecords* borrowed,
+              std::unique_ptr<EncodedRecords> owned, Done done, bool direct);
   Journal(JournalOptions options, const Clock& clock);
   // Loads a tree on first use (creating it when `create`).
   Result<Tree*> GetTree(const std::string& tree, bool create) const;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 
@@ -138,6 +139,109 @@ TEST_F(JournalTest, AppendsReadsSignsAndVerifies) {
   EXPECT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(report.records, 100u);
   EXPECT_GT(report.segments, 1u);
+}
+
+// Encoded records keep their order and their bytes, whatever their text holds: a newline in a
+// member is escaped by the JSON text, so it never splits a record.
+TEST_F(JournalTest, EncodedRecordsKeepOrderAndBytes) {
+  EncodedRecords encoded;
+  std::vector<Record> records;
+  for (int n = 0; n < 5; ++n) {
+    Record r = MakeRecord(kStart + n, n);
+    r.detail = "line one\nline two \xff";  // a newline and a byte that is not UTF-8
+    r.query = {{"name", "a\nb"}};
+    records.push_back(r);
+    encoded.Add(r);
+  }
+  EXPECT_EQ(encoded.size(), 5u);
+  EXPECT_EQ(encoded.first_time_us(), kStart);
+  std::vector<std::string> tails;
+  encoded.ForEach([&](std::string_view tail) { tails.emplace_back(tail); });
+  ASSERT_EQ(tails.size(), 5u);
+  for (size_t k = 0; k < tails.size(); ++k) {
+    // The journal's text of the record is its index followed by the tail.
+    auto back = DecodeRecord("{\"i\":" + std::to_string(k + 40) + tails[k]);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->index, k + 40);
+    EXPECT_EQ(back->request_id, records[k].request_id);
+    EXPECT_EQ(back->detail, "line one\nline two \xEF\xBF\xBD");
+    ASSERT_EQ(back->query.size(), 1u);
+    EXPECT_EQ(back->query[0].second, "a\nb");
+  }
+
+  // Appended, they are the journal's records in the same order.
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  std::promise<Status> done;
+  j->Append("acme", encoded, [&done](Status s) { done.set_value(std::move(s)); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  std::vector<std::string> out;
+  uint64_t next = 0;
+  ASSERT_TRUE(j->Read("acme", 0, 10, &out, &next).ok());
+  ASSERT_EQ(out.size(), 5u);
+  for (size_t k = 0; k < out.size(); ++k) {
+    auto r = DecodeRecord(out[k]);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->index, k);
+    EXPECT_EQ(r->request_id, records[k].request_id);
+  }
+}
+
+// Under load the writer gathers bigger batches: after a busy batch, the next waits for the batch
+// window or for batch_max_records records. A lone request, a Flush and a synchronous append never
+// wait for it. The window here is a minute, so a wait that should not happen shows as a timeout.
+TEST_F(JournalTest, BatchWindowGathersRecordsUnderLoadOnly) {
+  JournalOptions o = Options();
+  o.batch_window_us = 60LL * 1000000;
+  o.batch_busy_records = 2;
+  o.batch_max_records = 3;
+  auto opened = Journal::Open(o, clock_);
+  ASSERT_TRUE(opened.ok());
+  Journal& j = **opened;
+  auto append = [&j](std::vector<Record> rs) {
+    auto p = std::make_shared<std::promise<Status>>();
+    j.Append("acme", std::move(rs), [p](Status s) { p->set_value(std::move(s)); });
+    return p->get_future();
+  };
+  using namespace std::chrono_literals;
+  // A lone record, then another: the last batch was not busy, so neither waits.
+  ASSERT_EQ(append({MakeRecord(kStart, 0)}).wait_for(30s), std::future_status::ready);
+  ASSERT_EQ(append({MakeRecord(kStart, 1)}).wait_for(30s), std::future_status::ready);
+  // A busy batch (two records), then one record: it waits for company...
+  ASSERT_EQ(append({MakeRecord(kStart, 2), MakeRecord(kStart, 3)}).wait_for(30s),
+            std::future_status::ready);
+  auto waiting = append({MakeRecord(kStart, 4)});
+  EXPECT_EQ(waiting.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(j.Size("acme"), 4u);
+  // ...and goes as soon as batch_max_records are queued, in one batch with them.
+  auto second = append({MakeRecord(kStart, 5), MakeRecord(kStart, 6)});
+  ASSERT_EQ(waiting.wait_for(30s), std::future_status::ready);
+  ASSERT_EQ(second.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(waiting.get().ok());
+  EXPECT_TRUE(second.get().ok());
+  EXPECT_EQ(j.Size("acme"), 7u);
+  // The last batch was busy again: a record waits, and a Flush takes it along at once.
+  auto third = append({MakeRecord(kStart, 7)});
+  EXPECT_EQ(third.wait_for(100ms), std::future_status::timeout);
+  ASSERT_TRUE(j.Flush("acme").ok());
+  ASSERT_EQ(third.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(third.get().ok());
+  EXPECT_EQ(j.Size("acme"), 8u);
+  // The Flush's batch held one record: two go at once, and make the next record wait again,
+  // until a synchronous append, which is never held, takes it along.
+  ASSERT_EQ(append({MakeRecord(kStart, 8), MakeRecord(kStart, 9)}).wait_for(30s),
+            std::future_status::ready);
+  auto fourth = append({MakeRecord(kStart, 10)});
+  EXPECT_EQ(fourth.wait_for(100ms), std::future_status::timeout);
+  ASSERT_TRUE(j.AppendSync("acme", {MakeRecord(kStart, 11)}).ok());
+  ASSERT_EQ(fourth.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(fourth.get().ok());
+  EXPECT_EQ(j.Size("acme"), 12u);
+  j.Close();
+  VerifyReport report;
+  Status s = Verify(o.dir, "acme", &report);
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(report.records, 12u);
 }
 
 TEST_F(JournalTest, ReopensWhereItStopped) {

@@ -127,8 +127,18 @@ Status ReadString(const rapidjson::Value& v, const char* name, std::string& out)
 }  // namespace
 
 std::string EncodeRecord(const Record& r) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  std::string out;
+  AppendEncodedRecord(r, out);
+  return out;
+}
+
+void AppendEncodedRecord(const Record& r, std::string& out) {
+  // One buffer and writer per thread: a record is encoded on every request, without an
+  // allocation of their own.
+  thread_local rapidjson::StringBuffer sb;
+  thread_local rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  sb.Clear();
+  w.Reset(sb);
   w.StartObject();
   w.Key(Name(Member::kIndex));
   w.Uint64(r.index);
@@ -174,7 +184,7 @@ std::string EncodeRecord(const Record& r) {
   w.Int(r.status);
   WriteOptional(w, Name(Member::kDetail), r.detail);
   w.EndObject();
-  return std::string(sb.GetString(), sb.GetSize());
+  out.append(sb.GetString(), sb.GetSize());
 }
 
 Result<Record> DecodeRecord(std::string_view text) {

@@ -73,6 +73,8 @@ struct Record {
 // staff false are omitted; i, t, int, act and st are always written. Byte sequences that are
 // not UTF-8 are replaced by U+FFFD. The same record always gives the same bytes.
 std::string EncodeRecord(const Record& record);
+// EncodeRecord's text appended to `out` (no allocation beyond out's growth).
+void AppendEncodedRecord(const Record& record, std::string& out);
 // Parses EncodeRecord's output (members in any order). kDataLoss when the text is not a
 // well-formed record: not JSON or not UTF-8, an unknown, repeated or missing member, a member of
 // the wrong type, an action other than C, R, U, D, E, a negative number, a status above 999.

@@ -244,7 +244,7 @@ int RunServe(const Options& o) {
   if (!inst.ok()) return Fail(inst.status());
   auto key = inst->IssuerKey();
   if (!key.ok()) return Fail(key.status());
-  auto journal = inst->OpenJournal(SystemClock::Get());
+  auto journal = inst->OpenJournal(SystemClock::Get(), o.audit_batch_window_us);
   if (!journal.ok()) return Fail(journal.status());
   // The server owns every tree of the journal for its lifetime (CLI acts go through the spool).
   // Opening them now also signs the checkpoint that records written just before a crash lack.
@@ -406,10 +406,8 @@ int RunServe(const Options& o) {
         },
         [&api](int status, std::string_view reason) { return api.ParserError(status, reason); });
     // Completions of a journal batch reach the I/O threads in one post.
-    (*journal)->SetDispatcher([&server](std::vector<std::function<void()>> callbacks) {
-      boost::asio::post(server.context(), [callbacks = std::move(callbacks)] {
-        for (const auto& f : callbacks) f();
-      });
+    (*journal)->SetDispatcher([&server](std::function<void()> run) {
+      boost::asio::post(server.context(), std::move(run));
     });
     Status s = server.Start();
     if (!s.ok()) {

@@ -21,6 +21,8 @@ struct Options {
   // and how many in a row before 429.
   double auth_failures_per_minute = 60;
   int auth_failure_burst = 20;
+  // Group commit of the audit journal under load (JournalOptions::batch_window_us).
+  int64_t audit_batch_window_us = 1000;
   // acr values that show a multi-factor sign-in (admin API tokens).
   std::vector<std::string> admin_acr;
   uint64_t max_body_bytes = 16u << 20;

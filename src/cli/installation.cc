@@ -230,10 +230,12 @@ Result<crypto::SecretKey> Installation::SystemAuditSeed() const {
   return key;
 }
 
-Result<std::unique_ptr<audit::Journal>> Installation::OpenJournal(const Clock& clock) const {
+Result<std::unique_ptr<audit::Journal>> Installation::OpenJournal(const Clock& clock,
+                                                                int64_t batch_window_us) const {
   audit::JournalOptions o;
   o.dir = audit_dir;
   o.origin_prefix = AuditOriginPrefix();
+  o.batch_window_us = batch_window_us;
   const crypto::Keyring* ring = keyring.get();
   const Installation* self = this;
   o.seed_for = [ring, self](const std::string& tree) -> Result<crypto::SecretKey> {

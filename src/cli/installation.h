@@ -51,7 +51,9 @@ struct Installation {
   // Checkpoint origins are "<prefix>/<tree>".
   std::string AuditOriginPrefix() const { return "hygie/" + installation_id; }
   // The audit journal, keyed by the keyring (tenant trees) and SystemAuditSeed (_system).
-  Result<std::unique_ptr<audit::Journal>> OpenJournal(const Clock& clock) const;
+  // `batch_window_us`: JournalOptions::batch_window_us (a server's --audit-batch-window-us).
+  Result<std::unique_ptr<audit::Journal>> OpenJournal(const Clock& clock,
+                                                      int64_t batch_window_us = 1000) const;
 };
 
 // Records an act of the command line in the _system tree: directly when no server owns the

@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
                    "Failed authentications in a row before answers become 429")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  serve
+      ->add_option("--audit-batch-window-us", o.audit_batch_window_us,
+                   "Under load, the audit journal syncs at most once per this many microseconds "
+                   "(bigger batches, fewer syncs; a lone request never waits); 0: sync at once")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   serve->add_option("--admin-acr", o.admin_acr,
                     "acr value that shows a multi-factor sign-in, for admin API tokens "
                     "(repeatable; amr \"mfa\" or two factors are always accepted)");
