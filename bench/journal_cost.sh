@@ -142,6 +142,17 @@ for mode in ("create", "read"):
         print(f"| {mode} | {typ} | {clients} | {rb:,.0f} | {rj:,.0f} | {ratio:.2f} | {p50b:.2f} | "
               f"{p50j:.2f} | {p99b:.2f} | {p99j:.2f} | {failed} |")
 print()
+# The machine's speed drifts over minutes; each journal run follows its base run, so the ratio
+# of each pair is less exposed to the drift than the ratio of the medians.
+print("Ratio of each pair (journal run / the base run just before it), and their median:")
+for mode in ("create", "read"):
+    for typ in ("Patient", "Observation"):
+        bs, js = med("base", mode, typ, "rps")[1], med("journal", mode, typ, "rps")[1]
+        pairs = [j / b for b, j in zip(bs, js) if b]
+        if pairs:
+            print(f"- {mode} {typ}: {' / '.join(f'{p:.2f}' for p in pairs)}; "
+                  f"median **{statistics.median(pairs):.2f}**")
+print()
 print("Server CPU per request (user + system, median, µs; estimated over warm-up + window):")
 print("| mode | type | without | with journal | difference |")
 print("|---|---|---:|---:|---:|")

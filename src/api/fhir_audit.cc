@@ -403,13 +403,17 @@ std::optional<uint64_t> UintParam(const FhirApi::Call& call, std::string_view na
 
 Response FhirApi::Admin(Call& call, const std::string& area) {
   const std::string method(call.req.method_string());
+  // The access API's path after /admin/access/: the tenant, then the rest.
+  std::vector<std::string> access_path;
+  if (area == "access") {
+    access_path.push_back(call.tenant);
+    access_path.insert(access_path.end(), call.segments.begin(), call.segments.end());
+  }
   if (area == "audit") {
     call.interaction = "audit-" + (call.segments.empty() ? std::string("admin") : call.segments[0]);
     if (call.interaction.size() > 32) call.interaction = "audit-admin";
   } else if (area == "access") {
-    std::vector<std::string> rest{call.tenant};
-    rest.insert(rest.end(), call.segments.begin(), call.segments.end());
-    call.interaction = AccessAdminInteraction(method, rest);
+    call.interaction = AccessAdminInteraction(method, access_path);
   } else {
     call.interaction = call.req.method() == bhttp::verb::post      ? "issuer-add"
                        : call.req.method() == bhttp::verb::delete_ ? "issuer-remove"
@@ -450,9 +454,7 @@ Response FhirApi::Admin(Call& call, const std::string& area) {
     AccessAdminHooks hooks;
     hooks.record_in_tenant_tree = record_in_tenant_tree;
     hooks.tenant_exists = [this](const std::string& t) { return keyring_.HasTenant(t); };
-    std::vector<std::string> rest{call.tenant};
-    rest.insert(rest.end(), call.segments.begin(), call.segments.end());
-    return HandleAccessAdmin(*grants_, method, rest, call.req.body(), caller,
+    return HandleAccessAdmin(*grants_, method, access_path, call.req.body(), caller,
                              clock_.NowMicros() / 1000000, hooks);
   }
   IssuerAdminHooks hooks;

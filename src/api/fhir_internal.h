@@ -36,7 +36,7 @@ inline constexpr std::string_view kFhirJson = "application/fhir+json; charset=ut
 struct AuditContext {
   audit::Record base;
   std::string tree;  // the tenant's tree, or the system tree when the tenant is unknown
-  audit::EncodedRecords pending;  // records not yet handed to the journal
+  audit::EncodedRecords pending;                // records not yet handed to the journal
   std::shared_ptr<const audit::TreeKeys> keys;  // of `tree`: query values are hashed under them
   bool failed = false;  // a flush failed: the request must not answer with data
   // The grant that allowed the request (e.g. "break-glass grant <id>"), noted in its records.

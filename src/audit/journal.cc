@@ -802,8 +802,7 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
         Steady::time_point deadline =
             last_batch_start + std::chrono::microseconds(opts.batch_window_us);
         t.wake_at = std::max<size_t>(opts.batch_max_records, 1);
-        while (!t.stop && !t.urgent && t.queued_records < t.wake_at &&
-               Steady::now() < deadline) {
+        while (!t.stop && !t.urgent && t.queued_records < t.wake_at && Steady::now() < deadline) {
           t.queue_cv.wait_until(lock, deadline);
         }
         t.wake_at = 1;

@@ -231,7 +231,7 @@ Result<crypto::SecretKey> Installation::SystemAuditSeed() const {
 }
 
 Result<std::unique_ptr<audit::Journal>> Installation::OpenJournal(const Clock& clock,
-                                                                int64_t batch_window_us) const {
+                                                                  int64_t batch_window_us) const {
   audit::JournalOptions o;
   o.dir = audit_dir;
   o.origin_prefix = AuditOriginPrefix();
