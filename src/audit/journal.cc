@@ -83,7 +83,7 @@ struct Journal::Tree {
   // Append wakes the writer once this many records are queued (or at once for an urgent one):
   // 1 while it waits for work, more while it gathers a batch under load.
   size_t wake_at = 1;   // GUARDED_BY(queue_mu)
-  bool urgent = false;  // GUARDED_BY(queue_mu): a Flush, AppendSync or stop is queued
+  bool urgent = false;  // GUARDED_BY(queue_mu): a Flush or an AppendSync is queued
   bool stop = false;    // GUARDED_BY(queue_mu)
   std::thread writer;
 
@@ -825,8 +825,8 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
     Status result = s.ok() ? Status::Ok() : Unavailable(s.message());
     std::shared_ptr<const Journal::Dispatcher> d = dispatcher();
     if (d && *d) {
-      // Direct waiters complete here; the others in one hand-off to the dispatcher, which also
-      // frees the records on the threads that made them.
+      // Direct waiters complete here; the others in one hand-off to the dispatcher (their records
+      // are borrowed from the waiting requests, which free them on their own threads).
       for (Pending& p : batch) {
         if (p.direct && p.done) {
           p.done(result);

@@ -7,12 +7,10 @@
 // Needs Node.js (HYGIE_NODE, else `node` on the PATH; the tests are skipped without it) and, the
 // first time, the npm registry (tests/oidc/install.sh runs `npm ci`).
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,8 +30,6 @@
 #include "core/bytes.h"
 #include "crypto/primitives.h"
 #include "support/harness.h"
-
-extern char** environ;
 
 namespace hygie::e2e {
 namespace {
@@ -63,74 +59,6 @@ std::string NodeProgram() {
 #else
   return "node";
 #endif
-}
-
-// Starts argv[0] (looked up on the PATH) with the environment plus `env`, stdin from
-// /dev/null, stdout and stderr to the given files. -1 on failure.
-pid_t SpawnProgram(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                   const std::string& out_path, const std::string& err_path) {
-  std::vector<std::string> argv_s = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) env_s.emplace_back(*e);
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  return rc == 0 ? pid : -1;
-}
-
-// Exit status (WEXITSTATUS), -1 if signalled or on error.
-int Reap(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Runs a program to completion, killed (SIGKILL, exit_code -2) after `timeout_seconds`.
-CommandResult RunProgram(const std::vector<std::string>& args,
-                         const std::vector<std::string>& env = {}, int timeout_seconds = 120) {
-  TempDir io;
-  const std::string out = io.path() + "/out", err = io.path() + "/err";
-  CommandResult r;
-  const pid_t pid = SpawnProgram(args, env, out, err);
-  if (pid < 0) {
-    r.err = "cannot start " + args[0];
-    return r;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  for (;;) {
-    int status = 0;
-    const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) {
-      r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      break;
-    }
-    if (w < 0 && errno != EINTR) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      Reap(pid);
-      r.exit_code = -2;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  r.out = ReadFile(out);
-  r.err = ReadFile(err);
-  return r;
 }
 
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }

@@ -55,11 +55,19 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-// Spawns HYGIE_BINARY with args, stdout/stderr to the given files.
-pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
-            const std::string& out_path, const std::string& err_path) {
-  std::vector<std::string> argv_s = {HYGIE_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+// `hygie args...`.
+std::vector<std::string> HygieArgv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {HYGIE_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+}  // namespace
+
+pid_t SpawnProgram(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                   const std::string& out_path, const std::string& err_path) {
+  if (args.empty()) return -1;
+  std::vector<std::string> argv_s = args;
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -76,13 +84,12 @@ pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, HYGIE_BINARY, &fa, nullptr, argv.data(), envp.data());
+  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
-  return pid;
+  return rc == 0 ? pid : -1;
 }
 
-int WaitExit(pid_t pid) {
+int Reap(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return -1;
@@ -90,31 +97,20 @@ int WaitExit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-}  // namespace
-
-CommandResult RunHygie(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+CommandResult RunProgram(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                         int timeout_seconds) {
   TempDir io;
-  std::string out = io.path() + "/out", err = io.path() + "/err";
+  const std::string out = io.path() + "/out", err = io.path() + "/err";
   CommandResult r;
-  pid_t pid = Spawn(args, env, out, err);
-  if (pid < 0) return r;
-  r.exit_code = WaitExit(pid);
-  r.out = ReadAll(out);
-  r.err = ReadAll(err);
-  return r;
-}
-
-CommandResult RunHygieFor(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                          int timeout_seconds) {
-  TempDir io;
-  std::string out = io.path() + "/out", err = io.path() + "/err";
-  CommandResult r;
-  pid_t pid = Spawn(args, env, out, err);
-  if (pid < 0) return r;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  const pid_t pid = SpawnProgram(args, env, out, err);
+  if (pid < 0) {
+    r.err = "cannot start " + (args.empty() ? std::string("(nothing)") : args[0]);
+    return r;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   for (;;) {
     int status = 0;
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
+    const pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) {
       r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       break;
@@ -122,7 +118,7 @@ CommandResult RunHygieFor(const std::vector<std::string>& args, const std::vecto
     if (w < 0 && errno != EINTR) break;
     if (std::chrono::steady_clock::now() >= deadline) {
       ::kill(pid, SIGKILL);
-      WaitExit(pid);
+      Reap(pid);
       r.exit_code = -2;
       break;
     }
@@ -131,6 +127,23 @@ CommandResult RunHygieFor(const std::vector<std::string>& args, const std::vecto
   r.out = ReadAll(out);
   r.err = ReadAll(err);
   return r;
+}
+
+CommandResult RunHygie(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  TempDir io;
+  std::string out = io.path() + "/out", err = io.path() + "/err";
+  CommandResult r;
+  pid_t pid = SpawnProgram(HygieArgv(args), env, out, err);
+  if (pid < 0) return r;
+  r.exit_code = Reap(pid);
+  r.out = ReadAll(out);
+  r.err = ReadAll(err);
+  return r;
+}
+
+CommandResult RunHygieFor(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                          int timeout_seconds) {
+  return RunProgram(HygieArgv(args), env, timeout_seconds);
 }
 
 Installation::Installation() : data_(dir_.path() + "/data") {
@@ -184,7 +197,7 @@ void ServerProcess::Start(const std::string& data_dir, const ServeOptions& optio
   if (std::find(args.begin(), args.end(), "--auth-failure-burst") == args.end()) {
     args.insert(args.end(), {"--auth-failure-burst", "1000000"});
   }
-  pid_ = Spawn(args, options.env, run_dir_.path() + "/server.out", log_path_);
+  pid_ = SpawnProgram(HygieArgv(args), options.env, run_dir_.path() + "/server.out", log_path_);
   if (pid_ < 0) {
     ADD_FAILURE() << "cannot start hygie serve";
     return;
@@ -222,14 +235,14 @@ ServerProcess::~ServerProcess() {
 void ServerProcess::Kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
-  WaitExit(pid_);
+  Reap(pid_);
   pid_ = -1;
 }
 
 int ServerProcess::Stop() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
-  int code = WaitExit(pid_);
+  int code = Reap(pid_);
   pid_ = -1;
   return code;
 }

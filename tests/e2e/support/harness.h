@@ -26,6 +26,17 @@ struct CommandResult {
   std::string err;
 };
 
+// Starts args[0] (looked up on the PATH unless it is a path) with the environment plus `env`
+// (NAME=VALUE), stdin from /dev/null, stdout and stderr to the given files. -1 on failure.
+pid_t SpawnProgram(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                   const std::string& out_path, const std::string& err_path);
+// Waits for a child: its exit status (WEXITSTATUS), -1 if it was signalled or on error.
+int Reap(pid_t pid);
+// Runs a program to completion, killing it (SIGKILL) after `timeout_seconds`; a killed run has
+// exit_code -2, one that could not start -1 with the reason in `err`.
+CommandResult RunProgram(const std::vector<std::string>& args,
+                         const std::vector<std::string>& env = {}, int timeout_seconds = 120);
+
 // Runs `hygie args...` to completion. `env` adds environment variables (NAME=VALUE).
 CommandResult RunHygie(const std::vector<std::string>& args,
                        const std::vector<std::string>& env = {});
