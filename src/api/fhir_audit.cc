@@ -245,15 +245,7 @@ void FhirApi::AddRecord(Call& call, int status, std::string_view detail, uint64_
   if (r.detail.empty()) r.detail = audit.grant;
   audit.pending.Add(r);
   r.time_us = request_time_us;
-  r.interaction.clear();
-  r.action = 'E';
-  r.operation.clear();
-  r.resource_type.clear();
-  r.resource_id.clear();
-  r.version = 0;
-  r.query.clear();
-  r.status = 0;
-  r.detail.clear();
+  audit::ClearAct(r);
 }
 
 asio::awaitable<Status> FhirApi::FlushAudit(Call& call) {

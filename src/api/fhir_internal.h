@@ -5,7 +5,6 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -138,39 +137,15 @@ http::Response Outcome(int status, std::string_view issue_code, std::string_view
 http::Response FromStatus(const Status& status, std::string_view details_code = {});
 std::string WeakETag(uint64_t version);
 
-// Awaits a group commit: the store calls back on its writer thread; the coroutine resumes on
-// its own executor.
-template <typename Token>
-auto AsyncCommit(storage::TenantStore& store, storage::WriteBatch batch, Token&& token) {
+// Awaits an operation that reports its Status once, from any thread, through a callback:
+// start(done) begins it. The coroutine resumes on its own executor, at once when `done` runs on
+// one of its threads. One allocation per wait: `done` holds a plain pointer (small enough for a
+// std::function to keep inline).
+template <typename Token, typename Start>
+auto AsyncStatus(Start start, Token&& token) {
   namespace asio = boost::asio;
   return asio::async_initiate<Token, void(Status)>(
-      [&store](auto handler, storage::WriteBatch batch) {
-        auto ex = asio::get_associated_executor(handler);
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        store.Commit(std::move(batch), [shared, ex](Status status) {
-          asio::post(
-              ex, [shared, status = std::move(status)]() mutable { (*shared)(std::move(status)); });
-        });
-      },
-      token, std::move(batch));
-}
-
-}  // namespace hygie::api
-
-namespace hygie::api {
-
-// Awaits the journal. The callback runs on an I/O thread (the server's dispatcher hands a
-// batch's completions to them in one post) or on the tree's writer thread; the coroutine resumes
-// on its own executor, at once when the callback already runs on one of its threads.
-// `records` must stay alive and unchanged until the coroutine resumes.
-template <typename Token>
-auto AsyncAppend(audit::Journal& journal, const std::string& tree,
-                 const audit::EncodedRecords& records, Token&& token) {
-  namespace asio = boost::asio;
-  return asio::async_initiate<Token, void(Status)>(
-      [&journal, &tree, &records](auto handler) {
-        // One allocation per wait: the callback holds a plain pointer (small enough for the
-        // journal's std::function to keep inline), and the journal calls it exactly once.
+      [](auto handler, Start start) {
         using Handler = decltype(handler);
         using Executor = asio::associated_executor_t<Handler>;
         struct Waiter {
@@ -179,7 +154,7 @@ auto AsyncAppend(audit::Journal& journal, const std::string& tree,
         };
         Executor ex = asio::get_associated_executor(handler);
         auto* waiter = new Waiter{std::move(handler), std::move(ex)};
-        journal.Append(tree, records, [waiter](Status status) {
+        std::move(start)([waiter](Status status) {
           std::unique_ptr<Waiter> own(waiter);
           auto ex = own->ex;
           asio::dispatch(ex, [own = std::move(own), status = std::move(status)]() mutable {
@@ -187,7 +162,30 @@ auto AsyncAppend(audit::Journal& journal, const std::string& tree,
           });
         });
       },
-      token);
+      token, std::move(start));
+}
+
+// Awaits a group commit of the store (it calls back on its writer thread).
+template <typename Token>
+auto AsyncCommit(storage::TenantStore& store, storage::WriteBatch batch, Token&& token) {
+  return AsyncStatus([&store, batch = std::move(batch)](
+                         auto done) mutable { store.Commit(std::move(batch), std::move(done)); },
+                     std::forward<Token>(token));
+}
+
+}  // namespace hygie::api
+
+namespace hygie::api {
+
+// Awaits the journal: the callback runs on an I/O thread (the server's dispatcher hands a
+// batch's completions to them in one post) or on the tree's writer thread. `records` must stay
+// alive and unchanged until the coroutine resumes.
+template <typename Token>
+auto AsyncAppend(audit::Journal& journal, const std::string& tree,
+                 const audit::EncodedRecords& records, Token&& token) {
+  return AsyncStatus(
+      [&journal, &tree, &records](auto done) { journal.Append(tree, records, std::move(done)); },
+      std::forward<Token>(token));
 }
 
 }  // namespace hygie::api

@@ -126,6 +126,18 @@ Status ReadString(const rapidjson::Value& v, const char* name, std::string& out)
 
 }  // namespace
 
+void ClearAct(Record& r) {
+  r.interaction.clear();
+  r.action = 'E';
+  r.resource_type.clear();
+  r.resource_id.clear();
+  r.version = 0;
+  r.operation.clear();
+  r.query.clear();
+  r.status = 0;
+  r.detail.clear();
+}
+
 std::string EncodeRecord(const Record& r) {
   std::string out;
   AppendEncodedRecord(r, out);

@@ -67,6 +67,11 @@ struct Record {
   std::string detail;  // short reason for a refusal ("expired token"); never health data
 };
 
+// Resets what a record says of one act (time is left alone): interaction, action, resource
+// type, id and version, operation, query, status and detail. What it says of the request (who,
+// from where, why, its id) stays, so that one record can be reused for a request's acts.
+void ClearAct(Record& record);
+
 // The JSON text of a record: compact, members in a fixed order, short member names ("i", "t",
 // "rid", "ten", "sub", "cid", "iss", "role", "pro", "staff", "peer", "pou", "int", "act", "type",
 // "id", "ver", "op", "q" as [[name, value], ...], "st", "det"). Empty strings, version 0 and

@@ -184,5 +184,28 @@ TEST(RecordTest, EveryActionRoundTrips) {
   }
 }
 
+// ClearAct leaves what a record says of its request and resets what it says of the act: the
+// record then encodes as one made with the request's members alone.
+TEST(RecordTest, ClearActKeepsTheRequestAndResetsTheAct) {
+  Record full = FullRecord();
+  Record request;
+  request.index = full.index;
+  request.time_us = full.time_us;
+  request.request_id = full.request_id;
+  request.tenant = full.tenant;
+  request.subject = full.subject;
+  request.client_id = full.client_id;
+  request.issuer = full.issuer;
+  request.role = full.role;
+  request.professional_id = full.professional_id;
+  request.staff = full.staff;
+  request.peer = full.peer;
+  request.purpose = full.purpose;
+  ASSERT_NE(EncodeRecord(full), EncodeRecord(request));
+  ClearAct(full);
+  EXPECT_EQ(EncodeRecord(full), EncodeRecord(request));
+  EXPECT_FALSE(full.request_id.empty());
+}
+
 }  // namespace
 }  // namespace hygie::audit
