@@ -5,6 +5,7 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -21,6 +22,7 @@
 #include "audit/record.h"
 #include "auth/scopes.h"
 #include "fhir/outcome.h"
+#include "http/inbox.h"
 
 #include <rapidjson/document.h>
 
@@ -138,9 +140,10 @@ http::Response FromStatus(const Status& status, std::string_view details_code = 
 std::string WeakETag(uint64_t version);
 
 // Awaits an operation that reports its Status once, from any thread, through a callback:
-// start(done) begins it. The coroutine resumes on its own executor, at once when `done` runs on
-// one of its threads. One allocation per wait: `done` holds a plain pointer (small enough for a
-// std::function to keep inline).
+// start(done) begins it. The coroutine resumes on its own executor: at once when `done` runs on
+// its thread; from another thread, through the I/O context's inbox, so that the completions of
+// one group commit wake each I/O thread once. One allocation per wait: `done` holds a plain
+// pointer (small enough for a std::function to keep inline).
 template <typename Token, typename Start>
 auto AsyncStatus(Start start, Token&& token) {
   namespace asio = boost::asio;
@@ -148,18 +151,28 @@ auto AsyncStatus(Start start, Token&& token) {
       [](auto handler, Start start) {
         using Handler = decltype(handler);
         using Executor = asio::associated_executor_t<Handler>;
-        struct Waiter {
+        struct Waiter : http::InboxItem {
+          Waiter(Handler h, Executor ex) : h(std::move(h)), ex(std::move(ex)) {}
+          void Run() override {
+            std::unique_ptr<Waiter> own(this);
+            std::move(h)(std::move(status));
+          }
           Handler h;
           Executor ex;
+          Status status;
         };
         Executor ex = asio::get_associated_executor(handler);
-        auto* waiter = new Waiter{std::move(handler), std::move(ex)};
+        auto* waiter = new Waiter(std::move(handler), std::move(ex));
         std::move(start)([waiter](Status status) {
           std::unique_ptr<Waiter> own(waiter);
+          own->status = std::move(status);
+          // A coroutine on an io_context (not a strand) resumes through that context's inbox.
+          if (asio::io_context* context = http::IoContextOf(own->ex)) {
+            asio::use_service<http::Inbox>(*context).Push(*context, std::move(own));
+            return;
+          }
           auto ex = own->ex;
-          asio::dispatch(ex, [own = std::move(own), status = std::move(status)]() mutable {
-            std::move(own->h)(std::move(status));
-          });
+          asio::dispatch(ex, [own = std::move(own)]() mutable { own.release()->Run(); });
         });
       },
       token, std::move(start));

@@ -62,7 +62,6 @@ struct Pending {
   const EncodedRecords* records = nullptr;
   std::unique_ptr<EncodedRecords> owned;
   Journal::Done done;
-  bool direct = false;  // done runs on the writer thread, not through the dispatcher
   bool force_checkpoint = false;
 };
 
@@ -185,9 +184,7 @@ namespace {
 // Loads a tree's files into `t` (state before its writer starts).
 Status LoadTree(Journal::Tree& t, const std::string& origin, int64_t /*now_us*/);
 // The writer of one tree: group commits until stopped.
-using DispatcherSource = std::function<std::shared_ptr<const Journal::Dispatcher>()>;
-void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
-               const DispatcherSource& dispatcher);
+void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts);
 
 }  // namespace
 
@@ -238,12 +235,7 @@ Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) co
     Tree* raw = t.get();
     const Clock& clock = clock_;
     const JournalOptions& opts = options_;
-    DispatcherSource source = [this] {
-      std::lock_guard lock(dispatch_mu_);
-      return dispatcher_;
-    };
-    raw->writer =
-        std::thread([raw, &clock, &opts, source] { RunWriter(*raw, clock, opts, source); });
+    raw->writer = std::thread([raw, &clock, &opts] { RunWriter(*raw, clock, opts); });
   }
   Tree* raw = t.get();
   trees_.emplace(name, std::move(t));
@@ -774,8 +766,7 @@ Status WriteBatch(Journal::Tree& t, const Clock& clock, const JournalOptions& op
   return Status::Ok();
 }
 
-void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
-               const DispatcherSource& dispatcher) {
+void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts) {
   using Steady = std::chrono::steady_clock;
   size_t last_batch_records = 0;
   Steady::time_point last_batch_start;
@@ -823,26 +814,10 @@ void RunWriter(Journal::Tree& t, const Clock& clock, const JournalOptions& opts,
       t.last_cp_us = clock.NowMicros();
     }
     Status result = s.ok() ? Status::Ok() : Unavailable(s.message());
-    std::shared_ptr<const Journal::Dispatcher> d = dispatcher();
-    if (d && *d) {
-      // Direct waiters complete here; the others in one hand-off to the dispatcher (their records
-      // are borrowed from the waiting requests, which free them on their own threads).
-      for (Pending& p : batch) {
-        if (p.direct && p.done) {
-          p.done(result);
-          p.done = nullptr;
-        }
-      }
-      auto rest = std::make_shared<std::vector<Pending>>(std::move(batch));
-      (*d)([rest, result] {
-        for (Pending& p : *rest) {
-          if (p.done) p.done(result);
-        }
-      });
-    } else {
-      for (Pending& p : batch) {
-        if (p.done) p.done(result);
-      }
+    // Completions run here. A server's waiters hand themselves to their I/O threads (see
+    // http::Inbox: one wake-up per thread per batch); the records they borrowed are theirs again.
+    for (Pending& p : batch) {
+      if (p.done) p.done(result);
     }
     if (stopping) {
       std::lock_guard lock(t.queue_mu);
@@ -887,7 +862,7 @@ void Journal::Append(const std::string& tree, std::vector<Record> records, Done 
 }
 
 void Journal::Append(const std::string& tree, const EncodedRecords* borrowed,
-                     std::unique_ptr<EncodedRecords> owned, Done done, bool direct) {
+                     std::unique_ptr<EncodedRecords> owned, Done done, bool urgent) {
   auto t = GetTree(tree, true);
   if (!t.ok()) {
     done(Unavailable(t.status().message()));
@@ -902,7 +877,6 @@ void Journal::Append(const std::string& tree, const EncodedRecords* borrowed,
   pending.records = owned ? owned.get() : borrowed;
   pending.owned = std::move(owned);
   pending.done = std::move(done);
-  pending.direct = direct;
   const size_t count = pending.records != nullptr ? pending.records->size() : 0;
   bool wake = false;
   {
@@ -913,15 +887,10 @@ void Journal::Append(const std::string& tree, const EncodedRecords* borrowed,
     }
     tr->queue.push_back(std::move(pending));
     tr->queued_records += count;
-    if (direct) tr->urgent = true;
+    if (urgent) tr->urgent = true;
     wake = tr->urgent || tr->queued_records >= tr->wake_at;
   }
   if (wake) tr->queue_cv.notify_one();
-}
-
-void Journal::SetDispatcher(Dispatcher dispatcher) {
-  std::lock_guard lock(dispatch_mu_);
-  dispatcher_ = dispatcher ? std::make_shared<const Dispatcher>(std::move(dispatcher)) : nullptr;
 }
 
 Status Journal::AppendSync(const std::string& tree, std::vector<Record> records) {
@@ -961,7 +930,6 @@ Status Journal::Flush(const std::string& tree) {
       cv.notify_one();
     };
     flush.force_checkpoint = true;
-    flush.direct = true;
     tr->queue.push_back(std::move(flush));
     tr->urgent = true;
   }

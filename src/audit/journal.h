@@ -122,15 +122,8 @@ class Journal final : public RecordSource {
   void Append(const std::string& tree, const EncodedRecords& records, Done done) {
     Append(tree, &records, nullptr, std::move(done), false);
   }
-  // Runs the completions of a finished batch: `run` calls every callback of the batch. Without
-  // a dispatcher they run on the writer thread; a server hands them to its I/O threads in one go
-  // (one wake-up per batch instead of one per request; the records' memory is freed there too).
-  // Set it before traffic and clear it before the I/O threads stop.
-  using Dispatcher = std::function<void(std::function<void()> run)>;
-  void SetDispatcher(Dispatcher dispatcher);
-
-  // Appends and waits. Its completion never goes through the dispatcher, so it may be called
-  // from an I/O thread (the admin API's rare changes) without waiting on the I/O threads.
+  // Appends and waits; the writer syncs it at once (no batch window). It may be called from an
+  // I/O thread (the admin API's rare changes): its completion needs no I/O thread.
   Status AppendSync(const std::string& tree, std::vector<Record> records);
   // Signs a checkpoint now if records arrived since the last one, and waits for it.
   Status Flush(const std::string& tree);
@@ -171,10 +164,10 @@ class Journal final : public RecordSource {
   struct Tree;
 
  private:
-  // `direct`: `done` runs on the writer thread, never through the dispatcher.
+  // `urgent`: the writer syncs at once, without waiting for a bigger batch.
   // `borrowed` or `owned` holds the records.
   void Append(const std::string& tree, const EncodedRecords* borrowed,
-              std::unique_ptr<EncodedRecords> owned, Done done, bool direct);
+              std::unique_ptr<EncodedRecords> owned, Done done, bool urgent);
   Journal(JournalOptions options, const Clock& clock);
   // Loads a tree on first use (creating it when `create`).
   Result<Tree*> GetTree(const std::string& tree, bool create) const;
@@ -185,8 +178,6 @@ class Journal final : public RecordSource {
   mutable std::shared_mutex mu_;  // shared for lookups of loaded trees
   mutable std::map<std::string, std::unique_ptr<Tree>> trees_;  // GUARDED_BY(mu_)
   bool closed_ = false;                                         // GUARDED_BY(mu_)
-  mutable std::mutex dispatch_mu_;
-  std::shared_ptr<const Dispatcher> dispatcher_;  // GUARDED_BY(dispatch_mu_)
 };
 
 // Writes a record into DIR/_spool (durably) for the owner of the journal to ingest.

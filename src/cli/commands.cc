@@ -405,13 +405,8 @@ int RunServe(const Options& o) {
           return api.Handle(req, ctx);
         },
         [&api](int status, std::string_view reason) { return api.ParserError(status, reason); });
-    // Completions of a journal batch reach the I/O threads in one post.
-    (*journal)->SetDispatcher([&server](std::function<void()> run) {
-      boost::asio::post(server.context(), std::move(run));
-    });
     Status s = server.Start();
     if (!s.ok()) {
-      (*journal)->SetDispatcher(nullptr);
       stop_housekeeper();
       if (exporter) exporter->Stop();
       (*journal)->Close();
@@ -434,7 +429,6 @@ int RunServe(const Options& o) {
     log::Info("shutting down: finishing requests in flight");
     api.SetReady(false);
     server.Stop();
-    (*journal)->SetDispatcher(nullptr);
     stop_housekeeper();
     (*journal)->Close();  // signs a last checkpoint of every tree
     if (exporter) exporter->Stop();

@@ -10,7 +10,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -158,8 +157,13 @@ asio::awaitable<void> TlsSession(tcp::socket socket, asio::ssl::context& tls, Sh
 Server::Server(ServerOptions options, Handler handler, ErrorResponder error_responder)
     : options_(std::move(options)),
       handler_(std::move(handler)),
-      error_responder_(std::move(error_responder)),
-      ioc_(options_.threads) {}
+      error_responder_(std::move(error_responder)) {
+  const int n = std::max(1, options_.threads);
+  for (int i = 0; i < n; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    work_.push_back(asio::make_work_guard(*contexts_.back()));
+  }
+}
 
 Server::~Server() { Stop(); }
 
@@ -204,7 +208,7 @@ Status Server::Start() {
     return FailedPrecondition("listening on a non-loopback address requires TLS");
   }
   tcp::endpoint endpoint(addr, options_.port);
-  acceptor_.emplace(ioc_);
+  acceptor_.emplace(*contexts_[0]);
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_->bind(endpoint, ec);
@@ -214,10 +218,9 @@ Status Server::Start() {
                        std::to_string(options_.port) + ": " + ec.message());
   }
   bound_port_ = acceptor_->local_endpoint().port();
-  asio::co_spawn(ioc_, Accept(), asio::detached);
-  int n = std::max(1, options_.threads);
-  for (int i = 0; i < n; ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+  asio::co_spawn(*contexts_[0], Accept(), asio::detached);
+  for (auto& context : contexts_) {
+    threads_.emplace_back([c = context.get()] { c->run(); });
   }
   return Status::Ok();
 }
@@ -225,7 +228,9 @@ Status Server::Start() {
 asio::awaitable<void> Server::Accept() {
   Shared shared{&options_, &handler_, &error_responder_, &active_};
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(ioc_), kTuple);
+    asio::io_context& context = *contexts_[next_context_];
+    next_context_ = (next_context_ + 1) % contexts_.size();
+    auto [ec, socket] = co_await acceptor_->async_accept(context, kTuple);
     if (ec) {
       if (stopped_.load() || ec == asio::error::operation_aborted) co_return;
       continue;  // e.g. EMFILE: keep serving the connections we have
@@ -242,7 +247,7 @@ asio::awaitable<void> Server::Accept() {
 void Server::Stop() {
   if (stopped_.exchange(true)) return;
   if (acceptor_) {
-    asio::post(ioc_, [this] {
+    asio::post(*contexts_[0], [this] {
       boost::system::error_code ec;
       acceptor_->close(ec);
     });
@@ -252,7 +257,8 @@ void Server::Stop() {
   while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ioc_.stop();
+  work_.clear();
+  for (auto& context : contexts_) context->stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -1,9 +1,12 @@
 #pragma once
 // HTTP/1.1 server over Boost.Beast and Asio with C++20 coroutines, plain TCP or TLS 1.2/1.3.
 //
-// One coroutine per connection on its own strand; keep-alive; request size limits enforced by
-// Beast's parser (header and body limits) before the handler sees anything. The handler is an
-// awaitable function, so it may wait (e.g. for a group commit) without blocking a thread.
+// One I/O thread per io_context: each accepted connection is given to the next context in turn
+// and stays on its thread, so a request's work, its allocations and its completions never cross
+// threads (no strands, no hand-offs between I/O threads). One coroutine per connection; keep-alive;
+// request size limits enforced by Beast's parser (header and body limits) before the handler sees
+// anything. The handler is an awaitable function, so it may wait (e.g. for a group commit) without
+// blocking a thread.
 //
 // Thread-safety: Start/Stop from one thread; the handler is called concurrently from the io
 // threads and must be thread-safe.
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -75,8 +79,6 @@ class Server {
   // Binds and starts the io threads. kInvalidArgument for a bad address, kUnavailable if the
   // port cannot be bound, kFailedPrecondition for TLS files that do not load.
   Status Start();
-  // The I/O threads' context (to hand completions to them from other threads).
-  boost::asio::io_context& context() { return ioc_; }
   // The bound port (useful with port 0).
   uint16_t port() const { return bound_port_; }
   // Stops accepting, lets requests in flight finish (up to 10 s), closes connections, joins
@@ -90,7 +92,10 @@ class Server {
   ServerOptions options_;
   Handler handler_;
   ErrorResponder error_responder_;
-  boost::asio::io_context ioc_;
+  // One per I/O thread, each kept running by its work guard until Stop.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  size_t next_context_ = 0;  // the context of the next accepted connection (accept loop only)
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   std::vector<std::thread> threads_;
