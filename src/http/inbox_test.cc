@@ -46,7 +46,7 @@ TEST(InboxTest, BurstFromAnotherThreadCostsOnePostAndKeepsOrder) {
     }
   });
   pusher.join();
-  EXPECT_TRUE(c.ran.empty());  // nothing runs outside the context's thread
+  EXPECT_TRUE(c.ran.empty());     // nothing runs outside the context's thread
   EXPECT_EQ(context.poll(), 1u);  // one drain for the whole burst
   ASSERT_EQ(c.ran.size(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(c.ran[i], i);
