@@ -15,17 +15,11 @@ PORT=${PORT:-18090}
 H=$BUILD/hygie
 HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$DIR" && mkdir -p "$DIR"
-"$H" init --data "$DIR/data" >/dev/null
-"$H" tenant create size --data "$DIR/data" >/dev/null
-"$H" token issue --data "$DIR/data" --tenant size --scope 'user/*.cruds' --ttl 8h >"$DIR/token"
-"$H" serve --data "$DIR/data" --listen 127.0.0.1:$PORT 2>"$DIR/server.log" &
-SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null' EXIT
-for _ in $(seq 100); do
-  curl -sf http://127.0.0.1:$PORT/readyz >/dev/null 2>&1 && break
-  sleep 0.1
-done
-echo "at_size: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+. "$HERE/lib.sh"
+trap stop_server EXIT
+bench_install "$H" "$DIR/data" size "$DIR/token" 8h
+start_server "$H" "$DIR/data" "$PORT" "$DIR/server.log"
+echo "at_size: $(machine_line)"
 "$BUILD/bench/tenant_gen" --url http://127.0.0.1:$PORT --tenant size --token-file "$DIR/token" \
   --resources "$RESOURCES" --concurrency "$CONCURRENCY" --progress 30 \
   --sample-out "$DIR/sample.json" | tee "$DIR/load.txt"

@@ -19,36 +19,18 @@ PER_MINUTE=${PER_MINUTE:-60}
 DURATION=${DURATION:-10}
 PORT=${PORT:-18490}
 WORK=$(mktemp -d /var/tmp/hygie-auth-limit-XXXXXX)
-SERVER_PID=
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-  fi
-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 cleanup() {
   stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-"$HYGIE" init --data "$WORK/data" 2>/dev/null
-"$HYGIE" tenant create bench --data "$WORK/data" 2>/dev/null
-"$HYGIE" token issue --data "$WORK/data" --tenant bench --scope 'user/*.cruds' --ttl 2h \
-  >"$WORK/token"
-
-start_server() {
-  "$HYGIE" serve --data "$WORK/data" --listen 127.0.0.1:$PORT --auth-failure-burst "$BURST" \
-    --auth-failures-per-minute "$PER_MINUTE" 2>"$WORK/server.log" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    curl -sf http://127.0.0.1:$PORT/readyz >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server did not start" >&2
-  cat "$WORK/server.log" >&2
-  exit 1
+bench_install "$HYGIE" "$WORK/data" bench "$WORK/token"
+limited_server() {
+  start_server "$HYGIE" "$WORK/data" "$PORT" "$WORK/server.log" --auth-failure-burst "$BURST" \
+    --auth-failures-per-minute "$PER_MINUTE"
 }
 
 cat >"$WORK/client.py" <<'EOF'
@@ -117,17 +99,17 @@ EOF
 
 echo "# hygie serve --auth-failure-burst $BURST --auth-failures-per-minute $PER_MINUTE;" \
   "$DURATION s per run; $(nproc) CPUs"
-start_server
+limited_server
 BAD=$(python3 "$WORK/client.py" 127.0.0.1 $PORT - "$DURATION")
 stop_server
 report "1. bad tokens alone" "$BAD"
 
-start_server
+limited_server
 VALID=$(python3 "$WORK/client.py" 127.0.0.2 $PORT "$WORK/token" "$DURATION")
 stop_server
 report "2. valid tokens alone" "$VALID"
 
-start_server
+limited_server
 python3 "$WORK/client.py" 127.0.0.1 $PORT - "$DURATION" >"$WORK/bad.json" &
 BAD_PID=$!
 VALID2=$(python3 "$WORK/client.py" 127.0.0.2 $PORT "$WORK/token" "$DURATION")

@@ -25,14 +25,8 @@ WORK=${WORKDIR:-$(mktemp -d /var/tmp/hygie-journal-cost-XXXXXX)}
 mkdir -p "$WORK"
 RUNS=$WORK/runs.jsonl
 : >"$RUNS"
-SERVER_PID=
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-  fi
-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 cleanup() {
   stop_server
   rm -rf "$WORK/data"
@@ -40,23 +34,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server BUILD: a fresh data directory, tenant "bench", a token, `hygie serve`.
-start_server() {
-  local h=$1/hygie
+# journal_server BUILD: a fresh data directory, tenant "bench", a token, `hygie serve`.
+journal_server() {
   rm -rf "$WORK/data"
-  "$h" init --data "$WORK/data" 2>/dev/null
-  "$h" tenant create bench --data "$WORK/data" 2>/dev/null
-  "$h" token issue --data "$WORK/data" --tenant bench --scope 'user/*.cruds' --ttl 2h \
-    >"$WORK/token"
-  "$h" serve --data "$WORK/data" --listen 127.0.0.1:$PORT 2>"$WORK/server.log" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    curl -sf http://127.0.0.1:$PORT/readyz >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server did not start" >&2
-  cat "$WORK/server.log" >&2
-  exit 1
+  bench_install "$1/hygie" "$WORK/data" bench "$WORK/token"
+  start_server "$1/hygie" "$WORK/data" "$PORT" "$WORK/server.log"
 }
 
 # Number of records in the journal's trees (the tree size of each tree's newest checkpoint;
@@ -75,13 +57,12 @@ journal_records() {
   echo "$total"
 }
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo |
-  cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "# $(machine_line)" >&2
 for rep in $(seq "$REPS"); do
   for side in base journal; do
     build=$BASE
     [ "$side" = journal ] && build=$JOURNAL
-    start_server "$build"
+    journal_server "$build"
     for mode in create read; do
       for type in Patient Observation; do
         # Server CPU ticks (user + system) around the row, for CPU per request.

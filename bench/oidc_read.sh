@@ -18,8 +18,10 @@ PRELOAD=${PRELOAD:-2000}
 PORT=${PORT:-18480}
 TYPE=${TYPE:-Patient}
 WORK=$(mktemp -d /var/tmp/hygie-oidc-read-XXXXXX)
+. "$HERE/bench/lib.sh"
 PIDS=()
 cleanup() {
+  stop_server
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WORK"
@@ -41,12 +43,7 @@ H=$BUILD/hygie
   --roles-claim roles >/dev/null
 "$H" token issue --data "$WORK/data" --tenant bench --scope 'user/*.cruds' --ttl 2h \
   --role practitioner >"$WORK/token-builtin"
-"$H" serve --data "$WORK/data" --listen 127.0.0.1:$PORT 2>"$WORK/server.log" &
-PIDS+=($!)
-for _ in $(seq 100); do
-  curl -sf http://127.0.0.1:$PORT/readyz >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_server "$H" "$WORK/data" "$PORT" "$WORK/server.log"
 
 oidc_token() {  # ALG -> a fresh access token (5 minutes) in $WORK/token-ALG
   node "$HERE/tests/oidc/flows.mjs" client-credentials --issuer "$ISSUER" --alg "$1" \

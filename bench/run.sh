@@ -14,29 +14,18 @@ LG=$BUILD/bench/loadgen
 FLOOR=$BUILD/bench/sqlite_floor
 WORK=$(mktemp -d /var/tmp/hygie-bench-XXXXXX)
 PORT=18400
-SERVER_PID=
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-start_server() {
-  "$H" serve --data "$WORK/data" --listen 127.0.0.1:$PORT 2>"$WORK/server.log" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    curl -sf http://127.0.0.1:$PORT/readyz >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server did not start" >&2; cat "$WORK/server.log" >&2; exit 1
-}
+bench_install "$H" "$WORK/data" bench "$WORK/token"
+start_server "$H" "$WORK/data" "$PORT" "$WORK/server.log"
 
-"$H" init --data "$WORK/data" 2>/dev/null
-"$H" tenant create bench --data "$WORK/data" 2>/dev/null
-"$H" token issue --data "$WORK/data" --tenant bench --scope 'user/*.cruds' --ttl 2h >"$WORK/token"
-start_server
-
-echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# $(machine_line)"
 echo "| mode | type | clients | req/s | p50 ms | p99 ms | failed |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for mode in create read update; do

@@ -2,8 +2,6 @@
 // gets 401, scopes limit what a good token does (403), and refusals write nothing.
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <map>
 #include <string>
@@ -11,56 +9,14 @@
 
 #include "auth/token.h"
 #include "cli/installation.h"
-#include "core/bytes.h"
 #include "core/clock.h"
-#include "crypto/primitives.h"
 #include "support/harness.h"
+#include "support/jwt_forge.h"
 
 namespace hygie::e2e {
 namespace {
 
 const std::string kPatient = R"({"resourceType":"Patient","active":true})";
-
-struct Jwt {
-  std::string header;   // decoded JSON
-  std::string payload;  // decoded JSON
-  std::string signature_b64;
-};
-
-std::string B64(std::string_view s) { return crypto::Base64UrlEncode(AsBytes(s)); }
-
-Jwt Decode(const std::string& token) {
-  Jwt jwt;
-  size_t a = token.find('.');
-  size_t b = token.find('.', a + 1);
-  auto h = crypto::Base64UrlDecode(token.substr(0, a));
-  auto p = crypto::Base64UrlDecode(token.substr(a + 1, b - a - 1));
-  EXPECT_TRUE(h.ok() && p.ok()) << token;
-  if (h.ok()) jwt.header = std::string(AsChars(*h));
-  if (p.ok()) jwt.payload = std::string(AsChars(*p));
-  jwt.signature_b64 = token.substr(b + 1);
-  return jwt;
-}
-
-std::string Encode(const std::string& header, const std::string& payload,
-                   const std::string& signature_b64) {
-  return B64(header) + "." + B64(payload) + "." + signature_b64;
-}
-
-std::string Replace(std::string s, const std::string& from, const std::string& to) {
-  size_t pos = s.find(from);
-  EXPECT_NE(pos, std::string::npos) << from << " not in " << s;
-  if (pos != std::string::npos) s.replace(pos, from.size(), to);
-  return s;
-}
-
-std::string HmacSha256B64(const std::string& key, const std::string& data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return crypto::Base64UrlEncode(ByteView(mac, len));
-}
 
 class AuthTest : public ::testing::Test {
  protected:
@@ -154,29 +110,33 @@ TEST_F(AuthTest, TamperedTokensAreRefused) {
   dep_.inst().CreateTenant("gamma");
   const std::string tok = dep_.inst().Token("acme", "user/Patient.r");
   ASSERT_EQ(ReadWith("Bearer " + tok).status, 200);
-  Jwt jwt = Decode(tok);
+  Jwt jwt = DecodeJwt(tok);
   ASSERT_NE(jwt.payload.find("\"tenant\":\"acme\""), std::string::npos) << jwt.payload;
 
   const std::string other_tenant =
-      Replace(jwt.payload, "\"tenant\":\"acme\"", "\"tenant\":\"beta\"");
-  ExpectTokenRefused(Encode(jwt.header, other_tenant, jwt.signature_b64), "tenant changed", "beta");
+      ReplaceOnce(jwt.payload, "\"tenant\":\"acme\"", "\"tenant\":\"beta\"");
+  ExpectTokenRefused(EncodeJwt(jwt.header, other_tenant, jwt.signature_b64), "tenant changed",
+                     "beta");
   const std::string wider =
-      Replace(jwt.payload, "\"scope\":\"user/Patient.r\"", "\"scope\":\"user/*.cruds\"");
-  ExpectTokenRefused(Encode(jwt.header, wider, jwt.signature_b64), "scope changed");
+      ReplaceOnce(jwt.payload, "\"scope\":\"user/Patient.r\"", "\"scope\":\"user/*.cruds\"");
+  ExpectTokenRefused(EncodeJwt(jwt.header, wider, jwt.signature_b64), "scope changed");
   const std::string duplicate =
-      Replace(jwt.payload, "\"tenant\":\"acme\"", "\"tenant\":\"acme\",\"tenant\":\"beta\"");
-  ExpectTokenRefused(Encode(jwt.header, duplicate, jwt.signature_b64), "duplicate tenant", "beta");
-  const std::string later = Replace(jwt.payload, "\"exp\":", "\"exp\":1");
-  ExpectTokenRefused(Encode(jwt.header, later, jwt.signature_b64), "exp changed");
+      ReplaceOnce(jwt.payload, "\"tenant\":\"acme\"", "\"tenant\":\"acme\",\"tenant\":\"beta\"");
+  ExpectTokenRefused(EncodeJwt(jwt.header, duplicate, jwt.signature_b64), "duplicate tenant",
+                     "beta");
+  const std::string later = ReplaceOnce(jwt.payload, "\"exp\":", "\"exp\":1");
+  ExpectTokenRefused(EncodeJwt(jwt.header, later, jwt.signature_b64), "exp changed");
   // Same JSON, but re-encoded: any byte change breaks the signature.
-  ExpectTokenRefused(Encode(jwt.header, jwt.payload + " ", jwt.signature_b64), "payload + space");
-  ExpectTokenRefused(Encode(jwt.header + " ", jwt.payload, jwt.signature_b64), "header + space");
+  ExpectTokenRefused(EncodeJwt(jwt.header, jwt.payload + " ", jwt.signature_b64),
+                     "payload + space");
+  ExpectTokenRefused(EncodeJwt(jwt.header + " ", jwt.payload, jwt.signature_b64), "header + space");
   // Header tampering.
-  ExpectTokenRefused(Encode(Replace(jwt.header, "ES256", "ES384"), jwt.payload, jwt.signature_b64),
-                     "alg ES384");
   ExpectTokenRefused(
-      Encode(Replace(jwt.header, "\"kid\":\"", "\"kid\":\"x"), jwt.payload, jwt.signature_b64),
-      "kid changed");
+      EncodeJwt(ReplaceOnce(jwt.header, "ES256", "ES384"), jwt.payload, jwt.signature_b64),
+      "alg ES384");
+  ExpectTokenRefused(EncodeJwt(ReplaceOnce(jwt.header, "\"kid\":\"", "\"kid\":\"x"), jwt.payload,
+                               jwt.signature_b64),
+                     "kid changed");
   // Signature tampering.
   std::string flipped = jwt.signature_b64;
   flipped[5] = flipped[5] == 'A' ? 'B' : 'A';
@@ -185,7 +145,7 @@ TEST_F(AuthTest, TamperedTokensAreRefused) {
   ExpectTokenRefused(B64(jwt.header) + "." + B64(jwt.payload), "two segments");
   const std::string beta_tok = dep_.inst().Token("beta", "user/*.cruds");
   ExpectTokenRefused(
-      B64(jwt.header) + "." + B64(other_tenant) + "." + Decode(beta_tok).signature_b64,
+      B64(jwt.header) + "." + B64(other_tenant) + "." + DecodeJwt(beta_tok).signature_b64,
       "signature of another token", "beta");
   // The standard base64 alphabet with padding is not the token's encoding.
   std::string padded = tok.substr(0, tok.find('.')) + "=" + tok.substr(tok.find('.'));
@@ -193,20 +153,20 @@ TEST_F(AuthTest, TamperedTokensAreRefused) {
 }
 
 TEST_F(AuthTest, AlgNoneIsRefused) {
-  Jwt jwt = Decode(dep_.token());
+  Jwt jwt = DecodeJwt(dep_.token());
   for (const std::string alg : {"none", "None", "NONE", "nOnE", ""}) {
     const std::string header = R"({"alg":")" + alg + R"(","typ":"JWT"})";
-    ExpectTokenRefused(Encode(header, jwt.payload, ""), "alg " + alg + ", empty signature");
-    ExpectTokenRefused(Encode(header, jwt.payload, jwt.signature_b64),
+    ExpectTokenRefused(EncodeJwt(header, jwt.payload, ""), "alg " + alg + ", empty signature");
+    ExpectTokenRefused(EncodeJwt(header, jwt.payload, jwt.signature_b64),
                        "alg " + alg + ", original signature");
   }
-  ExpectTokenRefused(Encode(R"({"typ":"JWT"})", jwt.payload, ""), "no alg");
-  ExpectTokenRefused(Encode(R"({"alg":"ES256","alg":"none"})", jwt.payload, jwt.signature_b64),
+  ExpectTokenRefused(EncodeJwt(R"({"typ":"JWT"})", jwt.payload, ""), "no alg");
+  ExpectTokenRefused(EncodeJwt(R"({"alg":"ES256","alg":"none"})", jwt.payload, jwt.signature_b64),
                      "duplicate alg");
 }
 
 TEST_F(AuthTest, HmacAlgorithmsAreRefused) {
-  Jwt jwt = Decode(dep_.token());
+  Jwt jwt = DecodeJwt(dep_.token());
   rapidjson::Document h = ParseJson(jwt.header);
   const std::string kid = JsonString(h, "kid");
   // The classic confusion attack: HMAC keyed with the verifier's public key.

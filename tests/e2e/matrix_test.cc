@@ -7,8 +7,6 @@
 // carry data, with the exact resources it may hold; no answer may carry the other tenant's ids.
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <chrono>
 #include <cstdio>
@@ -20,30 +18,14 @@
 
 #include "auth/token.h"
 #include "cli/installation.h"
-#include "core/bytes.h"
 #include "core/clock.h"
-#include "crypto/primitives.h"
 #include "support/harness.h"
+#include "support/jwt_forge.h"
 
 namespace hygie::e2e {
 namespace {
 
 using Ids = std::set<std::string>;  // "Type/id"
-
-std::string B64(std::string_view s) { return crypto::Base64UrlEncode(AsBytes(s)); }
-
-std::string B64Decode(std::string_view s) {
-  auto d = crypto::Base64UrlDecode(s);
-  return d.ok() ? std::string(AsChars(*d)) : std::string();
-}
-
-std::string HmacSha256B64(const std::string& key, const std::string& data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return crypto::Base64UrlEncode(ByteView(mac, len));
-}
 
 std::string Observation(const std::string& patient, const std::string& category) {
   std::string json =

@@ -8,8 +8,6 @@
 // first time, the npm registry (tests/oidc/install.sh runs `npm ci`).
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,9 +25,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/bytes.h"
-#include "crypto/primitives.h"
 #include "support/harness.h"
+#include "support/jwt_forge.h"
 
 namespace hygie::e2e {
 namespace {
@@ -142,42 +139,7 @@ class OidcProvider {
   uint16_t port_ = 0;
 };
 
-// ---- JWT surgery ----
-
-struct Jwt {
-  std::string header;   // decoded JSON
-  std::string payload;  // decoded JSON
-  std::string signature_b64;
-};
-
-std::string B64(std::string_view s) { return crypto::Base64UrlEncode(AsBytes(s)); }
-
-Jwt Decode(const std::string& token) {
-  Jwt jwt;
-  const size_t a = token.find('.');
-  const size_t b = token.find('.', a + 1);
-  EXPECT_TRUE(a != std::string::npos && b != std::string::npos) << token;
-  if (a == std::string::npos || b == std::string::npos) return jwt;
-  auto h = crypto::Base64UrlDecode(token.substr(0, a));
-  auto p = crypto::Base64UrlDecode(token.substr(a + 1, b - a - 1));
-  EXPECT_TRUE(h.ok() && p.ok()) << token;
-  if (h.ok()) jwt.header = std::string(AsChars(*h));
-  if (p.ok()) jwt.payload = std::string(AsChars(*p));
-  jwt.signature_b64 = token.substr(b + 1);
-  return jwt;
-}
-
-std::string Encode(const std::string& header, const std::string& payload,
-                   const std::string& signature_b64) {
-  return B64(header) + "." + B64(payload) + "." + signature_b64;
-}
-
-std::string Replace(std::string s, const std::string& from, const std::string& to) {
-  const size_t pos = s.find(from);
-  EXPECT_NE(pos, std::string::npos) << from << " not in " << s;
-  if (pos != std::string::npos) s.replace(pos, from.size(), to);
-  return s;
-}
+// ---- JWT surgery (the rest is in support/jwt_forge.h) ----
 
 // The first `"name":` member's raw value text, e.g. `"hygie-test"` or `1796075275`.
 std::string RawMember(const std::string& json, const std::string& name) {
@@ -195,14 +157,6 @@ std::string RawMember(const std::string& json, const std::string& name) {
     end = json.find_first_of(",}", start);
   }
   return json.substr(start, end - start);
-}
-
-std::string HmacSha256B64(const std::string& key, const std::string& data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return crypto::Base64UrlEncode(ByteView(mac, len));
 }
 
 // ---- The suite ----
@@ -335,7 +289,7 @@ class OidcTest : public ::testing::Test {
 TEST_F(OidcTest, ClientCredentialsTokensOfEveryAlgorithmWork) {
   for (const std::string& alg : kAlgs) {
     const std::string token = provider_->ClientCredentials(alg);
-    const Jwt jwt = Decode(token);
+    const Jwt jwt = DecodeJwt(token);
     EXPECT_NE(jwt.header.find("\"alg\":\"" + alg + "\""), std::string::npos) << jwt.header;
     EXPECT_NE(jwt.payload.find("\"iss\":\"" + provider_->issuer() + "\""), std::string::npos)
         << jwt.payload;
@@ -346,7 +300,7 @@ TEST_F(OidcTest, ClientCredentialsTokensOfEveryAlgorithmWork) {
 TEST_F(OidcTest, AuthorizationCodeWithPkceTokenWorks) {
   for (const std::string alg : {"ES256", "EdDSA"}) {
     const std::string token = provider_->Token({"authorization-code", "--alg", alg});
-    const Jwt jwt = Decode(token);
+    const Jwt jwt = DecodeJwt(token);
     EXPECT_NE(jwt.payload.find("\"client_id\":\"hygie-app\""), std::string::npos) << jwt.payload;
     EXPECT_NE(jwt.payload.find("\"sub\":\"practitioner\""), std::string::npos) << jwt.payload;
     ExpectTokenWorks(token, "authorization code, " + alg);
@@ -357,33 +311,35 @@ TEST_F(OidcTest, TamperedTokensAreRefused) {
   for (const std::string& alg : kAlgs) {
     const std::string token = provider_->ClientCredentials(alg);
     ASSERT_EQ(Read(token).status, 200) << alg;
-    const Jwt jwt = Decode(token);
+    const Jwt jwt = DecodeJwt(token);
     const std::string& sig = jwt.signature_b64;
     // Payload changed, signature kept.
     const std::string exp = RawMember(jwt.payload, "exp");
     ExpectTokenRefused(
-        Encode(jwt.header, Replace(jwt.payload, "\"exp\":" + exp, "\"exp\":" + exp + "0"), sig),
+        EncodeJwt(jwt.header, ReplaceOnce(jwt.payload, "\"exp\":" + exp, "\"exp\":" + exp + "0"),
+                  sig),
         alg + ": exp extended");
-    ExpectTokenRefused(Encode(jwt.header,
-                              Replace(jwt.payload, "\"sub\":\"hygie-practitioner\"",
-                                      "\"sub\":\"hygie-practitionex\""),
-                              sig),
+    ExpectTokenRefused(EncodeJwt(jwt.header,
+                                 ReplaceOnce(jwt.payload, "\"sub\":\"hygie-practitioner\"",
+                                             "\"sub\":\"hygie-practitionex\""),
+                                 sig),
                        alg + ": sub changed");
     ExpectTokenRefused(
-        Encode(jwt.header, Replace(jwt.payload, "[\"practitioner\"]", "[\"tenant-admin\"]"), sig),
+        EncodeJwt(jwt.header, ReplaceOnce(jwt.payload, "[\"practitioner\"]", "[\"tenant-admin\"]"),
+                  sig),
         alg + ": roles changed");
-    ExpectTokenRefused(Encode(jwt.header, jwt.payload + " ", sig), alg + ": payload + space");
+    ExpectTokenRefused(EncodeJwt(jwt.header, jwt.payload + " ", sig), alg + ": payload + space");
     // Signature changed.
     std::string flipped = sig;
     flipped[sig.size() / 2] = flipped[sig.size() / 2] == 'A' ? 'B' : 'A';
     ExpectTokenRefused(B64(jwt.header) + "." + B64(jwt.payload) + "." + flipped,
                        alg + ": signature changed");
     ExpectTokenRefused(B64(jwt.header) + "." + B64(jwt.payload) + ".", alg + ": no signature");
-    const Jwt other = Decode(provider_->ClientCredentials(alg));
-    ExpectTokenRefused(Encode(jwt.header, jwt.payload, other.signature_b64),
+    const Jwt other = DecodeJwt(provider_->ClientCredentials(alg));
+    ExpectTokenRefused(EncodeJwt(jwt.header, jwt.payload, other.signature_b64),
                        alg + ": another token's signature");
     // Header changed: alg none, and HMAC keyed with the provider's public key (alg confusion).
-    ExpectTokenRefused(Encode(R"({"alg":"none","typ":"at+jwt"})", jwt.payload, ""),
+    ExpectTokenRefused(EncodeJwt(R"({"alg":"none","typ":"at+jwt"})", jwt.payload, ""),
                        alg + ": alg none");
     const std::string kid = JsonString(ParseJson(jwt.header), "kid");
     HttpClient jwks_client(provider_->port());
@@ -394,15 +350,16 @@ TEST_F(OidcTest, TamperedTokensAreRefused) {
     ExpectTokenRefused(input + "." + HmacSha256B64(jwks.body, input), alg + ": HS256 with JWKS");
   }
   // The signing algorithm swapped for another one the provider uses.
-  const Jwt rs = Decode(provider_->ClientCredentials("RS256"));
-  ExpectTokenRefused(Encode(Replace(rs.header, "RS256", "ES256"), rs.payload, rs.signature_b64),
-                     "RS256 token relabelled ES256");
+  const Jwt rs = DecodeJwt(provider_->ClientCredentials("RS256"));
+  ExpectTokenRefused(
+      EncodeJwt(ReplaceOnce(rs.header, "RS256", "ES256"), rs.payload, rs.signature_b64),
+      "RS256 token relabelled ES256");
 }
 
 TEST_F(OidcTest, ExpiredTokenIsRefused) {
   // Signed by the trusted provider, expired an hour ago.
   const std::string token = provider_->Token({"expired"});
-  const Jwt jwt = Decode(token);
+  const Jwt jwt = DecodeJwt(token);
   const int64_t exp = std::stoll(RawMember(jwt.payload, "exp"));
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
@@ -419,7 +376,7 @@ TEST_F(OidcTest, ShortLivedTokenExpiresWhileInUse) {
   const std::string token =
       provider_->Token({"client-credentials", "--resource", "urn:hygie-test:short"});
   EXPECT_EQ(Read(token).status, 200);
-  const int64_t exp = std::stoll(RawMember(Decode(token).payload, "exp"));
+  const int64_t exp = std::stoll(RawMember(DecodeJwt(token).payload, "exp"));
   const auto expiry = std::chrono::system_clock::time_point(std::chrono::seconds(exp + 62));
   std::this_thread::sleep_until(expiry);
   ExpectTokenRefused(token, "1 s token, 62 s after its exp");
@@ -428,7 +385,7 @@ TEST_F(OidcTest, ShortLivedTokenExpiresWhileInUse) {
 TEST_F(OidcTest, WrongAudienceIsRefused) {
   const std::string token =
       provider_->Token({"client-credentials", "--resource", "urn:hygie-test:other-audience"});
-  EXPECT_EQ(RawMember(Decode(token).payload, "aud"), "\"hygie-other\"");
+  EXPECT_EQ(RawMember(DecodeJwt(token).payload, "aud"), "\"hygie-other\"");
   ExpectTokenRefused(token, "audience hygie-other");
   // Control: the same provider's token for the configured audience is accepted.
   EXPECT_EQ(Read(provider_->ClientCredentials("ES256")).status, 200);
@@ -440,12 +397,13 @@ TEST_F(OidcTest, UntrustedIssuerIsRefused) {
   ExpectTokenRefused(token, "issuer not trusted by acme");
   // Its issuer claim rewritten to the trusted one: the signature no longer holds (and its key
   // is not the trusted provider's).
-  const Jwt jwt = Decode(token);
-  ExpectTokenRefused(Encode(jwt.header,
-                            Replace(jwt.payload, "\"iss\":\"" + other_provider_->issuer() + "\"",
-                                    "\"iss\":\"" + provider_->issuer() + "\""),
-                            jwt.signature_b64),
-                     "iss rewritten to the trusted issuer");
+  const Jwt jwt = DecodeJwt(token);
+  ExpectTokenRefused(
+      EncodeJwt(jwt.header,
+                ReplaceOnce(jwt.payload, "\"iss\":\"" + other_provider_->issuer() + "\"",
+                            "\"iss\":\"" + provider_->issuer() + "\""),
+                jwt.signature_b64),
+      "iss rewritten to the trusted issuer");
   // Control: beta trusts that provider, and its token works there.
   HttpResponse made = client_->Fhir("POST", "/fhir/beta/Patient", token, kPatient);
   EXPECT_EQ(made.status, 201) << made.body;
@@ -470,7 +428,7 @@ TEST_F(OidcTest, PatientClaimLimitsTheToken) {
   }
   total_before_ = Total();
   const std::string token = provider_->Token({"client-credentials", "--client", "hygie-patient"});
-  EXPECT_NE(Decode(token).payload.find("\"patient\":\"p-1\""), std::string::npos);
+  EXPECT_NE(DecodeJwt(token).payload.find("\"patient\":\"p-1\""), std::string::npos);
   HttpResponse own = client_->Fhir("GET", "/fhir/acme/Patient/p-1", token);
   EXPECT_EQ(own.status, 200) << own.body;
   HttpResponse other = client_->Fhir("GET", "/fhir/acme/Patient/p-2", token);
