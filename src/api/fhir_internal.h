@@ -190,9 +190,9 @@ auto AsyncCommit(storage::TenantStore& store, storage::WriteBatch batch, Token&&
 
 namespace hygie::api {
 
-// Awaits the journal: the callback runs on an I/O thread (the server's dispatcher hands a
-// batch's completions to them in one post) or on the tree's writer thread. `records` must stay
-// alive and unchanged until the coroutine resumes.
+// Awaits the journal: the callback runs on the tree's writer thread and the coroutine resumes on
+// its own I/O thread (through that thread's inbox). `records` must stay alive and unchanged until
+// the coroutine resumes.
 template <typename Token>
 auto AsyncAppend(audit::Journal& journal, const std::string& tree,
                  const audit::EncodedRecords& records, Token&& token) {
