@@ -159,16 +159,21 @@ auto AsyncStatus(Start start, Token&& token) {
           }
           Handler h;
           Executor ex;
+          http::Inbox* inbox = nullptr;  // the inbox of ex's io_context, if ex is one
           Status status;
         };
         Executor ex = asio::get_associated_executor(handler);
         auto* waiter = new Waiter(std::move(handler), std::move(ex));
+        // Looked up here, on the coroutine's thread, not on the thread that completes.
+        if (asio::io_context* context = http::IoContextOf(waiter->ex)) {
+          waiter->inbox = &http::Inbox::Of(*context);
+        }
         std::move(start)([waiter](Status status) {
           std::unique_ptr<Waiter> own(waiter);
           own->status = std::move(status);
           // A coroutine on an io_context (not a strand) resumes through that context's inbox.
-          if (asio::io_context* context = http::IoContextOf(own->ex)) {
-            asio::use_service<http::Inbox>(*context).Push(*context, std::move(own));
+          if (http::Inbox* inbox = own->inbox) {
+            inbox->Push(std::move(own));
             return;
           }
           auto ex = own->ex;

@@ -5,12 +5,17 @@
 
 namespace hygie::http {
 
-Inbox::Inbox(boost::asio::execution_context& context) : service(context) {}
+Inbox::Inbox(boost::asio::io_context& context) : service(context), context_(context) {}
 
 Inbox::~Inbox() { DeleteAll(head_); }
 
-void Inbox::Push(boost::asio::io_context& context, std::unique_ptr<InboxItem> item) {
-  if (context.get_executor().running_in_this_thread()) {
+Inbox& Inbox::Of(boost::asio::io_context& context) {
+  // The io_context overload of use_service hands the service its io_context.
+  return boost::asio::use_service<Inbox>(context);
+}
+
+void Inbox::Push(std::unique_ptr<InboxItem> item) {
+  if (context_.get_executor().running_in_this_thread()) {
     item.release()->Run();
     return;
   }
@@ -26,7 +31,7 @@ void Inbox::Push(boost::asio::io_context& context, std::unique_ptr<InboxItem> it
     tail_ = raw;
     if (!scheduled_) post = scheduled_ = true;
   }
-  if (post) boost::asio::post(context, [this] { Drain(); });
+  if (post) boost::asio::post(context_, [this] { Drain(); });
 }
 
 void Inbox::Drain() {

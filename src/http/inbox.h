@@ -3,8 +3,8 @@
 // posts one drain, the others join it. A group commit that ends fifty requests of one I/O thread
 // costs that thread one wake-up and one post, not fifty.
 //
-// Each io_context has one Inbox (an Asio service: asio::use_service<Inbox>(context)). Push is
-// thread-safe; items run on a thread that runs the context, in the order they were pushed.
+// Each io_context has one Inbox (an Asio service: Inbox::Of(context)). Push is thread-safe;
+// items run on a thread that runs the context, in the order they were pushed.
 
 #include <memory>
 #include <mutex>
@@ -31,18 +31,23 @@ class Inbox : public boost::asio::execution_context::service {
   using key_type = Inbox;
   static inline boost::asio::execution_context::id id;
 
-  explicit Inbox(boost::asio::execution_context& context);
+  // Asio makes it, once per io_context (see Of).
+  explicit Inbox(boost::asio::io_context& context);
   ~Inbox() override;
 
-  // Runs `item` on a thread of `context` (the context this service belongs to): at once when
-  // called from one, else in the next drain.
-  void Push(boost::asio::io_context& context, std::unique_ptr<InboxItem> item);
+  // The inbox of `context`.
+  static Inbox& Of(boost::asio::io_context& context);
+
+  // Runs `item` on a thread of this inbox's context: at once when called from one, else in the
+  // next drain.
+  void Push(std::unique_ptr<InboxItem> item);
 
  private:
   void shutdown() override;
   void Drain();
   void DeleteAll(InboxItem* head);
 
+  boost::asio::io_context& context_;
   std::mutex mu_;
   InboxItem* head_ = nullptr;  // GUARDED_BY(mu_)
   InboxItem* tail_ = nullptr;  // GUARDED_BY(mu_)

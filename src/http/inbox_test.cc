@@ -42,7 +42,7 @@ TEST(InboxTest, BurstFromAnotherThreadCostsOnePostAndKeepsOrder) {
   Counters c;
   std::thread pusher([&] {
     for (int i = 0; i < 100; ++i) {
-      asio::use_service<Inbox>(context).Push(context, std::make_unique<Item>(c, i));
+      Inbox::Of(context).Push(std::make_unique<Item>(c, i));
     }
   });
   pusher.join();
@@ -54,9 +54,7 @@ TEST(InboxTest, BurstFromAnotherThreadCostsOnePostAndKeepsOrder) {
   EXPECT_EQ(c.destroyed.load(), 100);
 
   // After a drain, the next push posts again.
-  std::thread([&] {
-    asio::use_service<Inbox>(context).Push(context, std::make_unique<Item>(c, 100));
-  }).join();
+  std::thread([&] { Inbox::Of(context).Push(std::make_unique<Item>(c, 100)); }).join();
   context.restart();
   EXPECT_EQ(context.poll(), 1u);
   EXPECT_EQ(c.ran.back(), 100);
@@ -66,7 +64,7 @@ TEST(InboxTest, PushOnTheContextsThreadRunsAtOnce) {
   asio::io_context context(1);
   Counters c;
   asio::post(context, [&] {
-    asio::use_service<Inbox>(context).Push(context, std::make_unique<Item>(c, 7));
+    Inbox::Of(context).Push(std::make_unique<Item>(c, 7));
     EXPECT_EQ(c.ran.size(), 1u);  // ran inline, before this handler returns
   });
   EXPECT_EQ(context.run(), 1u);
@@ -80,7 +78,7 @@ TEST(InboxTest, ItemsLeftWhenTheContextGoesAreDestroyedNotRun) {
     asio::io_context context(1);
     std::thread([&] {
       for (int i = 0; i < 3; ++i) {
-        asio::use_service<Inbox>(context).Push(context, std::make_unique<Item>(c, i));
+        Inbox::Of(context).Push(std::make_unique<Item>(c, i));
       }
     }).join();
   }

@@ -159,10 +159,7 @@ Server::Server(ServerOptions options, Handler handler, ErrorResponder error_resp
       handler_(std::move(handler)),
       error_responder_(std::move(error_responder)) {
   const int n = std::max(1, options_.threads);
-  for (int i = 0; i < n; ++i) {
-    contexts_.push_back(std::make_unique<asio::io_context>(1));
-    work_.push_back(asio::make_work_guard(*contexts_.back()));
-  }
+  for (int i = 0; i < n; ++i) io_threads_.push_back(std::make_unique<IoThread>());
 }
 
 Server::~Server() { Stop(); }
@@ -208,7 +205,7 @@ Status Server::Start() {
     return FailedPrecondition("listening on a non-loopback address requires TLS");
   }
   tcp::endpoint endpoint(addr, options_.port);
-  acceptor_.emplace(*contexts_[0]);
+  acceptor_.emplace(io_threads_[0]->context);
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_->bind(endpoint, ec);
@@ -218,9 +215,9 @@ Status Server::Start() {
                        std::to_string(options_.port) + ": " + ec.message());
   }
   bound_port_ = acceptor_->local_endpoint().port();
-  asio::co_spawn(*contexts_[0], Accept(), asio::detached);
-  for (auto& context : contexts_) {
-    threads_.emplace_back([c = context.get()] { c->run(); });
+  asio::co_spawn(io_threads_[0]->context, Accept(), asio::detached);
+  for (auto& t : io_threads_) {
+    t->thread = std::thread([c = &t->context] { c->run(); });
   }
   return Status::Ok();
 }
@@ -228,8 +225,8 @@ Status Server::Start() {
 asio::awaitable<void> Server::Accept() {
   Shared shared{&options_, &handler_, &error_responder_, &active_};
   for (;;) {
-    asio::io_context& context = *contexts_[next_context_];
-    next_context_ = (next_context_ + 1) % contexts_.size();
+    asio::io_context& context = io_threads_[next_thread_]->context;
+    next_thread_ = (next_thread_ + 1) % io_threads_.size();
     auto [ec, socket] = co_await acceptor_->async_accept(context, kTuple);
     if (ec) {
       if (stopped_.load() || ec == asio::error::operation_aborted) co_return;
@@ -247,7 +244,7 @@ asio::awaitable<void> Server::Accept() {
 void Server::Stop() {
   if (stopped_.exchange(true)) return;
   if (acceptor_) {
-    asio::post(*contexts_[0], [this] {
+    asio::post(io_threads_[0]->context, [this] {
       boost::system::error_code ec;
       acceptor_->close(ec);
     });
@@ -257,12 +254,13 @@ void Server::Stop() {
   while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  work_.clear();
-  for (auto& context : contexts_) context->stop();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
+  for (auto& t : io_threads_) {
+    t->work.reset();
+    t->context.stop();
   }
-  threads_.clear();
+  for (auto& t : io_threads_) {
+    if (t->thread.joinable()) t->thread.join();
+  }
 }
 
 void Server::WaitForSignal() {

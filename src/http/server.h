@@ -92,13 +92,17 @@ class Server {
   ServerOptions options_;
   Handler handler_;
   ErrorResponder error_responder_;
-  // One per I/O thread, each kept running by its work guard until Stop.
-  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
-  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  size_t next_context_ = 0;  // the context of the next accepted connection (accept loop only)
+  // An I/O thread and the io_context it alone runs, kept running by its work guard until Stop.
+  struct IoThread {
+    boost::asio::io_context context{1};
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{
+        context.get_executor()};
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<IoThread>> io_threads_;
+  size_t next_thread_ = 0;  // the I/O thread of the next accepted connection (accept loop only)
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
-  std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;
   std::atomic<bool> stopped_{false};
   std::atomic<int> active_{0};  // requests being handled
