@@ -15,6 +15,7 @@
 #include "audit/journal_format.h"
 #include "audit/journal_io.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "crypto/primitives.h"
 
 namespace hygie::audit {
@@ -235,7 +236,10 @@ Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) co
     Tree* raw = t.get();
     const Clock& clock = clock_;
     const JournalOptions& opts = options_;
-    raw->writer = std::thread([raw, &clock, &opts] { RunWriter(*raw, clock, opts); });
+    raw->writer = std::thread([raw, &clock, &opts] {
+      SetThreadName("journal:" + raw->name);
+      RunWriter(*raw, clock, opts);
+    });
   }
   Tree* raw = t.get();
   trees_.emplace(name, std::move(t));

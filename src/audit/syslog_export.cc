@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 
 namespace hygie::audit {
 
@@ -482,7 +483,10 @@ SyslogExporter::~SyslogExporter() { Stop(); }
 void SyslogExporter::Start() {
   if (thread_.joinable()) return;
   stop_.store(false);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("syslog");
+    Run();
+  });
 }
 
 void SyslogExporter::Stop() {

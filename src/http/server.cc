@@ -22,6 +22,7 @@
 #include <exception>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 
 namespace hygie::http {
 
@@ -216,8 +217,11 @@ Status Server::Start() {
   }
   bound_port_ = acceptor_->local_endpoint().port();
   asio::co_spawn(io_threads_[0]->context, Accept(), asio::detached);
-  for (auto& t : io_threads_) {
-    t->thread = std::thread([c = &t->context] { c->run(); });
+  for (size_t i = 0; i < io_threads_.size(); ++i) {
+    io_threads_[i]->thread = std::thread([c = &io_threads_[i]->context, i] {
+      SetThreadName("io-" + std::to_string(i));
+      c->run();
+    });
   }
   return Status::Ok();
 }

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/thread_name.h"
 #include "storage/sqlite/sqlite_db.h"
 
 namespace hygie::storage {
@@ -484,8 +485,14 @@ Status SqliteTenantStore::Start() {
 
   writer_ = std::move(writer);
   checkpoint_db_ = std::move(checkpoint_db);
-  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
-  writer_thread_ = std::thread([this] {
+  // Threads named after the tenant: the database's folder (<dir>/<tenant>/data.db).
+  const std::string tenant = std::filesystem::path(db_path_).parent_path().filename().string();
+  checkpoint_thread_ = std::thread([this, tenant] {
+    SetThreadName("wal:" + tenant);
+    CheckpointLoop();
+  });
+  writer_thread_ = std::thread([this, tenant] {
+    SetThreadName("store:" + tenant);
     writer_id_.store(std::this_thread::get_id());
     WriterLoop();
   });
