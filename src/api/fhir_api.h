@@ -32,6 +32,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "api/reindex.h"
 #include "audit/journal.h"
 #include "auth/grants.h"
 #include "auth/oidc.h"
@@ -172,9 +173,5 @@ class FhirApi {
   std::unordered_map<std::string, std::shared_ptr<const crypto::KeyedHasher>>
       hashers_;  // GUARDED_BY(hashers_mu_)
 };
-
-// The version of the blind index format; a tenant whose store reports another version is
-// reindexed when first opened.
-inline constexpr int64_t kIndexVersion = 1;
 
 }  // namespace hygie::api

@@ -24,6 +24,7 @@
 #include "auth/oidc.h"
 #include "auth/scopes.h"
 #include "auth/token.h"
+#include "cli/backup_commands.h"
 #include "cli/installation.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -397,6 +398,15 @@ int RunServe(const Options& o) {
   api.SetOidcVerifier(&oidc);
   api.SetGrantStore(grants->get());
   api.SetIssuersChanged([&] { reload_issuers(true); });
+  // Continuous backups to the installation's targets (none: no shipper).
+  auto shipper = StartShipper(*inst, **store, int64_t{o.backup_interval_s} * 1000000);
+  if (!shipper.ok()) {
+    stop_housekeeper();
+    if (exporter) exporter->Stop();
+    (*journal)->Close();
+    (*store)->Close();
+    return Fail(Status(shipper.status().code(), "backup: " + shipper.status().message()));
+  }
 
   {
     http::Server server(
@@ -408,6 +418,7 @@ int RunServe(const Options& o) {
     Status s = server.Start();
     if (!s.ok()) {
       stop_housekeeper();
+      if (*shipper) (*shipper)->Stop();
       if (exporter) exporter->Stop();
       (*journal)->Close();
       (*store)->Close();
@@ -430,7 +441,8 @@ int RunServe(const Options& o) {
     api.SetReady(false);
     server.Stop();
     stop_housekeeper();
-    (*journal)->Close();  // signs a last checkpoint of every tree
+    (*journal)->Close();               // signs a last checkpoint of every tree
+    if (*shipper) (*shipper)->Stop();  // ships it, and what the last requests wrote
     if (exporter) exporter->Stop();
     (*store)->Close();
   }

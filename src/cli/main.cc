@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/access_commands.h"
+#include "cli/backup_commands.h"
 #include "cli/commands.h"
 #include "cli/issuer_commands.h"
 #include "core/log.h"
@@ -46,6 +47,12 @@ int main(int argc, char** argv) {
                    "ADDR:PORT to listen on; loopback serves plain HTTP, anything else TLS only")
       ->capture_default_str();
   serve->add_option("--threads", o.threads, "I/O threads")->capture_default_str();
+  serve
+      ->add_option("--backup-interval-s", o.backup_interval_s,
+                   "Longest time a committed version waits before it is shipped to the backup "
+                   "targets")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   serve->add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM)");
   serve->add_option("--tls-key", o.tls_key, "TLS private key (PEM)");
   serve->add_option("--tls-client-ca", o.tls_client_ca,
@@ -199,6 +206,7 @@ int main(int argc, char** argv) {
 
   hygie::cli::AddIssuerCommands(app);
   hygie::cli::AddAccessCommands(app);
+  hygie::cli::AddBackupCommands(app);
 
   try {
     app.parse(argc, argv);

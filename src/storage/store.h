@@ -182,6 +182,13 @@ class TenantStore {
   // with row id > after_rowid, at most `limit`, with bodies (to rebuild the index).
   virtual Result<std::vector<SearchHit>> ScanCurrent(std::string_view type, uint64_t after_rowid,
                                                      size_t limit) = 0;
+  // The version log in commit order: versions with seq > after_seq, ascending, at most `limit`,
+  // with bodies. Every version of a committed batch has a seq below those of later batches, and
+  // a batch is seen whole or not at all, so a reader that resumes after the last seq it saw
+  // never skips a version (backups ship the log this way).
+  virtual Result<std::vector<HistoryEntry>> ScanLog(uint64_t after_seq, size_t limit) = 0;
+  // The largest seq of the version log (0 for an empty store).
+  virtual Result<uint64_t> MaxSeq() = 0;
   // The largest row id given so far (0 for an empty store).
   virtual Result<uint64_t> MaxRowid() = 0;
   // The tenant's index format version: 0 for a store whose index was never built.

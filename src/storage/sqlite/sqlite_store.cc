@@ -377,6 +377,8 @@ struct SqliteTenantStore::ReadConn {
   Stmt read_body;
   Stmt index_version;
   Stmt max_rowid;
+  Stmt scan_log;
+  Stmt max_seq;
   // Search statements by SQL text (the query's shape); cleared when full.
   std::unordered_map<std::string, Stmt> searches;
 };
@@ -979,6 +981,14 @@ Result<std::unique_ptr<SqliteTenantStore::ReadConn>> SqliteTenantStore::OpenRead
                          Stmt::Prepare(db, "SELECT value FROM meta WHERE name = ?1"));
   HYGIE_ASSIGN_OR_RETURN(conn->max_rowid,
                          Stmt::Prepare(db, "SELECT coalesce(max(rid), 0) FROM resource_current"));
+  HYGIE_ASSIGN_OR_RETURN(
+      conn->scan_log,
+      Stmt::Prepare(
+          db,
+          "SELECT seq, type, id, version, ts, deleted, key_id, body FROM resource_version "
+          "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+  HYGIE_ASSIGN_OR_RETURN(conn->max_seq,
+                         Stmt::Prepare(db, "SELECT coalesce(max(seq), 0) FROM resource_version"));
   return conn;
 }
 
@@ -1588,6 +1598,38 @@ Result<std::vector<SearchHit>> SqliteTenantStore::ScanCurrent(std::string_view t
     hit.record.body = stmt.ColumnBlob(7);
   }
   return hits;
+}
+
+Result<std::vector<HistoryEntry>> SqliteTenantStore::ScanLog(uint64_t after_seq, size_t limit) {
+  std::vector<HistoryEntry> entries;
+  if (limit == 0 || after_seq >= static_cast<uint64_t>(kMaxInt64)) return entries;
+  HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
+  ReadLease conn(*this, raw);
+  Stmt& stmt = conn->scan_log;
+  ScopedReset reset(stmt);
+  HYGIE_RETURN_IF_ERROR(stmt.BindInt64(1, static_cast<int64_t>(after_seq)));
+  HYGIE_RETURN_IF_ERROR(stmt.BindInt64(
+      2, limit > static_cast<size_t>(kMaxInt64) ? kMaxInt64 : static_cast<int64_t>(limit)));
+  entries.reserve(std::min<size_t>(limit, 1024));
+  while (true) {
+    HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HistoryEntry& e = entries.emplace_back();
+    e.seq = static_cast<uint64_t>(stmt.ColumnInt64(0));
+    e.record.type = stmt.ColumnText(1);
+    e.record.id = stmt.ColumnText(2);
+    ReadRecordColumns(stmt, 3, &e.record);
+  }
+  return entries;
+}
+
+Result<uint64_t> SqliteTenantStore::MaxSeq() {
+  HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
+  ReadLease conn(*this, raw);
+  Stmt& stmt = conn->max_seq;
+  ScopedReset reset(stmt);
+  HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? static_cast<uint64_t>(stmt.ColumnInt64(0)) : 0;
 }
 
 Result<uint64_t> SqliteTenantStore::MaxRowid() {

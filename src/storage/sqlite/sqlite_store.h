@@ -88,6 +88,8 @@ class SqliteTenantStore final : public TenantStore {
   Result<uint64_t> SearchCount(const SearchQuery& query) override;
   Result<std::vector<SearchHit>> ScanCurrent(std::string_view type, uint64_t after_rowid,
                                              size_t limit) override;
+  Result<std::vector<HistoryEntry>> ScanLog(uint64_t after_seq, size_t limit) override;
+  Result<uint64_t> MaxSeq() override;
   Result<uint64_t> MaxRowid() override;
   Result<int64_t> IndexVersion() override;
   // After Close(), `done` is called at once, on the caller's thread, with kUnavailable.

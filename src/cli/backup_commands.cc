@@ -1,0 +1,666 @@
+#include "cli/backup_commands.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+
+#include "api/reindex.h"
+#include "audit/journal.h"
+#include "backup/chain.h"
+#include "backup/targets.h"
+#include "cli/cli_support.h"
+#include "core/clock.h"
+#include "core/env.h"
+#include "crypto/keyed_hash.h"
+#include "tenancy/tenant.h"
+
+namespace hygie::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BackupOptions {
+  std::string data_dir;
+  std::string passphrase_env;
+  std::string name;
+  std::string site;
+  std::string dir;
+  std::string endpoint;
+  std::string bucket;
+  std::string region = "us-east-1";
+  int retention_days = 30;
+  std::string credentials_file;
+  std::string ca_file;
+  std::string target;
+  std::string tenant;
+  std::string to;
+  std::string at;
+  bool json = false;
+};
+
+std::function<void()> Run(int (*fn)(const BackupOptions&), std::shared_ptr<BackupOptions> o) {
+  return [fn, o] {
+    const int rc = fn(*o);
+    std::cout.flush();
+    std::cerr.flush();
+    std::exit(rc);
+  };
+}
+
+// The installation's shipping lock (one shipper per installation: a server, or `backup now`).
+class ShipLock {
+ public:
+  ~ShipLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  static Result<std::unique_ptr<ShipLock>> Take(const std::string& data_dir) {
+    HYGIE_RETURN_IF_ERROR(Env::Default().CreateDirs(data_dir + "/backup", 0700));
+    std::string path = data_dir + "/backup/ship.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Unavailable("cannot open " + path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return FailedPrecondition(
+          "another process ships this installation's backups (a running hygie serve ships "
+          "continuously)");
+    }
+    auto lock = std::unique_ptr<ShipLock>(new ShipLock());
+    lock->fd_ = fd;
+    return lock;
+  }
+
+ private:
+  ShipLock() = default;
+  int fd_ = -1;
+};
+
+std::string StatusFile(const std::string& data_dir) { return data_dir + "/backup/status.json"; }
+
+Result<Installation> OpenFor(const BackupOptions& o) {
+  HYGIE_ASSIGN_OR_RETURN(Installation inst, OpenInstallation(o.data_dir, o.passphrase_env));
+  if (inst.audit_dir.empty()) inst.audit_dir = o.data_dir + "/audit";
+  if (!o.tenant.empty() && !inst.keyring->HasTenant(o.tenant)) {
+    return NotFound("unknown tenant " + o.tenant);
+  }
+  return inst;
+}
+
+Result<backup::TargetConfig> FindTarget(const std::string& data_dir, const std::string& name) {
+  HYGIE_ASSIGN_OR_RETURN(auto targets, backup::LoadTargets(data_dir));
+  for (backup::TargetConfig& t : targets) {
+    if (t.name == name) return std::move(t);
+  }
+  if (targets.empty()) {
+    return NotFound("this installation has no backup target (hygie backup target add)");
+  }
+  return NotFound("no backup target named " + name);
+}
+
+std::string Instant(int64_t us) { return us == 0 ? "-" : FormatInstant(us); }
+
+std::string Bytes(uint64_t n) {
+  char buf[64];
+  if (n >= (1u << 30)) {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(n) / (1u << 30));
+  } else if (n >= (1u << 20)) {
+    std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(n) / (1u << 20));
+  } else if (n >= 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(n) / 1024);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  }
+  return buf;
+}
+
+// A progress line: rewritten in place on a terminal, a plain line every 5 s otherwise.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string what) : what_(std::move(what)), tty_(::isatty(2) == 1) {
+    start_ = SystemClock::Get().NowMicros();
+  }
+  void Update(uint64_t units, uint64_t bytes, const char* unit) {
+    int64_t now = SystemClock::Get().NowMicros();
+    if (now - last_ < (tty_ ? 200'000 : 5'000'000)) return;
+    last_ = now;
+    Print(units, bytes, unit, now, false);
+  }
+  void Done(uint64_t units, uint64_t bytes, const char* unit) {
+    Print(units, bytes, unit, SystemClock::Get().NowMicros(), true);
+  }
+
+ private:
+  void Print(uint64_t units, uint64_t bytes, const char* unit, int64_t now, bool done) {
+    double secs = std::max(1e-6, static_cast<double>(now - start_) / 1e6);
+    std::fprintf(stderr, "%s%s: %llu %s, %s, %.0f %s/s, %.1f MB/s, %.1f s%s", tty_ ? "\r" : "",
+                 what_.c_str(), static_cast<unsigned long long>(units), unit, Bytes(bytes).c_str(),
+                 static_cast<double>(units) / secs, unit, static_cast<double>(bytes) / secs / 1e6,
+                 secs, done || !tty_ ? "\n" : "   ");
+    std::fflush(stderr);
+  }
+  std::string what_;
+  bool tty_;
+  int64_t start_ = 0;
+  int64_t last_ = 0;
+};
+
+// --- target ---
+
+int RunTargetAdd(const BackupOptions& o) {
+  backup::TargetConfig t;
+  t.name = o.name;
+  t.site = o.site;
+  if (!o.dir.empty() == !o.endpoint.empty()) {
+    return Usage("a target is either a directory (--dir) or an S3 store (--s3-endpoint)");
+  }
+  if (!o.dir.empty()) {
+    t.kind = backup::TargetConfig::Kind::kDirectory;
+    t.path = o.dir;
+  } else {
+    t.kind = backup::TargetConfig::Kind::kS3;
+    t.endpoint = o.endpoint;
+    t.bucket = o.bucket;
+    t.region = o.region;
+    t.retention_days = o.retention_days;
+    t.credentials_file = o.credentials_file;
+    t.ca_file = o.ca_file;
+  }
+  if (Status v = backup::ValidateTarget(t, o.data_dir); !v.ok()) return Usage(v.message());
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  audit::Record act;
+  act.interaction = "backup-target-add";
+  act.action = 'C';
+  act.query = {
+      {"target", t.name}, {"kind", std::string(backup::KindName(t.kind))}, {"site", t.site}};
+  int rc = Recorded(*inst, act, [&]() -> Status {
+    // The target must answer before it is registered.
+    HYGIE_ASSIGN_OR_RETURN(auto target, backup::OpenTarget(t));
+    HYGIE_RETURN_IF_ERROR(target->List("hygie-backup/").status());
+    return backup::AddTarget(o.data_dir, t);
+  });
+  if (rc == 0) {
+    std::cerr << "hygie: backups now go to " << t.name << " (" << backup::KindName(t.kind)
+              << ", site " << t.site << "); a running server starts shipping there when it "
+              << "restarts\n";
+  }
+  return rc;
+}
+
+int RunTargetList(const BackupOptions& o) {
+  auto targets = backup::LoadTargets(o.data_dir);
+  if (!targets.ok()) return Fail(targets.status());
+  for (const backup::TargetConfig& t : *targets) {
+    std::cout << t.name << "\t" << backup::KindName(t.kind) << "\tsite=" << t.site;
+    if (t.kind == backup::TargetConfig::Kind::kDirectory) {
+      std::cout << "\tdir=" << t.path;
+    } else {
+      std::cout << "\tendpoint=" << t.endpoint << "\tbucket=" << t.bucket << "\tregion=" << t.region
+                << "\tretention_days=" << t.retention_days;
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+int RunTargetRemove(const BackupOptions& o) {
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  audit::Record act;
+  act.interaction = "backup-target-remove";
+  act.action = 'D';
+  act.query = {{"target", o.name}};
+  int rc = Recorded(*inst, act, [&] { return backup::RemoveTarget(o.data_dir, o.name); });
+  if (rc == 0) {
+    std::cerr << "hygie: backups no longer go to " << o.name
+              << " (what it holds is left there, under its retention)\n";
+  }
+  return rc;
+}
+
+// --- now / status / verify ---
+
+Result<std::vector<backup::TargetConfig>> SelectTargets(const BackupOptions& o) {
+  if (!o.target.empty()) {
+    HYGIE_ASSIGN_OR_RETURN(backup::TargetConfig t, FindTarget(o.data_dir, o.target));
+    return std::vector<backup::TargetConfig>{std::move(t)};
+  }
+  HYGIE_ASSIGN_OR_RETURN(auto targets, backup::LoadTargets(o.data_dir));
+  if (targets.empty()) {
+    return NotFound("this installation has no backup target (hygie backup target add)");
+  }
+  return targets;
+}
+
+int RunNow(const BackupOptions& o) {
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto targets = SelectTargets(o);
+  if (!targets.ok()) return Fail(targets.status());
+  auto lock = ShipLock::Take(o.data_dir);
+  if (!lock.ok()) return Fail(lock.status());
+  auto store = storage::OpenSqliteStore(inst->tenants_dir());
+  if (!store.ok()) return Fail(store.status());
+  auto chains = InstallationChains(*inst, **store, o.tenant);
+  if (!chains.ok()) return Fail(chains.status());
+  int rc = 0;
+  for (const backup::TargetConfig& tc : *targets) {
+    auto target = backup::OpenTarget(tc);
+    if (!target.ok()) return Fail(target.status());
+    for (const backup::ChainSpec& spec : *chains) {
+      auto seed = spec.seed();
+      if (!seed.ok()) return Fail(seed.status());
+      auto keys = backup::ChainKeys::Derive(*seed);
+      if (!keys.ok()) return Fail(keys.status());
+      auto head = backup::ReadHead(**target, spec.id, *keys);
+      if (!head.ok()) {
+        std::cerr << "hygie: " << spec.id.tenant << " to " << tc.name << ": "
+                  << head.status().message() << "\n";
+        rc = 1;
+        continue;
+      }
+      auto shipped = backup::ShipChain(**target, spec.id, *keys, {spec.store.get(), spec.tree_dir},
+                                       SystemClock::Get(), {}, &*head);
+      if (!shipped.ok()) {
+        std::cerr << "hygie: " << spec.id.tenant << " to " << tc.name << ": "
+                  << shipped.status().message() << "\n";
+        rc = 1;
+        continue;
+      }
+      std::cout << tc.name << "\t" << spec.id.tenant << "\tpacks=" << shipped->packs
+                << "\tversions=" << shipped->versions
+                << "\tjournal_bytes=" << shipped->journal_bytes << "\tbytes=" << shipped->bytes
+                << "\n";
+    }
+  }
+  (*store)->Close();
+  return rc;
+}
+
+int RunStatus(const BackupOptions& o) {
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto targets = SelectTargets(o);
+  if (!targets.ok()) return Fail(targets.status());
+  auto store = storage::OpenSqliteStore(inst->tenants_dir());
+  if (!store.ok()) return Fail(store.status());
+  auto chains = InstallationChains(*inst, **store, o.tenant);
+  if (!chains.ok()) return Fail(chains.status());
+  std::map<std::pair<std::string, std::string>, backup::ChainStatus> server;
+  if (auto file = backup::ReadStatusFile(StatusFile(o.data_dir)); file.ok()) {
+    for (backup::ChainStatus& s : *file) server[{s.target, s.chain}] = std::move(s);
+  }
+  int64_t now = SystemClock::Get().NowMicros();
+  int rc = 0;
+  if (o.json) std::cout << "[";
+  bool first = true;
+  for (const backup::TargetConfig& tc : *targets) {
+    auto target = backup::OpenTarget(tc);
+    for (const backup::ChainSpec& spec : *chains) {
+      std::string error;
+      backup::ChainHead head;
+      if (!target.ok()) {
+        error = target.status().message();
+      } else {
+        auto seed = spec.seed();
+        auto keys =
+            seed.ok() ? backup::ChainKeys::Derive(*seed) : Result<backup::ChainKeys>(seed.status());
+        auto read = keys.ok() ? backup::ReadHead(**target, spec.id, *keys)
+                              : Result<backup::ChainHead>(keys.status());
+        if (read.ok()) {
+          head = std::move(*read);
+        } else {
+          error = read.status().message();
+        }
+      }
+      // What the store holds that the target does not.
+      uint64_t pending = 0, pending_bytes = 0;
+      int64_t oldest_pending_us = 0;
+      if (spec.store != nullptr && error.empty()) {
+        uint64_t after = head.empty ? 0 : head.last.shipped_seq;
+        for (int pages = 0; pages < 200; ++pages) {
+          auto log = spec.store->ScanLog(after, 1000);
+          if (!log.ok() || log->empty()) break;
+          for (const storage::HistoryEntry& e : *log) {
+            if (oldest_pending_us == 0) oldest_pending_us = e.record.last_updated_us;
+            pending += 1;
+            pending_bytes += e.record.body.size();
+            after = e.seq;
+          }
+        }
+      }
+      int64_t lag_us = pending == 0 ? 0 : now - oldest_pending_us;
+      auto srv = server.find({tc.name, spec.id.tenant});
+      std::string server_error = srv != server.end() ? srv->second.error : std::string();
+      if (!error.empty() || !server_error.empty()) rc = 1;
+      if (o.json) {
+        std::printf(
+            "%s\n {\"target\":\"%s\",\"chain\":\"%s\",\"entries\":%llu,\"shipped_seq\":%llu,"
+            "\"last_shipped\":\"%s\",\"lag_seconds\":%.1f,\"lag_versions\":%llu,"
+            "\"lag_bytes\":%llu,\"packs\":%llu,\"packs_bytes\":%llu,\"last_base_snapshot\":null,"
+            "\"error\":\"%s\"}",
+            first ? "" : ",", tc.name.c_str(), spec.id.tenant.c_str(),
+            static_cast<unsigned long long>(head.entries),
+            static_cast<unsigned long long>(head.empty ? 0 : head.last.shipped_seq),
+            head.empty ? "" : Instant(head.last.created_us).c_str(),
+            static_cast<double>(lag_us) / 1e6, static_cast<unsigned long long>(pending),
+            static_cast<unsigned long long>(pending_bytes),
+            static_cast<unsigned long long>(head.entries),
+            static_cast<unsigned long long>(head.empty ? 0 : head.last.total_bytes),
+            !error.empty() ? "target unreadable"
+                           : (!server_error.empty() ? "shipping failing" : ""));
+        first = false;
+      } else {
+        std::cout << tc.name << "\t" << spec.id.tenant << "\tlast_shipped="
+                  << (head.empty ? std::string("never") : Instant(head.last.created_us))
+                  << "\tshipped_seq=" << (head.empty ? 0 : head.last.shipped_seq);
+        char lag[32];
+        std::snprintf(lag, sizeof lag, "%.1f", static_cast<double>(lag_us) / 1e6);
+        std::cout << "\tlag_s=" << lag << "\tlag_versions=" << pending
+                  << "\tlag_bytes=" << pending_bytes << "\tpacks=" << head.entries
+                  << "\tpacks_size=" << Bytes(head.empty ? 0 : head.last.total_bytes)
+                  << "\tlast_base_snapshot=none";
+        if (!error.empty()) std::cout << "\terror=" << error;
+        if (!server_error.empty()) std::cout << "\tserver_error=" << server_error;
+        std::cout << "\n";
+      }
+    }
+  }
+  if (o.json) std::cout << "\n]\n";
+  (*store)->Close();
+  return rc;
+}
+
+int RunVerify(const BackupOptions& o) {
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto targets = SelectTargets(o);
+  if (!targets.ok()) return Fail(targets.status());
+  auto store = storage::OpenSqliteStore(inst->tenants_dir());
+  if (!store.ok()) return Fail(store.status());
+  auto chains = InstallationChains(*inst, **store, o.tenant);
+  if (!chains.ok()) return Fail(chains.status());
+  int rc = 0;
+  for (const backup::TargetConfig& tc : *targets) {
+    auto target = backup::OpenTarget(tc);
+    if (!target.ok()) return Fail(target.status());
+    for (const backup::ChainSpec& spec : *chains) {
+      auto seed = spec.seed();
+      if (!seed.ok()) return Fail(seed.status());
+      auto keys = backup::ChainKeys::Derive(*seed);
+      if (!keys.ok()) return Fail(keys.status());
+      ProgressLine progress("verify " + tc.name + " " + spec.id.tenant);
+      auto report = backup::VerifyChain(**target, spec.id, *keys, [&](uint64_t n, uint64_t b) {
+        progress.Update(n, b, "entries");
+      });
+      if (!report.ok()) {
+        std::cerr << "hygie: " << tc.name << " " << spec.id.tenant << ": "
+                  << report.status().message() << "\n";
+        rc = 1;
+        continue;
+      }
+      progress.Done(report->entries, report->bytes, "entries");
+      for (const backup::Problem& p : report->problems) {
+        const char* kind = p.kind == backup::Problem::kMissing   ? "MISSING"
+                           : p.kind == backup::Problem::kAltered ? "ALTERED"
+                           : p.kind == backup::Problem::kChain   ? "CHAIN"
+                                                                 : "EXTRA";
+        std::cout << kind << "\t" << p.object << "\t" << p.detail << "\n";
+      }
+      std::cout << tc.name << "\t" << spec.id.tenant << "\t" << (report->ok() ? "ok" : "DAMAGED")
+                << "\tentries=" << report->entries << "\tpacks=" << report->packs
+                << "\tversions=" << report->versions << "\tnewest=" << Instant(report->newest_us)
+                << "\n";
+      if (!report->ok()) rc = 1;
+    }
+  }
+  (*store)->Close();
+  return rc;
+}
+
+// --- restore ---
+
+// Copies what a restored data directory needs of the installation (never tenant data, never
+// backup settings): settings, keyring, issuer key, TLS certificate, the _system seed.
+Status PrepareDataDir(const Installation& inst, const std::string& to) {
+  std::error_code ec;
+  if (fs::exists(to, ec) && !fs::is_empty(to, ec)) {
+    return FailedPrecondition(to + " exists and is not empty; a restore never writes over data");
+  }
+  HYGIE_RETURN_IF_ERROR(Env::Default().CreateDirs(to, 0700));
+  for (const char* name :
+       {"hygie.json", "keyring", "issuer", "tls", "audit-system.key", "audit-retention.json",
+        "trusted-issuers.json", "grants", "sites.json"}) {
+    fs::path from = fs::path(inst.data_dir) / name;
+    if (!fs::exists(from, ec)) continue;
+    fs::copy(from, fs::path(to) / name,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) return Unavailable("cannot copy " + from.string() + ": " + ec.message());
+  }
+  // A key file inside the source directory comes along; the settings name the copy.
+  std::string kek_in_source = inst.data_dir + "/kek.key";
+  if (fs::exists(kek_in_source, ec)) {
+    auto json = Env::Default().ReadFile(to + "/hygie.json");
+    if (!json.ok()) return json.status();
+    std::string abs_source = fs::absolute(kek_in_source).string();
+    size_t at = json->find("\"" + abs_source + "\"");
+    if (at != std::string::npos) {
+      fs::copy_file(kek_in_source, to + "/kek.key", ec);
+      if (ec) return Unavailable("cannot copy the key file: " + ec.message());
+      fs::permissions(to + "/kek.key", fs::perms::owner_read | fs::perms::owner_write, ec);
+      json->replace(at + 1, abs_source.size(), fs::absolute(to + "/kek.key").string());
+      HYGIE_RETURN_IF_ERROR(Env::Default().WriteFileAtomic(to + "/hygie.json", *json, 0600));
+    }
+  }
+  return Env::Default().CreateDirs(to + "/tenants", 0700);
+}
+
+int RunRestore(const BackupOptions& o) {
+  if (o.tenant.empty()) return Usage("--tenant is required");
+  int64_t at_us = std::numeric_limits<int64_t>::max();
+  if (!o.at.empty()) {
+    auto at = ParseInstant(o.at);
+    if (!at.ok()) return Usage("--at takes an instant such as 2026-12-01T10:15:00Z");
+    at_us = *at;
+  }
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto keys = inst->keyring->Tenant(o.tenant);
+  if (!keys.ok()) {
+    return Fail(Status(keys.status().code(),
+                       "restoring tenant " + o.tenant + " needs its keys: the keyring of " +
+                           o.data_dir + " does not hold them (restore the keyring from its " +
+                           "escrow copy first)"));
+  }
+  auto tc = FindTarget(o.data_dir, o.target);
+  if (!tc.ok()) return Fail(tc.status());
+  auto target = backup::OpenTarget(*tc);
+  if (!target.ok()) return Fail(target.status());
+  auto chain_keys = backup::ChainKeys::Derive((*keys)->audit_seed());
+  if (!chain_keys.ok()) return Fail(chain_keys.status());
+  backup::ChainId chain{inst->installation_id, o.tenant};
+
+  audit::Record act;
+  act.interaction = "backup-restore";
+  act.action = 'E';
+  act.tenant = o.tenant;
+  act.query = {{"target", tc->name}};
+  if (!o.at.empty()) act.query.emplace_back("at", o.at);
+  int64_t started = SystemClock::Get().NowMicros();
+  backup::RestoreReport report;
+  uint64_t indexed = 0;
+  int rc = Recorded(*inst, act, [&]() -> Status {
+    HYGIE_RETURN_IF_ERROR(PrepareDataDir(*inst, o.to));
+    HYGIE_ASSIGN_OR_RETURN(auto store, storage::OpenSqliteStore(o.to + "/tenants"));
+    HYGIE_ASSIGN_OR_RETURN(auto tenant, store->OpenTenant(o.tenant));
+    ProgressLine progress("restore " + o.tenant);
+    backup::RestoreOptions ro;
+    ro.at_us = at_us;
+    Status s = backup::RestoreChain(
+        **target, chain, *chain_keys, tenant.get(), o.to + "/audit/" + o.tenant, ro, &report,
+        [&](uint64_t v, uint64_t b) { progress.Update(v, b, "versions"); });
+    progress.Done(report.versions, report.bytes, "versions");
+    if (!s.ok()) return s;
+    ProgressLine index("index " + o.tenant);
+    crypto::KeyedHasher hasher((*keys)->index_key());
+    s = api::RebuildIndex(*tenant, **keys, hasher, SystemClock::Get(), [&](uint64_t n) {
+      indexed = n;
+      index.Update(n, 0, "resources");
+    });
+    index.Done(indexed, 0, "resources");
+    if (!s.ok()) return s;
+    tenant.reset();
+    store->Close();
+    if (report.journal_records > report.journal_covered) {
+      // Sign a checkpoint of the restored tree as cut (with the tenant's own tree key).
+      HYGIE_ASSIGN_OR_RETURN(Installation restored, OpenInstallation(o.to, o.passphrase_env));
+      if (restored.audit_dir.empty()) restored.audit_dir = o.to + "/audit";
+      HYGIE_ASSIGN_OR_RETURN(auto journal, restored.OpenJournal(SystemClock::Get()));
+      HYGIE_RETURN_IF_ERROR(journal->Flush(o.tenant));
+      journal->Close();
+    }
+    return Status::Ok();
+  });
+  if (rc == 0) {
+    double secs = static_cast<double>(SystemClock::Get().NowMicros() - started) / 1e6;
+    std::cout << "restored tenant " << o.tenant << " into " << o.to << ": " << report.versions
+              << " versions (" << Bytes(report.bytes) << "), " << indexed
+              << " current resources indexed, " << report.journal_records
+              << " audit records, up to " << Instant(report.point_us) << ", in " << secs << " s\n";
+    std::cout << "check it: hygie audit verify --data " << o.to << " --tenant " << o.tenant << "\n";
+  }
+  return rc;
+}
+
+}  // namespace
+
+Result<std::vector<backup::ChainSpec>> InstallationChains(const Installation& inst,
+                                                          storage::Store& store,
+                                                          const std::string& only_tenant) {
+  std::vector<backup::ChainSpec> out;
+  HYGIE_RETURN_IF_ERROR(inst.keyring->Reload());
+  for (const std::string& tenant : inst.keyring->Tenants()) {
+    if (!only_tenant.empty() && tenant != only_tenant) continue;
+    backup::ChainSpec spec;
+    spec.id = {inst.installation_id, tenant};
+    const crypto::Keyring* ring = inst.keyring.get();
+    spec.seed = [ring, tenant]() -> Result<crypto::SecretKey> {
+      HYGIE_ASSIGN_OR_RETURN(auto keys, ring->Tenant(tenant));
+      return crypto::SecretKey::FromBytes(keys->audit_seed().bytes());
+    };
+    HYGIE_ASSIGN_OR_RETURN(spec.store, store.OpenTenant(tenant));
+    spec.tree_dir = inst.audit_dir + "/" + tenant;
+    out.push_back(std::move(spec));
+  }
+  if (only_tenant.empty() || only_tenant == audit::kSystemTree) {
+    backup::ChainSpec spec;
+    spec.id = {inst.installation_id, std::string(audit::kSystemTree)};
+    const Installation* self = &inst;
+    spec.seed = [self]() { return self->SystemAuditSeed(); };
+    spec.tree_dir = inst.audit_dir + "/" + std::string(audit::kSystemTree);
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+Result<std::unique_ptr<backup::Shipper>> StartShipper(const Installation& inst,
+                                                      storage::Store& store, int64_t interval_us) {
+  HYGIE_ASSIGN_OR_RETURN(auto configs, backup::LoadTargets(inst.data_dir));
+  if (configs.empty()) return std::unique_ptr<backup::Shipper>();
+  HYGIE_ASSIGN_OR_RETURN(auto lock, ShipLock::Take(inst.data_dir));
+  std::vector<backup::Shipper::NamedTarget> targets;
+  for (const backup::TargetConfig& c : configs) {
+    HYGIE_ASSIGN_OR_RETURN(auto target, backup::OpenTarget(c));
+    targets.push_back({c.name, std::move(target)});
+  }
+  backup::ShipperOptions so;
+  so.interval_us = interval_us;
+  so.status_file = StatusFile(inst.data_dir);
+  std::shared_ptr<ShipLock> held(std::move(lock));
+  auto shipper = std::make_unique<backup::Shipper>(
+      so, std::move(targets), [&inst, &store, held]() { return InstallationChains(inst, store); },
+      SystemClock::Get());
+  shipper->Start();
+  return shipper;
+}
+
+void AddBackupCommands(CLI::App& app) {
+  auto o = std::make_shared<BackupOptions>();
+  auto* backup =
+      app.add_subcommand("backup", "Backups on a distinct site: targets, status, verify");
+  backup->require_subcommand(1);
+  auto common = [o](CLI::App* cmd) {
+    cmd->add_option("--data", o->data_dir, "Data directory")->required();
+    cmd->add_option("--passphrase-env", o->passphrase_env,
+                    "Environment variable holding the keyring passphrase");
+  };
+
+  auto* target = backup->add_subcommand("target", "Where backups go");
+  target->require_subcommand(1);
+  auto* add = target->add_subcommand("add", "Register a backup target");
+  common(add);
+  add->add_option("name", o->name, "Target name ([a-z0-9-]{2,63})")->required();
+  add->add_option("--site", o->site, "Site the target is on (hygie site add)")->required();
+  add->add_option("--dir", o->dir, "A directory on another disk or a mounted remote file system");
+  add->add_option("--s3-endpoint", o->endpoint,
+                  "S3-compatible object store with Object Lock (https://; http:// on loopback)");
+  add->add_option("--bucket", o->bucket, "S3 bucket (created with Object Lock enabled)");
+  add->add_option("--region", o->region, "S3 region")->capture_default_str();
+  add->add_option("--retention-days", o->retention_days,
+                  "Object Lock retention of every object, compliance mode")
+      ->capture_default_str();
+  add->add_option("--credentials-file", o->credentials_file,
+                  "File (mode 0600) with {\"access_key_id\", \"secret_access_key\"}");
+  add->add_option("--ca-file", o->ca_file, "CA bundle of the S3 endpoint");
+  add->final_callback(Run(RunTargetAdd, o));
+
+  auto* list = target->add_subcommand("list", "List backup targets");
+  list->add_option("--data", o->data_dir, "Data directory")->required();
+  list->final_callback(Run(RunTargetList, o));
+
+  auto* remove = target->add_subcommand("remove", "Stop backing up to a target");
+  common(remove);
+  remove->add_option("name", o->name, "Target name")->required();
+  remove->final_callback(Run(RunTargetRemove, o));
+
+  auto* now = backup->add_subcommand(
+      "now", "Ship what is new to the targets now (when no server runs; a server ships itself)");
+  common(now);
+  now->add_option("--target", o->target, "Only this target");
+  now->add_option("--tenant", o->tenant, "Only this tenant");
+  now->final_callback(Run(RunNow, o));
+
+  auto* status = backup->add_subcommand(
+      "status", "Per tenant and target: last shipped point, lag, packs; exits 1 on errors");
+  common(status);
+  status->add_option("--target", o->target, "Only this target");
+  status->add_option("--tenant", o->tenant, "Only this tenant");
+  status->add_flag("--json", o->json, "JSON output");
+  status->final_callback(Run(RunStatus, o));
+
+  auto* verify = backup->add_subcommand(
+      "verify", "Check every manifest entry and pack of the targets; exits 1 on damage");
+  common(verify);
+  verify->add_option("--target", o->target, "Only this target");
+  verify->add_option("--tenant", o->tenant, "Only this tenant");
+  verify->final_callback(Run(RunVerify, o));
+
+  auto* restore = app.add_subcommand(
+      "restore", "Rebuild a tenant from a backup target into a new data directory");
+  common(restore);
+  restore->add_option("--target", o->target, "Backup target")->required();
+  restore->add_option("--tenant", o->tenant, "Tenant to restore")->required();
+  restore->add_option("--to", o->to, "New data directory (must not exist or be empty)")->required();
+  restore->add_option("--at", o->at,
+                      "Point in time (e.g. 2026-12-01T10:15:00Z): versions and audit records "
+                      "up to that instant; default: everything shipped");
+  restore->final_callback(Run(RunRestore, o));
+}
+
+}  // namespace hygie::cli
