@@ -1,0 +1,323 @@
+// Backups end to end: the real server ships to a directory target while it serves; restore,
+// point in time, a target that is down, kill -9 during shipping, bad input to the commands.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "core/clock.h"
+#include "support/harness.h"
+
+namespace hygie::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Polls `done` every 50 ms until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout = 60s) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+std::string PatientJson(const std::string& family) {
+  return R"({"resourceType":"Patient","name":[{"family":")" + family +
+         R"(","given":["Léa"]}],"birthDate":"1970-01-01"})";
+}
+
+class BackupE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    inst_.CreateTenant("acme");
+    token_ = inst_.Token("acme");
+    target_ = dir_.Path("offsite");
+    CommandResult add = RunHygie({"backup", "target", "add", "offsite", "--data", inst_.data(),
+                                  "--dir", target_, "--site", "dc2"});
+    ASSERT_EQ(add.exit_code, 0) << add.err;
+  }
+
+  std::unique_ptr<ServerProcess> Serve() {
+    ServeOptions so;
+    so.extra_args = {"--backup-interval-s", "1"};
+    return ServerProcess::Launch(inst_.data(), so);
+  }
+
+  // The JSON of `backup status` for tenant acme, parsed.
+  rapidjson::Document Status(const std::string& data_dir, const std::string& tenant = "acme") {
+    CommandResult r =
+        RunHygie({"backup", "status", "--data", data_dir, "--tenant", tenant, "--json"});
+    rapidjson::Document d = ParseJson(r.out);
+    EXPECT_FALSE(d.HasParseError()) << r.out << r.err;
+    return d;
+  }
+  uint64_t Lag(const std::string& data_dir) {
+    rapidjson::Document d = Status(data_dir);
+    if (d.HasParseError() || !d.IsArray() || d.Empty()) return ~uint64_t{0};
+    return d[0]["lag_versions"].GetUint64();
+  }
+  uint64_t Shipped(const std::string& data_dir) {
+    rapidjson::Document d = Status(data_dir);
+    if (d.HasParseError() || !d.IsArray() || d.Empty()) return 0;
+    return d[0]["shipped_seq"].GetUint64();
+  }
+
+  std::string Create(HttpClient& c, const std::string& family) {
+    HttpResponse r = c.Fhir("POST", "/fhir/acme/Patient", token_, PatientJson(family));
+    EXPECT_EQ(r.status, 201) << r.body;
+    rapidjson::Document d = ParseJson(r.body);
+    return d.HasParseError() ? "" : JsonString(d, "id");
+  }
+
+  TempDir dir_{"hygie-e2e-backup"};
+  Installation inst_;
+  std::string token_;
+  std::string target_;
+};
+
+TEST_F(BackupE2e, TheServerShipsWhileServingAndARestoreGivesEveryResourceBack) {
+  const std::string canary = "Canary" + RandomToken(10);
+  std::map<std::string, std::string> bodies;
+  {
+    auto server = Serve();
+    HttpClient c(server->port());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 30; ++i) ids.push_back(Create(c, canary + std::to_string(i)));
+    // Updates and a delete: history comes back too.
+    for (int i = 0; i < 30; i += 5) {
+      std::string body = PatientJson(canary + "u" + std::to_string(i));
+      body.insert(1, R"("id":")" + ids[i] + R"(",)");
+      ASSERT_EQ(c.Fhir("PUT", "/fhir/acme/Patient/" + ids[i], token_, body).status, 200);
+    }
+    ASSERT_EQ(c.Fhir("DELETE", "/fhir/acme/Patient/" + ids[1], token_).status, 204);
+    for (const std::string& id : ids) {
+      HttpResponse r = c.Fhir("GET", "/fhir/acme/Patient/" + id, token_);
+      if (r.status == 200) bodies[id] = r.body;
+    }
+    // Within the shipping delay, everything is on the target.
+    ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 37 && Lag(inst_.data()) == 0; }))
+        << RunHygie({"backup", "status", "--data", inst_.data()}).out;
+    EXPECT_EQ(c.Request("GET", "/readyz").status, 200);
+    ASSERT_EQ(server->Stop(), 0);
+  }
+  // Nothing on the target is readable: no name, no resource type, no id.
+  EXPECT_TRUE(FilesContaining(target_, canary).empty());
+  EXPECT_TRUE(FilesContaining(target_, "Patient").empty());
+  EXPECT_TRUE(FilesContaining(target_, bodies.begin()->first).empty());
+
+  CommandResult verify = RunHygie({"backup", "verify", "--data", inst_.data()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("offsite\tacme\tok"), std::string::npos) << verify.out;
+
+  std::string restored = dir_.Path("restored");
+  CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite", "--tenant",
+                              "acme", "--to", restored});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("37 versions"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("restore acme:"), std::string::npos) << "progress is shown: " << r.err;
+  CommandResult audit = RunHygie({"audit", "verify", "--data", restored, "--tenant", "acme"});
+  EXPECT_EQ(audit.exit_code, 0) << audit.out << audit.err;
+
+  ServerProcess server(restored);
+  HttpClient c(server.port());
+  for (const auto& [id, body] : bodies) {
+    HttpResponse got = c.Fhir("GET", "/fhir/acme/Patient/" + id, token_);
+    EXPECT_EQ(got.status, 200) << id;
+    EXPECT_EQ(got.body, body) << id;
+  }
+  EXPECT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + std::string("missing"), token_).status, 404);
+  // The index was rebuilt: a search finds the restored resources.
+  HttpResponse found = c.Fhir("GET", "/fhir/acme/Patient?family=" + canary + "u0", token_);
+  ASSERT_EQ(found.status, 200);
+  EXPECT_NE(found.body.find("\"total\":1"), std::string::npos) << found.body;
+  // A restore into a place that holds data refuses.
+  CommandResult again = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite",
+                                  "--tenant", "acme", "--to", restored});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("not empty"), std::string::npos) << again.err;
+}
+
+TEST_F(BackupE2e, APointInTimeRestoreHoldsWhatWasCommittedBeforeTheInstantAndNothingAfter) {
+  std::string id, v1_body;
+  std::string at;
+  {
+    auto server = Serve();
+    HttpClient c(server->port());
+    id = Create(c, "Before");
+    HttpResponse v1 = c.Fhir("GET", "/fhir/acme/Patient/" + id, token_);
+    v1_body = v1.body;
+    rapidjson::Document d = ParseJson(v1.body);
+    auto v1_ms = ParseInstant(d["meta"]["lastUpdated"].GetString());
+    ASSERT_TRUE(v1_ms.ok());
+    // The instant just after version 1; version 2 comes strictly later.
+    at = FormatInstant(*v1_ms + 1000);
+    ASSERT_TRUE(WaitUntil([&] { return SystemClock::Get().NowMicros() > *v1_ms + 5000; }));
+    std::string body = PatientJson("After");
+    body.insert(1, R"("id":")" + id + R"(",)");
+    ASSERT_EQ(c.Fhir("PUT", "/fhir/acme/Patient/" + id, token_, body).status, 200);
+    std::string other = Create(c, "Later");
+    ASSERT_TRUE(WaitUntil([&] { return Lag(inst_.data()) == 0 && Shipped(inst_.data()) >= 3; }));
+    ASSERT_EQ(server->Stop(), 0);
+  }
+  std::string restored = dir_.Path("pitr");
+  CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite", "--tenant",
+                              "acme", "--to", restored, "--at", at});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": 1 versions"), std::string::npos) << r.out;
+  CommandResult audit = RunHygie({"audit", "verify", "--data", restored, "--tenant", "acme"});
+  EXPECT_EQ(audit.exit_code, 0) << audit.out << audit.err;
+  ServerProcess server(restored);
+  HttpClient c(server.port());
+  HttpResponse got = c.Fhir("GET", "/fhir/acme/Patient/" + id, token_);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, v1_body);
+  HttpResponse history = c.Fhir("GET", "/fhir/acme/Patient/" + id + "/_history", token_);
+  EXPECT_NE(history.body.find("\"total\":1"), std::string::npos) << history.body;
+  HttpResponse all = c.Fhir("GET", "/fhir/acme/Patient", token_);
+  EXPECT_NE(all.body.find("\"total\":1"), std::string::npos) << all.body;
+}
+
+TEST_F(BackupE2e, ATargetThatIsDownStopsNoWriteAndShippingCatchesUpWhenItReturns) {
+  auto server = Serve();
+  HttpClient c(server->port());
+  Create(c, "First");
+  ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 1; }));
+  // The target's directory goes away: a file stands where it was.
+  fs::rename(target_, target_ + ".away");
+  std::ofstream(target_) << "not a directory";
+  int64_t errors_before = ServerErrorResponses();
+  for (int i = 0; i < 10; ++i) Create(c, "While" + std::to_string(i));
+  EXPECT_EQ(ServerErrorResponses(), errors_before);
+  EXPECT_EQ(c.Request("GET", "/readyz").status, 200);
+  ASSERT_TRUE(WaitUntil([&] {
+    return server->Log().find("backup: acme to offsite") != std::string::npos;
+  })) << server->Log();
+  CommandResult st = RunHygie({"backup", "status", "--data", inst_.data()});
+  EXPECT_EQ(st.exit_code, 1) << st.out;
+  // It comes back: the shipper catches up by itself.
+  fs::remove(target_);
+  fs::rename(target_ + ".away", target_);
+  ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 11 && Lag(inst_.data()) == 0; }))
+      << RunHygie({"backup", "status", "--data", inst_.data()}).out;
+  EXPECT_NE(server->Log().find("reaches offsite again"), std::string::npos);
+  server->Stop();
+  EXPECT_EQ(RunHygie({"backup", "verify", "--data", inst_.data()}).exit_code, 0);
+}
+
+TEST_F(BackupE2e, KillDuringShippingNeverLeavesATargetThatClaimsMoreThanItRestores) {
+  uint32_t seed = std::random_device{}();
+  std::printf("kill schedule seed: %u\n", seed);
+  std::mt19937 rng(seed);
+  std::set<std::string> acknowledged;
+  for (int round = 0; round < 20; ++round) {
+    auto server = Serve();
+    HttpClient c(server->port());
+    int writes = 5 + static_cast<int>(rng() % 20);
+    for (int i = 0; i < writes; ++i) {
+      HttpResponse r = c.Fhir("POST", "/fhir/acme/Patient", token_, PatientJson("K"));
+      if (r.status == 201) acknowledged.insert(JsonString(ParseJson(r.body), "id"));
+    }
+    // Kill at a random point of the next shipping rounds.
+    uint64_t before = Shipped(inst_.data());
+    if (rng() % 2 == 0) WaitUntil([&] { return Shipped(inst_.data()) > before; }, 5s);
+    server->Kill();
+    CommandResult v = RunHygie({"backup", "verify", "--data", inst_.data(), "--tenant", "acme"});
+    ASSERT_EQ(v.exit_code, 0) << "round " << round << ": " << v.out << v.err;
+  }
+  // A last clean run ships the rest; the restore holds every acknowledged write.
+  {
+    auto server = Serve();
+    ASSERT_TRUE(WaitUntil([&] { return Lag(inst_.data()) == 0; }));
+    server->Stop();
+  }
+  rapidjson::Document st = Status(inst_.data());
+  std::string restored = dir_.Path("after-kills");
+  CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite", "--tenant",
+                              "acme", "--to", restored});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": " + std::to_string(acknowledged.size()) + " versions"), std::string::npos)
+      << r.out;
+  ServerProcess server(restored);
+  HttpClient c(server.port());
+  for (const std::string& id : acknowledged) {
+    EXPECT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + id, token_).status, 200) << id;
+  }
+}
+
+TEST_F(BackupE2e, BadInputToTheCommandsGetsAClearErrorAndChangesNothing) {
+  std::string targets = inst_.data() + "/backup/targets.json";
+  std::string before;
+  {
+    std::ifstream in(targets);
+    before.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  std::string d = inst_.data();
+  std::vector<Case> cases = {
+      {{"backup", "target", "add", "BAD NAME", "--data", d, "--dir", "/tmp/x", "--site", "s"},
+       2,
+       "target name"},
+      {{"backup", "target", "add", "rel", "--data", d, "--dir", "relative/path", "--site", "s"},
+       2,
+       "absolute path"},
+      {{"backup", "target", "add", "inside", "--data", d, "--dir", d + "/bk", "--site", "s"},
+       2,
+       "outside the data directory"},
+      {{"backup", "target", "add", "both", "--data", d, "--dir", "/tmp/x", "--s3-endpoint",
+        "https://s3.example", "--site", "s"},
+       2,
+       "either a directory"},
+      {{"backup", "target", "add", "plain", "--data", d, "--s3-endpoint", "http://s3.example",
+        "--bucket", "b-1", "--credentials-file", "/tmp/c", "--site", "s"},
+       2,
+       "https://"},
+      {{"backup", "target", "add", "offsite", "--data", d, "--dir", "/tmp/other", "--site", "s"},
+       1,
+       "exists"},
+      {{"restore", "--data", d, "--target", "offsite", "--tenant", "acme", "--to", dir_.Path("r"),
+        "--at", "yesterday"},
+       2,
+       "--at takes an instant"},
+      {{"restore", "--data", d, "--target", "offsite", "--tenant", "nobody", "--to",
+        dir_.Path("r")},
+       1,
+       "unknown tenant"},
+      {{"restore", "--data", d, "--target", "nowhere", "--tenant", "acme", "--to", dir_.Path("r")},
+       1,
+       "no backup target named nowhere"},
+      {{"backup", "verify", "--data", d, "--target", "nowhere"}, 1, "no backup target"},
+      {{"backup", "target", "remove", "nowhere", "--data", d}, 1, "no backup target"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = RunHygie(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args[3] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+  }
+  std::string after;
+  {
+    std::ifstream in(targets);
+    after.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(before, after);
+  EXPECT_FALSE(fs::exists(dir_.Path("r")));
+  EXPECT_EQ(RunHygie({"backup", "--help"}).exit_code, 0);
+  EXPECT_EQ(RunHygie({"restore", "--help"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace hygie::e2e
