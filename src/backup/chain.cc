@@ -348,6 +348,7 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
       }
       applied_seq = v.seq;
       if (v.record.last_updated_us > options.at_us) continue;
+      report->last_seq = v.seq;
       report->versions += 1;
       report->bytes += v.record.body.size();
       report->point_us = std::max(report->point_us, v.record.last_updated_us);

@@ -103,6 +103,7 @@ struct RestoreReport {
   uint64_t journal_records = 0;  // records in the restored tree
   uint64_t journal_covered = 0;  // of which the newest restored checkpoint covers
   int64_t point_us = 0;          // the newest version restored (last_updated_us)
+  uint64_t last_seq = 0;         // the seq of the newest version read from the chain
 };
 
 // Replays the chain into an empty `store` and `tree_dir` (created): every version up to at_us

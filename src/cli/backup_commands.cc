@@ -11,14 +11,27 @@
 #include <iostream>
 #include <limits>
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "api/reindex.h"
 #include "audit/journal.h"
+#include "audit/verify.h"
 #include "backup/chain.h"
 #include "backup/targets.h"
 #include "cli/cli_support.h"
 #include "core/clock.h"
 #include "core/env.h"
+#include "core/log.h"
+#include "core/thread_name.h"
 #include "crypto/keyed_hash.h"
+#include "crypto/primitives.h"
 #include "tenancy/tenant.h"
 
 namespace hygie::cli {
@@ -105,7 +118,7 @@ Result<backup::TargetConfig> FindTarget(const std::string& data_dir, const std::
 
 std::string Instant(int64_t us) { return us == 0 ? "-" : FormatInstant(us); }
 
-std::string Bytes(uint64_t n) {
+std::string HumanBytes(uint64_t n) {
   char buf[64];
   if (n >= (1u << 30)) {
     std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(n) / (1u << 30));
@@ -139,9 +152,9 @@ class ProgressLine {
   void Print(uint64_t units, uint64_t bytes, const char* unit, int64_t now, bool done) {
     double secs = std::max(1e-6, static_cast<double>(now - start_) / 1e6);
     std::fprintf(stderr, "%s%s: %llu %s, %s, %.0f %s/s, %.1f MB/s, %.1f s%s", tty_ ? "\r" : "",
-                 what_.c_str(), static_cast<unsigned long long>(units), unit, Bytes(bytes).c_str(),
-                 static_cast<double>(units) / secs, unit, static_cast<double>(bytes) / secs / 1e6,
-                 secs, done || !tty_ ? "\n" : "   ");
+                 what_.c_str(), static_cast<unsigned long long>(units), unit,
+                 HumanBytes(bytes).c_str(), static_cast<double>(units) / secs, unit,
+                 static_cast<double>(bytes) / secs / 1e6, secs, done || !tty_ ? "\n" : "   ");
     std::fflush(stderr);
   }
   std::string what_;
@@ -296,6 +309,10 @@ int RunStatus(const BackupOptions& o) {
   if (auto file = backup::ReadStatusFile(StatusFile(o.data_dir)); file.ok()) {
     for (backup::ChainStatus& s : *file) server[{s.target, s.chain}] = std::move(s);
   }
+  std::map<std::pair<std::string, std::string>, DrillRecord> last_drill;
+  if (auto drills = LoadDrills(o.data_dir); drills.ok()) {
+    for (DrillRecord& d : *drills) last_drill[{d.target, d.tenant}] = std::move(d);
+  }
   int64_t now = SystemClock::Get().NowMicros();
   int rc = 0;
   if (o.json) std::cout << "[";
@@ -339,12 +356,24 @@ int RunStatus(const BackupOptions& o) {
       auto srv = server.find({tc.name, spec.id.tenant});
       std::string server_error = srv != server.end() ? srv->second.error : std::string();
       if (!error.empty() || !server_error.empty()) rc = 1;
+      auto drill = last_drill.find({tc.name, spec.id.tenant});
+      std::string drill_text = "never";
+      char drill_json[160] = "null";
+      if (drill != last_drill.end()) {
+        char rto[32];
+        std::snprintf(rto, sizeof rto, "%.3f", static_cast<double>(drill->second.rto_us) / 1e6);
+        drill_text = Instant(drill->second.when_us) + (drill->second.ok ? ",passed" : ",FAILED") +
+                     ",rto_s=" + rto;
+        std::snprintf(
+            drill_json, sizeof drill_json, "{\"when\":\"%s\",\"passed\":%s,\"rto_seconds\":%s}",
+            Instant(drill->second.when_us).c_str(), drill->second.ok ? "true" : "false", rto);
+      }
       if (o.json) {
         std::printf(
             "%s\n {\"target\":\"%s\",\"chain\":\"%s\",\"entries\":%llu,\"shipped_seq\":%llu,"
             "\"last_shipped\":\"%s\",\"lag_seconds\":%.1f,\"lag_versions\":%llu,"
             "\"lag_bytes\":%llu,\"packs\":%llu,\"packs_bytes\":%llu,\"last_base_snapshot\":null,"
-            "\"error\":\"%s\"}",
+            "\"last_drill\":%s,\"error\":\"%s\"}",
             first ? "" : ",", tc.name.c_str(), spec.id.tenant.c_str(),
             static_cast<unsigned long long>(head.entries),
             static_cast<unsigned long long>(head.empty ? 0 : head.last.shipped_seq),
@@ -352,7 +381,7 @@ int RunStatus(const BackupOptions& o) {
             static_cast<double>(lag_us) / 1e6, static_cast<unsigned long long>(pending),
             static_cast<unsigned long long>(pending_bytes),
             static_cast<unsigned long long>(head.entries),
-            static_cast<unsigned long long>(head.empty ? 0 : head.last.total_bytes),
+            static_cast<unsigned long long>(head.empty ? 0 : head.last.total_bytes), drill_json,
             !error.empty() ? "target unreadable"
                            : (!server_error.empty() ? "shipping failing" : ""));
         first = false;
@@ -364,8 +393,8 @@ int RunStatus(const BackupOptions& o) {
         std::snprintf(lag, sizeof lag, "%.1f", static_cast<double>(lag_us) / 1e6);
         std::cout << "\tlag_s=" << lag << "\tlag_versions=" << pending
                   << "\tlag_bytes=" << pending_bytes << "\tpacks=" << head.entries
-                  << "\tpacks_size=" << Bytes(head.empty ? 0 : head.last.total_bytes)
-                  << "\tlast_base_snapshot=none";
+                  << "\tpacks_size=" << HumanBytes(head.empty ? 0 : head.last.total_bytes)
+                  << "\tlast_base_snapshot=none\tlast_drill=" << drill_text;
         if (!error.empty()) std::cout << "\terror=" << error;
         if (!server_error.empty()) std::cout << "\tserver_error=" << server_error;
         std::cout << "\n";
@@ -530,13 +559,123 @@ int RunRestore(const BackupOptions& o) {
   if (rc == 0) {
     double secs = static_cast<double>(SystemClock::Get().NowMicros() - started) / 1e6;
     std::cout << "restored tenant " << o.tenant << " into " << o.to << ": " << report.versions
-              << " versions (" << Bytes(report.bytes) << "), " << indexed
+              << " versions (" << HumanBytes(report.bytes) << "), " << indexed
               << " current resources indexed, " << report.journal_records
               << " audit records, up to " << Instant(report.point_us) << ", in " << secs << " s\n";
     std::cout << "check it: hygie audit verify --data " << o.to << " --tenant " << o.tenant << "\n";
   }
   return rc;
 }
+
+// --- drills ---
+
+int RunDrillCommand(const BackupOptions& o) {
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  auto targets = SelectTargets(o);
+  if (!targets.ok()) return Fail(targets.status());
+  auto store = storage::OpenSqliteStore(inst->tenants_dir());
+  if (!store.ok()) return Fail(store.status());
+  std::vector<std::string> tenants;
+  if (!o.tenant.empty()) {
+    tenants.push_back(o.tenant);
+  } else {
+    tenants = inst->keyring->Tenants();
+  }
+  int rc = 0;
+  for (const backup::TargetConfig& tc : *targets) {
+    auto target = backup::OpenTarget(tc);
+    if (!target.ok()) return Fail(target.status());
+    for (const std::string& tenant : tenants) {
+      auto live = (*store)->OpenTenant(tenant);
+      if (!live.ok()) return Fail(live.status());
+      auto drill = RunDrill(*inst, tc.name, **target, tenant, **live, "cli");
+      if (!drill.ok()) {
+        std::cerr << "hygie: drill of " << tenant << " on " << tc.name << ": "
+                  << drill.status().message() << "\n";
+        rc = 1;
+        continue;
+      }
+      char rto[32];
+      std::snprintf(rto, sizeof rto, "%.3f", static_cast<double>(drill->rto_us) / 1e6);
+      std::cout << tc.name << "\t" << tenant << "\t" << (drill->ok ? "passed" : "FAILED")
+                << "\trto_s=" << rto << "\tversions=" << drill->versions
+                << "\tresources=" << drill->resources
+                << "\taudit_records=" << drill->journal_records
+                << "\tpoint=" << Instant(drill->point_us);
+      if (!drill->detail.empty()) std::cout << "\t" << drill->detail;
+      std::cout << "\n";
+      if (!drill->ok) rc = 1;
+    }
+  }
+  (*store)->Close();
+  return rc;
+}
+
+std::string DrillsFile(const std::string& data_dir) { return data_dir + "/backup/drills.json"; }
+
+constexpr size_t kDrillsKept = 500;
+
+Status AppendDrill(const std::string& data_dir, const DrillRecord& d) {
+  HYGIE_ASSIGN_OR_RETURN(std::vector<DrillRecord> drills, LoadDrills(data_dir));
+  drills.push_back(d);
+  if (drills.size() > kDrillsKept) drills.erase(drills.begin(), drills.end() - kDrillsKept);
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartArray();
+  for (const DrillRecord& r : drills) {
+    w.StartObject();
+    w.Key("when_us");
+    w.Int64(r.when_us);
+    w.Key("target");
+    w.String(r.target.c_str());
+    w.Key("tenant");
+    w.String(r.tenant.c_str());
+    w.Key("ok");
+    w.Bool(r.ok);
+    w.Key("detail");
+    w.String(r.detail.c_str());
+    w.Key("versions");
+    w.Uint64(r.versions);
+    w.Key("resources");
+    w.Uint64(r.resources);
+    w.Key("journal_records");
+    w.Uint64(r.journal_records);
+    w.Key("rto_us");
+    w.Int64(r.rto_us);
+    w.Key("point_us");
+    w.Int64(r.point_us);
+    w.EndObject();
+  }
+  w.EndArray();
+  HYGIE_RETURN_IF_ERROR(Env::Default().CreateDirs(data_dir + "/backup", 0700));
+  return Env::Default().WriteFileAtomic(DrillsFile(data_dir),
+                                        std::string(buf.GetString(), buf.GetSize()) + "\n", 0600);
+}
+
+// A digest of versions, seq aside (a restored log numbers its versions anew).
+class LogDigest {
+ public:
+  void Add(const storage::VersionRecord& r) {
+    std::string enc = state_;
+    enc += r.type;
+    enc.push_back('\0');
+    enc += r.id;
+    enc.push_back('\0');
+    enc += std::to_string(r.version) + "|" + std::to_string(r.last_updated_us) + "|" +
+           (r.deleted ? "1" : "0") + "|" + std::to_string(r.key_id) + "|";
+    enc.append(AsChars(r.body));
+    Bytes h = crypto::Sha256(AsBytes(enc));
+    state_.assign(AsChars(h));
+    ++count_;
+  }
+  std::string hex() const { return HexEncode(AsBytes(state_)); }
+  uint64_t count() const { return count_; }
+
+ private:
+  std::string state_;
+  uint64_t count_ = 0;
+};
 
 }  // namespace
 
@@ -588,6 +727,243 @@ Result<std::unique_ptr<backup::Shipper>> StartShipper(const Installation& inst,
       SystemClock::Get());
   shipper->Start();
   return shipper;
+}
+
+Result<DrillRecord> RunDrill(const Installation& inst, const std::string& target_name,
+                             backup::Target& target, const std::string& tenant,
+                             storage::TenantStore& live, const std::string& role) {
+  HYGIE_ASSIGN_OR_RETURN(auto keys, inst.keyring->Tenant(tenant));
+  HYGIE_ASSIGN_OR_RETURN(backup::ChainKeys chain_keys,
+                         backup::ChainKeys::Derive(keys->audit_seed()));
+  backup::ChainId chain{inst.installation_id, tenant};
+  DrillRecord d;
+  d.when_us = SystemClock::Get().NowMicros();
+  d.target = target_name;
+  d.tenant = tenant;
+  std::string scratch = inst.data_dir + "/backup/drill-" + crypto::RandomId();
+  Status s = Env::Default().CreateDirs(scratch + "/tenants", 0700);
+  backup::RestoreReport report;
+  uint64_t indexed = 0;
+  if (s.ok()) {
+    int64_t started = SystemClock::Get().NowMicros();
+    auto store = storage::OpenSqliteStore(scratch + "/tenants");
+    s = store.status();
+    if (s.ok()) {
+      auto restored = (*store)->OpenTenant(tenant);
+      s = restored.status();
+      if (s.ok()) {
+        s = backup::RestoreChain(target, chain, chain_keys, restored->get(),
+                                 scratch + "/audit/" + tenant, {}, &report);
+        if (s.ok()) {
+          crypto::KeyedHasher hasher(keys->index_key());
+          s = api::RebuildIndex(**restored, *keys, hasher, SystemClock::Get(),
+                                [&](uint64_t n) { indexed = n; });
+        }
+        d.rto_us = SystemClock::Get().NowMicros() - started;
+        if (s.ok()) {
+          // The live tenant as of the restored point, against what came back.
+          LogDigest want, got;
+          uint64_t after = 0;
+          while (s.ok()) {
+            auto page = live.ScanLog(after, 2000);
+            if (!page.ok()) {
+              s = page.status();
+              break;
+            }
+            for (const storage::HistoryEntry& e : *page) {
+              if (e.seq > report.last_seq) break;
+              want.Add(e.record);
+            }
+            if (page->empty() || page->back().seq >= report.last_seq) break;
+            after = page->back().seq;
+          }
+          after = 0;
+          while (s.ok()) {
+            auto page = (*restored)->ScanLog(after, 2000);
+            if (!page.ok()) {
+              s = page.status();
+              break;
+            }
+            for (const storage::HistoryEntry& e : *page) got.Add(e.record);
+            if (page->empty()) break;
+            after = page->back().seq;
+          }
+          if (s.ok()) {
+            d.versions = got.count();
+            d.resources = indexed;
+            d.journal_records = report.journal_records;
+            d.point_us = report.point_us;
+            if (want.count() != got.count() || want.hex() != got.hex()) {
+              d.detail = "restored " + std::to_string(got.count()) + " versions, the live tenant " +
+                         "held " + std::to_string(want.count()) + " as of that point" +
+                         (want.count() == got.count() ? " (contents differ)" : "");
+            } else if (report.journal_records > 0 &&
+                       report.journal_covered == report.journal_records) {
+              HYGIE_ASSIGN_OR_RETURN(audit::TreeKeys tree_keys,
+                                     audit::TreeKeys::Derive(keys->audit_seed().bytes()));
+              audit::VerifyReport vr;
+              Status v = audit::VerifyTree(scratch + "/audit/" + tenant,
+                                           inst.AuditOriginPrefix() + "/" + tenant, tree_keys, &vr);
+              if (!v.ok()) {
+                d.detail = "the restored audit journal does not verify: " + v.message();
+              } else {
+                d.ok = true;
+              }
+            } else {
+              d.ok = true;
+            }
+          }
+        }
+        restored->reset();
+      }
+      (*store)->Close();
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  if (!s.ok()) {
+    d.ok = false;
+    d.detail = s.message();
+  }
+  // The drill is recorded, passed or failed.
+  audit::Record act;
+  act.interaction = "backup-drill";
+  act.action = 'E';
+  act.tenant = tenant;
+  act.role = role;
+  act.status = d.ok ? 200 : 500;
+  act.query = {{"target", target_name},
+               {"result", d.ok ? "passed" : "failed"},
+               {"rto_ms", std::to_string(d.rto_us / 1000)},
+               {"versions", std::to_string(d.versions)}};
+  if (!d.ok) act.detail = "restore drill failed";
+  HYGIE_RETURN_IF_ERROR(RecordCliAct(inst, act));
+  HYGIE_RETURN_IF_ERROR(AppendDrill(inst.data_dir, d));
+  if (!d.ok && !s.ok()) return s;
+  return d;
+}
+
+Result<std::vector<DrillRecord>> LoadDrills(const std::string& data_dir) {
+  std::vector<DrillRecord> out;
+  auto text = Env::Default().ReadFile(DrillsFile(data_dir), 64 << 20);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) return out;
+    return text.status();
+  }
+  rapidjson::Document doc;
+  doc.Parse(text->data(), text->size());
+  if (doc.HasParseError() || !doc.IsArray()) return DataLoss(DrillsFile(data_dir) + " is damaged");
+  for (const auto& v : doc.GetArray()) {
+    if (!v.IsObject()) return DataLoss(DrillsFile(data_dir) + " is damaged");
+    DrillRecord r;
+    auto str = [&v](const char* k) {
+      auto it = v.FindMember(k);
+      return it != v.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString())
+                                                         : std::string();
+    };
+    auto num = [&v](const char* k) -> int64_t {
+      auto it = v.FindMember(k);
+      return it != v.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+    };
+    r.when_us = num("when_us");
+    r.target = str("target");
+    r.tenant = str("tenant");
+    auto ok = v.FindMember("ok");
+    r.ok = ok != v.MemberEnd() && ok->value.IsBool() && ok->value.GetBool();
+    r.detail = str("detail");
+    r.versions = static_cast<uint64_t>(num("versions"));
+    r.resources = static_cast<uint64_t>(num("resources"));
+    r.journal_records = static_cast<uint64_t>(num("journal_records"));
+    r.rto_us = num("rto_us");
+    r.point_us = num("point_us");
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+struct DrillScheduler::Impl {
+  const Installation& inst;
+  storage::Store& store;
+  int64_t interval_us;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::thread thread;
+
+  void Loop() {
+    SetThreadName("backup-drill");
+    std::unique_lock lock(mu);
+    while (!stop) {
+      if (cv.wait_for(lock, std::chrono::microseconds(interval_us), [this] { return stop; })) {
+        break;
+      }
+      lock.unlock();
+      RunAll();
+      lock.lock();
+    }
+  }
+
+  void RunAll() {
+    auto configs = backup::LoadTargets(inst.data_dir);
+    if (!configs.ok()) {
+      log::Error("backup drill: {}", configs.status().message());
+      return;
+    }
+    for (const backup::TargetConfig& tc : *configs) {
+      auto target = backup::OpenTarget(tc);
+      if (!target.ok()) {
+        log::Error("backup drill on {}: {}", tc.name, target.status().message());
+        continue;
+      }
+      for (const std::string& tenant : inst.keyring->Tenants()) {
+        auto live = store.OpenTenant(tenant);
+        if (!live.ok()) continue;
+        auto d = RunDrill(inst, tc.name, **target, tenant, **live, "server");
+        if (!d.ok()) {
+          log::Error("backup drill of {} on {}: {}", tenant, tc.name, d.status().message());
+        } else if (!d->ok) {
+          log::Error("backup drill of {} on {} FAILED: {}", tenant, tc.name, d->detail);
+        } else {
+          log::Info("backup drill of {} on {} passed: {} versions back in {} ms", tenant, tc.name,
+                    d->versions, d->rto_us / 1000);
+        }
+      }
+    }
+  }
+};
+
+DrillScheduler::DrillScheduler(const Installation& inst, storage::Store& store, int64_t interval_us)
+    : impl_(new Impl{inst, store, interval_us, {}, {}, false, {}}) {
+  impl_->thread = std::thread([this] { impl_->Loop(); });
+}
+
+DrillScheduler::~DrillScheduler() { Stop(); }
+
+void DrillScheduler::Stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+Result<int64_t> ParseDuration(const std::string& text) {
+  auto bad = [&] {
+    return InvalidArgument("a duration is a number and a unit: 3600s, 90m, 24h or 7d (got \"" +
+                           text + "\")");
+  };
+  if (text.size() < 2 || text.size() > 12) return bad();
+  char unit = text.back();
+  int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+  if (scale == 0) return bad();
+  int64_t n = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return bad();
+    n = n * 10 + (text[i] - '0');
+  }
+  if (n <= 0 || n * scale > 366 * 86400) return bad();
+  return n * scale * 1000000;
 }
 
 void AddBackupCommands(CLI::App& app) {
@@ -650,6 +1026,15 @@ void AddBackupCommands(CLI::App& app) {
   verify->add_option("--target", o->target, "Only this target");
   verify->add_option("--tenant", o->tenant, "Only this tenant");
   verify->final_callback(Run(RunVerify, o));
+
+  auto* drill = backup->add_subcommand(
+      "drill",
+      "Restore the latest point into a scratch place, check it against the live tenant, record "
+      "the drill and its measured RTO");
+  common(drill);
+  drill->add_option("--target", o->target, "Only this target");
+  drill->add_option("--tenant", o->tenant, "Only this tenant");
+  drill->final_callback(Run(RunDrillCommand, o));
 
   auto* restore = app.add_subcommand(
       "restore", "Rebuild a tenant from a backup target into a new data directory");

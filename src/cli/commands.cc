@@ -241,6 +241,12 @@ int RunServe(const Options& o) {
   if (o.max_json_depth < 2 || o.max_json_depth > 10000) {
     return Usage("--max-depth must be between 2 and 10000");
   }
+  int64_t drill_every_us = 0;
+  if (!o.backup_drill_every.empty()) {
+    auto every = ParseDuration(o.backup_drill_every);
+    if (!every.ok()) return Usage("--backup-drill-every: " + every.status().message());
+    drill_every_us = *every;
+  }
   auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
   auto key = inst->IssuerKey();
@@ -407,6 +413,8 @@ int RunServe(const Options& o) {
     (*store)->Close();
     return Fail(Status(shipper.status().code(), "backup: " + shipper.status().message()));
   }
+  std::unique_ptr<DrillScheduler> drills;
+  if (drill_every_us > 0) drills = std::make_unique<DrillScheduler>(*inst, **store, drill_every_us);
 
   {
     http::Server server(
@@ -418,6 +426,7 @@ int RunServe(const Options& o) {
     Status s = server.Start();
     if (!s.ok()) {
       stop_housekeeper();
+      if (drills) drills->Stop();
       if (*shipper) (*shipper)->Stop();
       if (exporter) exporter->Stop();
       (*journal)->Close();

@@ -14,7 +14,8 @@ struct Options {
   std::string passphrase_env;
   std::string listen = "127.0.0.1:8080";
   int threads = 2;
-  int backup_interval_s = 10;  // continuous backups: the longest a version waits to be shipped
+  int backup_interval_s = 10;      // continuous backups: the longest a version waits to be shipped
+  std::string backup_drill_every;  // empty: no scheduled restore drills
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;  // mutual TLS: CA of client certificates (admin API)

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
                    "targets")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  serve->add_option("--backup-drill-every", o.backup_drill_every,
+                    "Run a restore drill of every tenant on every target this often (e.g. 24h, "
+                    "7d); each drill is recorded with its measured RTO");
   serve->add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM)");
   serve->add_option("--tls-key", o.tls_key, "TLS private key (PEM)");
   serve->add_option("--tls-client-ca", o.tls_client_ca,

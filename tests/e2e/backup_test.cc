@@ -255,6 +255,64 @@ TEST_F(BackupE2e, KillDuringShippingNeverLeavesATargetThatClaimsMoreThanItRestor
   }
 }
 
+TEST_F(BackupE2e, ADrillRestoresTheLatestPointChecksItAndIsRecorded) {
+  {
+    auto server = Serve();
+    HttpClient c(server->port());
+    for (int i = 0; i < 5; ++i) Create(c, "Drill" + std::to_string(i));
+    ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 5 && Lag(inst_.data()) == 0; }));
+    server->Stop();
+  }
+  CommandResult drill = RunHygie({"backup", "drill", "--data", inst_.data(), "--tenant", "acme"});
+  ASSERT_EQ(drill.exit_code, 0) << drill.out << drill.err;
+  EXPECT_NE(drill.out.find("offsite\tacme\tpassed"), std::string::npos) << drill.out;
+  EXPECT_NE(drill.out.find("versions=5"), std::string::npos) << drill.out;
+  // The scratch copy is gone; the drill is in the journal and in the status.
+  for (const auto& e : fs::directory_iterator(inst_.data() + "/backup")) {
+    EXPECT_EQ(e.path().filename().string().rfind("drill-", 0), std::string::npos) << e.path();
+  }
+  EXPECT_FALSE(FilesContaining(inst_.data() + "/audit/_system", "backup-drill").empty());
+  rapidjson::Document st = Status(inst_.data());
+  ASSERT_TRUE(st.IsArray() && !st.Empty());
+  ASSERT_TRUE(st[0]["last_drill"].IsObject());
+  EXPECT_TRUE(st[0]["last_drill"]["passed"].GetBool());
+
+  // A damaged pack: the drill fails, and says so in its record.
+  std::vector<std::string> packs;
+  for (const auto& e : fs::recursive_directory_iterator(target_)) {
+    if (e.is_regular_file() && e.path().string().find("/acme/packs/") != std::string::npos) {
+      packs.push_back(e.path().string());
+    }
+  }
+  ASSERT_FALSE(packs.empty());
+  std::sort(packs.begin(), packs.end());
+  fs::permissions(packs[0], fs::perms::owner_read | fs::perms::owner_write);
+  {
+    std::fstream f(packs[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  CommandResult bad = RunHygie({"backup", "drill", "--data", inst_.data(), "--tenant", "acme"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  st = Status(inst_.data());
+  ASSERT_TRUE(st.IsArray() && !st.Empty() && st[0]["last_drill"].IsObject());
+  EXPECT_FALSE(st[0]["last_drill"]["passed"].GetBool());
+}
+
+TEST_F(BackupE2e, TheServerRunsDrillsOnASchedule) {
+  ServeOptions so;
+  so.extra_args = {"--backup-interval-s", "1", "--backup-drill-every", "1s"};
+  auto server = ServerProcess::Launch(inst_.data(), so);
+  HttpClient c(server->port());
+  Create(c, "Scheduled");
+  ASSERT_TRUE(WaitUntil([&] {
+    return server->Log().find("backup drill of acme on offsite passed: 1 versions") !=
+           std::string::npos;
+  })) << server->Log();
+  EXPECT_EQ(RunHygie({"serve", "--data", inst_.data(), "--backup-drill-every", "soon"}).exit_code,
+            2);
+}
+
 TEST_F(BackupE2e, BadInputToTheCommandsGetsAClearErrorAndChangesNothing) {
   std::string targets = inst_.data() + "/backup/targets.json";
   std::string before;
