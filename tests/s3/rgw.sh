@@ -47,6 +47,9 @@ declare -A SECRET=(
 
 now_ms() { date +%s%3N; }
 
+# Records how long each step of start took (DIR/log/phases), to see where the seconds go.
+phase() { echo "$(($(now_ms) - t0)) ms: $*" >>"$dir/log/phases"; }
+
 # True while the process exists and is not a zombie.
 alive() {
   local pid=$1 state
@@ -57,12 +60,18 @@ alive() {
 
 pid_of() { cat "$dir/run/$1.pid.hygie" 2>/dev/null || true; }
 
-# wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls COMMAND every 50 ms until it succeeds.
+# wait_for DESCRIPTION TIMEOUT_S DAEMON COMMAND...: polls COMMAND every 50 ms until it succeeds;
+# fails at once if DAEMON (mon, osd, rgw) has exited (e.g. its port was taken).
 wait_for() {
-  local what=$1 timeout=$2
-  shift 2
+  local what=$1 timeout=$2 daemon=$3
+  shift 3
   local deadline=$(($(now_ms) + timeout * 1000))
   until "$@" >/dev/null 2>&1; do
+    if ! alive "$(pid_of "$daemon")"; then
+      echo "rgw.sh: $what exited; last lines of $dir/log/$daemon.out:" >&2
+      tail -5 "$dir/log/$daemon.out" >&2 || true
+      return 1
+    fi
     if [ "$(now_ms)" -gt "$deadline" ]; then
       echo "rgw.sh: $what not ready after ${timeout}s; logs in $dir/log" >&2
       return 1
@@ -192,7 +201,6 @@ start() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   conf=$dir/ceph.conf
-  local t0
   t0=$(now_ms)
 
   if alive "$(pid_of rgw)" && alive "$(pid_of osd)" && alive "$(pid_of mon)"; then
@@ -227,22 +235,32 @@ start() {
       die "ceph-mon --mkfs failed (see $dir/log/mon-mkfs.out)"
   fi
   spawn mon ceph-mon -c "$conf" -f -i a
-  wait_for "the mon" 30 mon_ready
 
   if [ "$fresh" = 1 ]; then
-    local osd_uuid
+    local osd_uuid crush_pid
     osd_uuid=$(cat /proc/sys/kernel/random/uuid)
-    ceph_cli osd new "$osd_uuid" 0 >"$dir/log/osd-new.out" 2>&1 || die "ceph osd new failed"
+    # The first command the mon answers is the readiness probe ("osd new" with the same uuid and
+    # id is idempotent).
+    wait_for "the mon" 30 mon ceph_cli osd new "$osd_uuid" 0
+    phase "mon ready, osd.0 registered"
+    # The crush entry and the OSD's mkfs do not depend on each other.
+    ceph_cli osd crush add osd.0 1.0 root=default >"$dir/log/osd-crush.out" 2>&1 &
+    crush_pid=$!
     ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 ||
       die "ceph-osd --mkfs failed (see $dir/log/osd-mkfs.out)"
-    ceph_cli osd crush add osd.0 1.0 root=default >"$dir/log/osd-crush.out" 2>&1 ||
-      die "ceph osd crush add failed"
+    wait "$crush_pid" || die "ceph osd crush add failed (see $dir/log/osd-crush.out)"
+  else
+    wait_for "the mon" 30 mon mon_ready
+    phase "mon ready"
   fi
+  phase "osd created"
   spawn osd ceph-osd -c "$conf" -f -i 0
-  wait_for "the OSD" 60 osd_ready
+  wait_for "the OSD" 60 osd osd_ready
+  phase "osd active"
 
   spawn rgw radosgw -c "$conf" -f -n client.rgw.a
-  wait_for "radosgw" 60 rgw_ready
+  wait_for "radosgw" 60 rgw rgw_ready
+  phase "radosgw answers"
 
   local pids=() u
   for u in owner server prune; do
@@ -250,6 +268,7 @@ start() {
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || die "cannot create the test users"; done
+  phase "users created"
   printf 'FSID=%s\nMON_PORT=%s\nRGW_PORT=%s\n' "$fsid" "$mon_port" "$rgw_port" >"$dir/cluster.env"
   write_credentials
   echo "rgw.sh: ready on http://127.0.0.1:$rgw_port in $(($(now_ms) - t0)) ms (mon port $mon_port)"
