@@ -11,6 +11,8 @@ PACKAGES=(
   clang-format clang-tidy
   procps curl ca-certificates
   rsyslog rsyslog-gnutls
+  libexpat1-dev
+  radosgw ceph-mon ceph-osd ceph-common
 )
 
 missing=()

@@ -12,17 +12,18 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <cctype>
 #include <chrono>
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "tenancy/issuers.h"
@@ -50,15 +51,40 @@ std::string HostHeader(const tenancy::HttpUrl& url) {
   return host;
 }
 
+bool IsTokenChar(char c) {
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= 'A' && c <= 'Z') return true;
+  if (c >= '0' && c <= '9') return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(c)) return false;
+  }
+  return true;
+}
+
+bool IsFieldValue(std::string_view s) {
+  for (char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+using OutgoingRequest = bhttp::request<bhttp::string_body>;
+
 // Writes the request and reads the answer on a connected (and, for TLS, handshaken) stream.
 template <typename Stream>
-asio::awaitable<Result<std::string>> Exchange(Stream& stream, const tenancy::HttpUrl& url,
-                                              const HttpClientOptions& options) {
-  bhttp::request<bhttp::empty_body> request{bhttp::verb::get, url.target, 11};
-  request.set(bhttp::field::host, HostHeader(url));
-  request.set(bhttp::field::user_agent, options.user_agent);
-  request.set(bhttp::field::accept, "application/json");
-  request.set(bhttp::field::connection, "close");
+asio::awaitable<Result<HttpResponse>> Exchange(Stream& stream, const OutgoingRequest& request,
+                                               const HttpClientOptions& options) {
   auto [write_ec, written] =
       co_await bhttp::async_write(stream, request, asio::as_tuple(asio::use_awaitable));
   (void)written;
@@ -67,6 +93,8 @@ asio::awaitable<Result<std::string>> Exchange(Stream& stream, const tenancy::Htt
   bhttp::response_parser<bhttp::string_body> parser;
   parser.header_limit(kMaxHeaderBytes);
   parser.body_limit(options.max_response_bytes);
+  // A HEAD answer carries the Content-Length of the body it does not send.
+  if (request.method() == bhttp::verb::head) parser.skip(true);
   beast::flat_buffer buffer;
   auto [read_ec, read] =
       co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
@@ -76,16 +104,19 @@ asio::awaitable<Result<std::string>> Exchange(Stream& stream, const tenancy::Htt
                                 std::to_string(options.max_response_bytes) + " bytes");
   }
   if (read_ec) co_return Unavailable("cannot read the response: " + read_ec.message());
-  const auto& response = parser.get();
-  if (response.result_int() != 200) {
-    // Redirects included: a trusted document is fetched from its own URL only.
-    co_return Unavailable("HTTP status " + std::to_string(response.result_int()));
+  auto& message = parser.get();
+  HttpResponse response;
+  response.status = static_cast<int>(message.result_int());
+  for (const auto& field : message) {
+    response.headers.emplace_back(Lower(field.name_string()), std::string(field.value()));
   }
-  co_return std::string(response.body());
+  response.body = std::move(message.body());
+  co_return response;
 }
 
-asio::awaitable<Result<std::string>> Get(tenancy::HttpUrl url, asio::ssl::context* tls,
-                                         const HttpClientOptions& options) {
+asio::awaitable<Result<HttpResponse>> Send(const tenancy::HttpUrl& url,
+                                           const OutgoingRequest& request, asio::ssl::context* tls,
+                                           const HttpClientOptions& options) {
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(
@@ -97,7 +128,7 @@ asio::awaitable<Result<std::string>> Get(tenancy::HttpUrl url, asio::ssl::contex
   (void)endpoint;
   if (connect_ec)
     co_return Unavailable("cannot connect to " + url.host + ": " + connect_ec.message());
-  if (tls == nullptr) co_return co_await Exchange(tcp_stream, url, options);
+  if (tls == nullptr) co_return co_await Exchange(tcp_stream, request, options);
 
   beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
   SSL* ssl = stream.native_handle();
@@ -117,18 +148,68 @@ asio::awaitable<Result<std::string>> Get(tenancy::HttpUrl url, asio::ssl::contex
   if (handshake_ec) {
     co_return Unavailable("TLS handshake with " + url.host + " failed: " + handshake_ec.message());
   }
-  co_return co_await Exchange(stream, url, options);
+  co_return co_await Exchange(stream, request, options);
 }
 
-}  // namespace
-
-Result<std::string> HttpGet(const std::string& url, const HttpClientOptions& options) {
+Result<tenancy::HttpUrl> ParseAllowedUrl(std::string_view url, const HttpClientOptions& options) {
   HYGIE_ASSIGN_OR_RETURN(tenancy::HttpUrl parsed, tenancy::ParseHttpUrl(url));
   if (!parsed.tls && !(options.allow_plain_http && tenancy::IsLoopbackHost(parsed.host))) {
     return InvalidArgument("only https URLs are fetched (http on a loopback host only)");
   }
+  return parsed;
+}
+
+}  // namespace
+
+std::string HttpResponse::Header(std::string_view name) const {
+  const std::string wanted = Lower(name);
+  for (const auto& [key, value] : headers) {
+    if (key == wanted) return value;
+  }
+  return "";
+}
+
+bool HttpResponse::HasHeader(std::string_view name) const {
+  const std::string wanted = Lower(name);
+  for (const auto& header : headers) {
+    if (header.first == wanted) return true;
+  }
+  return false;
+}
+
+Result<std::string> HostHeaderOf(std::string_view url) {
+  HYGIE_ASSIGN_OR_RETURN(tenancy::HttpUrl parsed, tenancy::ParseHttpUrl(url));
+  return HostHeader(parsed);
+}
+
+Result<HttpResponse> SendHttpRequest(const HttpRequest& request, const HttpClientOptions& options) {
+  HYGIE_ASSIGN_OR_RETURN(tenancy::HttpUrl url, ParseAllowedUrl(request.url, options));
+  const bhttp::verb verb = bhttp::string_to_verb(request.method);
+  if (verb == bhttp::verb::unknown) return InvalidArgument("unknown HTTP method");
+
+  OutgoingRequest outgoing{verb, url.target, 11};
+  bool has_host = false;
+  bool has_user_agent = false;
+  for (const auto& [name, value] : request.headers) {
+    if (!IsToken(name) || !IsFieldValue(value)) {
+      return InvalidArgument("malformed request header");
+    }
+    const std::string lower = Lower(name);
+    if (lower == "content-length" || lower == "connection" || lower == "transfer-encoding") {
+      continue;  // the client's own
+    }
+    has_host = has_host || lower == "host";
+    has_user_agent = has_user_agent || lower == "user-agent";
+    outgoing.insert(name, value);
+  }
+  if (!has_host) outgoing.set(bhttp::field::host, HostHeader(url));
+  if (!has_user_agent) outgoing.set(bhttp::field::user_agent, options.user_agent);
+  outgoing.set(bhttp::field::connection, "close");
+  outgoing.body() = request.body;
+  outgoing.prepare_payload();
+
   std::optional<asio::ssl::context> tls;
-  if (parsed.tls) {
+  if (url.tls) {
     tls.emplace(asio::ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
     boost::system::error_code ec;
@@ -144,11 +225,11 @@ Result<std::string> HttpGet(const std::string& url, const HttpClientOptions& opt
   }
 
   asio::io_context ioc;
-  std::optional<Result<std::string>> result;
+  std::optional<Result<HttpResponse>> result;
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
-        result = co_await Get(std::move(parsed), tls ? &*tls : nullptr, options);
+        result = co_await Send(url, outgoing, tls ? &*tls : nullptr, options);
       },
       [&result](std::exception_ptr error) {
         if (error && !result) result = Unavailable("request failed");
@@ -161,6 +242,19 @@ Result<std::string> HttpGet(const std::string& url, const HttpClientOptions& opt
     return Unavailable("no answer within " + std::to_string(options.timeout_ms) + " ms");
   }
   return std::move(*result);
+}
+
+Result<std::string> HttpGet(const std::string& url, const HttpClientOptions& options) {
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  request.headers.emplace_back("Accept", "application/json");
+  HYGIE_ASSIGN_OR_RETURN(HttpResponse response, SendHttpRequest(request, options));
+  if (response.status != 200) {
+    // Redirects included: a trusted document is fetched from its own URL only.
+    return Unavailable("HTTP status " + std::to_string(response.status));
+  }
+  return std::move(response.body);
 }
 
 }  // namespace hygie::http

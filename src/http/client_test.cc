@@ -34,7 +34,11 @@ class TestServer {
         [](Request& request, const RequestContext&) -> boost::asio::awaitable<Response> {
           Response response{bhttp::status::ok, request.version()};
           const std::string target(request.target());
-          if (target == "/ok") {
+          if (target.starts_with("/echo")) {
+            response.set("X-Reply", "yes");
+            response.body() = std::string(request.method_string()) + " " + target + " " +
+                              std::string(request["X-Test"]) + " " + request.body();
+          } else if (target == "/ok") {
             response.body() = "{\"host\":\"" + std::string(request[bhttp::field::host]) + "\"}";
           } else if (target == "/big") {
             response.body() = std::string(4096, 'x');
@@ -92,6 +96,67 @@ TEST(HttpClientTest, GetsOverPlainHttpOnLoopback) {
   HttpClientOptions no_plain;
   no_plain.allow_plain_http = false;
   EXPECT_EQ(HttpGet(base + "/ok", no_plain).status().code(), Code::kInvalidArgument);
+}
+
+TEST(HttpClientTest, SendsAnyMethodWithHeadersAndBody) {
+  TestServer server;
+  ASSERT_TRUE(server.status().ok()) << server.status().ToString();
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = base + "/echo?a=1";
+  put.headers = {{"X-Test", "value 1"}};
+  put.body = "payload";
+  Result<HttpResponse> answer = SendHttpRequest(put);
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->body, "PUT /echo?a=1 value 1 payload");
+  EXPECT_EQ(answer->Header("x-reply"), "yes");
+  EXPECT_EQ(answer->Header("X-REPLY"), "yes");
+  EXPECT_TRUE(answer->HasHeader("content-length"));
+  EXPECT_FALSE(answer->HasHeader("x-absent"));
+
+  // HEAD: the headers of the answer, no body (and the parser does not wait for one).
+  HttpRequest head;
+  head.method = "HEAD";
+  head.url = base + "/echo";
+  Result<HttpResponse> head_answer = SendHttpRequest(head);
+  ASSERT_TRUE(head_answer.ok()) << head_answer.status().ToString();
+  EXPECT_EQ(head_answer->status, 200);
+  EXPECT_EQ(head_answer->Header("x-reply"), "yes");
+  EXPECT_TRUE(head_answer->body.empty());
+
+  // Any status is an answer, redirects included (and not followed).
+  HttpRequest get;
+  get.url = base + "/missing";
+  Result<HttpResponse> missing = SendHttpRequest(get);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+  get.url = base + "/redirect";
+  Result<HttpResponse> redirect = SendHttpRequest(get);
+  ASSERT_TRUE(redirect.ok());
+  EXPECT_EQ(redirect->status, 302);
+  EXPECT_EQ(redirect->Header("location"), "/ok");
+
+  // Header injection and unknown methods are refused before anything is sent.
+  HttpRequest bad = put;
+  bad.headers = {{"X-Test", "a\r\nX-Injected: 1"}};
+  EXPECT_EQ(SendHttpRequest(bad).status().code(), Code::kInvalidArgument);
+  bad.headers = {{"Bad Name", "a"}};
+  EXPECT_EQ(SendHttpRequest(bad).status().code(), Code::kInvalidArgument);
+  bad.headers = {};
+  bad.method = "FROB";
+  EXPECT_EQ(SendHttpRequest(bad).status().code(), Code::kInvalidArgument);
+
+  HttpClientOptions small;
+  small.max_response_bytes = 1024;
+  get.url = base + "/big";
+  EXPECT_EQ(SendHttpRequest(get, small).status().code(), Code::kResourceExhausted);
+
+  EXPECT_EQ(*HostHeaderOf(base + "/x"), "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(*HostHeaderOf("https://s3.example.test/b"), "s3.example.test");
+  EXPECT_EQ(*HostHeaderOf("http://[::1]:8080/"), "[::1]:8080");
 }
 
 TEST(HttpClientTest, TimesOut) {
