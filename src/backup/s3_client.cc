@@ -309,8 +309,8 @@ Result<PutObjectResult> S3Client::PutObject(const std::string& key, const std::s
 
 namespace {
 
-ObjectInfo InfoFromHeaders(const http::HttpResponse& response) {
-  ObjectInfo info;
+S3ObjectInfo InfoFromHeaders(const http::HttpResponse& response) {
+  S3ObjectInfo info;
   info.size = ParseInt(response.Header("content-length"));
   info.etag = StripQuotes(response.Header("etag"));
   info.version_id = response.Header("x-amz-version-id");
@@ -335,15 +335,15 @@ Result<GetObjectResult> S3Client::GetObject(const std::string& key,
   return result;
 }
 
-Result<std::optional<ObjectInfo>> S3Client::HeadObject(const std::string& key,
-                                                       const std::string& version_id) const {
+Result<std::optional<S3ObjectInfo>> S3Client::HeadObject(const std::string& key,
+                                                         const std::string& version_id) const {
   if (key.empty()) return InvalidArgument("S3 HeadObject: empty key");
   Call call{"HeadObject", "HEAD", key};
   if (!version_id.empty()) call.query.emplace_back("versionId", version_id);
   call.head_not_found_ok = true;
   HYGIE_ASSIGN_OR_RETURN(Response response, Send(call));
-  if (response.http.status == 404) return std::optional<ObjectInfo>();
-  return std::optional<ObjectInfo>(InfoFromHeaders(response.http));
+  if (response.http.status == 404) return std::optional<S3ObjectInfo>();
+  return std::optional<S3ObjectInfo>(InfoFromHeaders(response.http));
 }
 
 Result<std::vector<ListedObject>> S3Client::ListObjects(const std::string& prefix,

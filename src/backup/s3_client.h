@@ -57,7 +57,7 @@ struct PutObjectResult {
   std::string version_id;  // empty if the bucket is not versioned
 };
 
-struct ObjectInfo {
+struct S3ObjectInfo {
   int64_t size = 0;
   std::string etag;  // without quotes
   std::string version_id;
@@ -68,7 +68,7 @@ struct ObjectInfo {
 
 struct GetObjectResult {
   std::string body;
-  ObjectInfo info;
+  S3ObjectInfo info;
 };
 
 struct ListedObject {
@@ -127,8 +127,8 @@ class S3Client {
                                     const std::string& version_id = "") const;
 
   // The object's metadata; nullopt if there is no such object (or version).
-  Result<std::optional<ObjectInfo>> HeadObject(const std::string& key,
-                                               const std::string& version_id = "") const;
+  Result<std::optional<S3ObjectInfo>> HeadObject(const std::string& key,
+                                                 const std::string& version_id = "") const;
 
   // Every object whose key starts with prefix, in key order (ListObjectsV2, following
   // continuation tokens; page_size keys per request, at most 1000).

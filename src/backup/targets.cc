@@ -4,7 +4,13 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <span>
+
+#include "backup/s3_target.h"
+#include "crypto/secret.h"
 
 namespace hygie::backup {
 
@@ -206,7 +212,34 @@ Result<std::unique_ptr<Target>> OpenTarget(const TargetConfig& target, Env& env)
     HYGIE_RETURN_IF_ERROR(env.CreateDirs(target.path, 0700));
     return std::unique_ptr<Target>(new DirectoryTarget(target.path, env));
   }
-  return FailedPrecondition("S3 targets are not available in this build");
+  struct stat st;
+  if (::stat(target.credentials_file.c_str(), &st) != 0) {
+    return NotFound("cannot read the credentials file " + target.credentials_file);
+  }
+  if ((st.st_mode & 077) != 0) {
+    return FailedPrecondition("the credentials file " + target.credentials_file +
+                              " is readable by others: chmod 600 it");
+  }
+  HYGIE_ASSIGN_OR_RETURN(std::string text, env.ReadFile(target.credentials_file, 64 << 10));
+  rapidjson::Document d;
+  d.Parse(text.data(), text.size());
+  crypto::Wipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()));
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("access_key_id") ||
+      !d["access_key_id"].IsString() || !d.HasMember("secret_access_key") ||
+      !d["secret_access_key"].IsString()) {
+    return InvalidArgument("the credentials file " + target.credentials_file +
+                           " must be {\"access_key_id\": \"...\", \"secret_access_key\": \"...\"}");
+  }
+  S3ClientConfig config;
+  config.endpoint = target.endpoint;
+  config.region = target.region;
+  config.bucket = target.bucket;
+  config.access_key_id = d["access_key_id"].GetString();
+  std::string_view secret(d["secret_access_key"].GetString(),
+                          d["secret_access_key"].GetStringLength());
+  config.secret_key = crypto::SecretKey::FromBytes(AsBytes(secret));
+  config.ca_file = target.ca_file;
+  return std::unique_ptr<Target>(new S3Target(std::move(config), target.retention_days));
 }
 
 }  // namespace hygie::backup

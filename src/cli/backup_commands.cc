@@ -24,6 +24,7 @@
 #include "audit/journal.h"
 #include "audit/verify.h"
 #include "backup/chain.h"
+#include "backup/s3_target.h"
 #include "backup/targets.h"
 #include "cli/cli_support.h"
 #include "core/clock.h"
@@ -196,6 +197,9 @@ int RunTargetAdd(const BackupOptions& o) {
     // The target must answer before it is registered.
     HYGIE_ASSIGN_OR_RETURN(auto target, backup::OpenTarget(t));
     HYGIE_RETURN_IF_ERROR(target->List("hygie-backup/").status());
+    if (auto* s3 = dynamic_cast<backup::S3Target*>(target.get())) {
+      HYGIE_RETURN_IF_ERROR(s3->CheckObjectLock());
+    }
     return backup::AddTarget(o.data_dir, t);
   });
   if (rc == 0) {

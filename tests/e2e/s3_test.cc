@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "crypto/secret.h"
 #include "support/harness.h"
+#include "support/rgw.h"
 
 namespace hygie::e2e {
 namespace {
@@ -35,117 +36,6 @@ namespace {
 using backup::LockMode;
 using backup::S3Client;
 using backup::S3ClientConfig;
-
-const std::string kRgwScript = std::string(HYGIE_SOURCE_DIR) + "/tests/s3/rgw.sh";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A loopback port that was free a moment ago.
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool WaitUntil(const std::function<bool()>& done, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
-// One RGW for the test process (started on first use, stopped at exit), with the users and
-// keys of DIR/credentials.
-class Rgw {
- public:
-  static Rgw& Get() {
-    static Rgw* rgw = new Rgw();
-    return *rgw;
-  }
-
-  bool ok() const { return ok_; }
-  const std::string& error() const { return error_; }
-  const std::string& endpoint() const { return endpoint_; }
-  const std::string& Value(const std::string& name) const { return values_.at(name); }
-
-  S3Client Client(const std::string& user, const std::string& bucket,
-                  const Clock& clock = SystemClock::Get()) const {
-    return S3Client(Config(user, bucket), clock);
-  }
-  S3ClientConfig Config(const std::string& user, const std::string& bucket) const {
-    S3ClientConfig config;
-    config.endpoint = endpoint_;
-    config.bucket = bucket;
-    config.access_key_id = Value(user + "_access_key");
-    config.secret_key = crypto::SecretKey::FromBytes(AsBytes(Value(user + "_secret_key")));
-    config.timeout_ms = 20000;
-    return config;
-  }
-
-  void Stop() {
-    if (!started_) return;
-    // At exit: no gtest assertions here, the daemons are stopped and their data removed.
-    CommandResult stop = RunProgram({"bash", kRgwScript, "stop", dir_.path()}, {}, 120);
-    if (stop.exit_code != 0) std::fprintf(stderr, "rgw.sh stop failed: %s\n", stop.err.c_str());
-    std::error_code ec;
-    std::filesystem::remove_all(dir_.path(), ec);
-    started_ = false;
-  }
-
-  double start_seconds() const { return start_seconds_; }
-
- private:
-  Rgw() {
-    port_ = FreePort();
-    const auto t0 = std::chrono::steady_clock::now();
-    CommandResult start =
-        RunProgram({"bash", kRgwScript, "start", dir_.path(), std::to_string(port_)}, {}, 180);
-    start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    started_ = true;
-    std::atexit([] { Rgw::Get().Stop(); });
-    if (start.exit_code != 0) {
-      error_ =
-          "rgw.sh start failed (" + std::to_string(start.exit_code) + "): " + start.err + start.out;
-      return;
-    }
-    std::istringstream lines(ReadFile(dir_.Path("credentials")));
-    for (std::string line; std::getline(lines, line);) {
-      const size_t eq = line.find('=');
-      if (eq != std::string::npos) values_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    if (!values_.contains("endpoint") || !values_.contains("server_secret_key")) {
-      error_ = "no credentials in " + dir_.Path("credentials");
-      return;
-    }
-    endpoint_ = values_["endpoint"];
-    ok_ = true;
-  }
-
-  TempDir dir_{"hygie-rgw"};
-  uint16_t port_ = 0;
-  bool started_ = false;
-  bool ok_ = false;
-  double start_seconds_ = 0;
-  std::string error_;
-  std::string endpoint_;
-  std::map<std::string, std::string> values_;
-};
 
 class S3ClientTest : public ::testing::Test {
  protected:
@@ -199,7 +89,7 @@ TEST_F(S3ClientTest, PutsGetsAndHeadsAnObjectUnderComplianceRetention) {
   EXPECT_EQ(got->body, body);
   EXPECT_EQ(got->info.version_id, put->version_id);
 
-  Result<std::optional<backup::ObjectInfo>> head = owner.HeadObject("packs/0001 $a+b.pack");
+  Result<std::optional<backup::S3ObjectInfo>> head = owner.HeadObject("packs/0001 $a+b.pack");
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   ASSERT_TRUE(head->has_value());
   EXPECT_EQ((*head)->size, static_cast<int64_t>(body.size()));
@@ -209,7 +99,7 @@ TEST_F(S3ClientTest, PutsGetsAndHeadsAnObjectUnderComplianceRetention) {
   EXPECT_EQ((*head)->retain_until, until);
 
   // Absent objects.
-  Result<std::optional<backup::ObjectInfo>> none = owner.HeadObject("packs/absent");
+  Result<std::optional<backup::S3ObjectInfo>> none = owner.HeadObject("packs/absent");
   ASSERT_TRUE(none.ok()) << none.status().ToString();
   EXPECT_FALSE(none->has_value());
   Result<backup::GetObjectResult> missing = owner.GetObject("packs/absent");
@@ -223,7 +113,7 @@ TEST_F(S3ClientTest, PutsGetsAndHeadsAnObjectUnderComplianceRetention) {
   Result<backup::PutObjectResult> bad = owner.PutObject("packs/bad", "payload", bad_md5);
   EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("BadDigest"), std::string::npos) << bad.status().message();
-  Result<std::optional<backup::ObjectInfo>> bad_head = owner.HeadObject("packs/bad");
+  Result<std::optional<backup::S3ObjectInfo>> bad_head = owner.HeadObject("packs/bad");
   ASSERT_TRUE(bad_head.ok());
   EXPECT_FALSE(bad_head->has_value());
 }
@@ -269,31 +159,6 @@ TEST_F(S3ClientTest, ListsObjectsAndVersionsAcrossPages) {
   EXPECT_EQ(latest, static_cast<int>(keys.size()));
 }
 
-std::string ServerPolicy(const std::string& bucket) {
-  const std::string resources =
-      "[\"arn:aws:s3:::" + bucket + "\",\"arn:aws:s3:::" + bucket + "/*\"]";
-  return R"({"Version":"2012-10-17","Statement":[)"
-         R"({"Sid":"ServerWritesAndReads","Effect":"Allow",)"
-         R"("Principal":{"AWS":["arn:aws:iam:::user/server"]},)"
-         R"("Action":["s3:PutObject","s3:GetObject","s3:GetObjectVersion","s3:ListBucket",)"
-         R"("s3:ListBucketVersions","s3:GetObjectRetention",)"
-         R"("s3:GetBucketObjectLockConfiguration"],"Resource":)" +
-         resources +
-         R"(},{"Sid":"ServerNeverDeletesNorWeakens","Effect":"Deny",)"
-         R"("Principal":{"AWS":["arn:aws:iam:::user/server"]},)"
-         R"("Action":["s3:DeleteObject","s3:DeleteObjectVersion","s3:PutObjectRetention",)"
-         R"("s3:BypassGovernanceRetention","s3:PutBucketVersioning","s3:PutBucketPolicy",)"
-         R"("s3:DeleteBucketPolicy","s3:PutBucketObjectLockConfiguration",)"
-         R"("s3:PutLifecycleConfiguration","s3:PutBucketAcl","s3:PutObjectAcl",)"
-         R"("s3:DeleteBucket"],"Resource":)" +
-         resources +
-         R"(},{"Sid":"PruneDeletesVersions","Effect":"Allow",)"
-         R"("Principal":{"AWS":["arn:aws:iam:::user/prune"]},)"
-         R"("Action":["s3:ListBucket","s3:ListBucketVersions","s3:GetObjectRetention",)"
-         R"("s3:DeleteObjectVersion"],"Resource":)" +
-         resources + "}]}";
-}
-
 TEST_F(S3ClientTest, ServerCredentialCannotDeleteOrWeakenLockedVersions) {
   CreateLockedBucket();
   S3Client owner = Rgw::Get().Client("owner", bucket_);
@@ -316,7 +181,7 @@ TEST_F(S3ClientTest, ServerCredentialCannotDeleteOrWeakenLockedVersions) {
   Result<std::vector<backup::ListedObject>> listed = server.ListObjects("packs/");
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   ASSERT_EQ(listed->size(), 1u);
-  Result<std::optional<backup::ObjectInfo>> head = server.HeadObject("packs/a");
+  Result<std::optional<backup::S3ObjectInfo>> head = server.HeadObject("packs/a");
   ASSERT_TRUE(head.ok() && head->has_value()) << head.status().ToString();
   EXPECT_EQ((*head)->lock_mode, LockMode::kCompliance);
   EXPECT_EQ((*head)->retain_until, until);
@@ -357,7 +222,7 @@ TEST_F(S3ClientTest, ServerCredentialCannotDeleteOrWeakenLockedVersions) {
   ASSERT_TRUE(original.ok()) << original.status().ToString();
   EXPECT_EQ(original->body, "version one");
   // The overwrite itself is retained by the bucket's default rule.
-  Result<std::optional<backup::ObjectInfo>> second_head =
+  Result<std::optional<backup::S3ObjectInfo>> second_head =
       server.HeadObject("packs/a", second->version_id);
   ASSERT_TRUE(second_head.ok() && second_head->has_value());
   EXPECT_EQ((*second_head)->lock_mode, LockMode::kCompliance);
@@ -386,7 +251,7 @@ TEST_F(S3ClientTest, ObjectLockHoldsAgainstTheBucketOwner) {
   // Extending it is allowed.
   ASSERT_TRUE(
       owner.PutObjectRetention("packs/b", put->version_id, LockMode::kCompliance, until + 60).ok());
-  Result<std::optional<backup::ObjectInfo>> head = owner.HeadObject("packs/b", put->version_id);
+  Result<std::optional<backup::S3ObjectInfo>> head = owner.HeadObject("packs/b", put->version_id);
   ASSERT_TRUE(head.ok() && head->has_value());
   EXPECT_EQ((*head)->retain_until, until + 60);
   // Versioning cannot be suspended on an Object Lock bucket.
@@ -434,7 +299,7 @@ TEST_F(S3ClientTest, PruneDeletesAVersionOnceItsRetentionExpired) {
       },
       15000))
       << last.ToString();
-  Result<std::optional<backup::ObjectInfo>> head = owner.HeadObject("packs/old", put->version_id);
+  Result<std::optional<backup::S3ObjectInfo>> head = owner.HeadObject("packs/old", put->version_id);
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   EXPECT_FALSE(head->has_value());
   // The prune credential reads nothing.
