@@ -12,6 +12,7 @@
 #include "cli/access_commands.h"
 #include "cli/commands.h"
 #include "cli/issuer_commands.h"
+#include "cli/site_commands.h"
 #include "core/log.h"
 
 int main(int argc, char** argv) {
@@ -198,6 +199,7 @@ int main(int argc, char** argv) {
   add_passphrase(audit_retention);
 
   hygie::cli::AddIssuerCommands(app);
+  hygie::cli::AddSiteCommands(app);
   hygie::cli::AddAccessCommands(app);
 
   try {
