@@ -186,9 +186,7 @@ int RunRemove(const SiteOptions& o) {
 void AddSiteCommands(CLI::App& app) {
   auto o = std::make_shared<SiteOptions>();
   auto* site = app.add_subcommand(
-      "site",
-      "Physical sites that hold the data or its copies: country, operator, HDS certificate "
-      "(health data stays in the EEA, HDS EXI 28)");
+      "site", "Sites of the data and its copies: country, operator, HDS certificate (EEA only)");
   site->require_subcommand(1);
 
   auto common = [o](CLI::App* cmd) {

@@ -47,6 +47,9 @@ constexpr std::array<std::string_view, 37> kEeaCodes = {
     "MT", "NL", "NO", "PL", "PT", "RE", "RO", "SE", "SI", "SK", "YT",
 };
 
+static_assert(std::is_sorted(kCountryCodes.begin(), kCountryCodes.end()));
+static_assert(std::is_sorted(kEeaCodes.begin(), kEeaCodes.end()));
+
 // Codes people write that ISO 3166-1 reserves but does not assign, with the one meant.
 constexpr std::pair<std::string_view, std::string_view> kReservedHints[] = {
     {"UK", "GB"}, {"EL", "GR"}, {"EU", ""}, {"FX", "FR"}};
