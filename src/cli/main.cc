@@ -13,6 +13,7 @@
 #include "cli/backup_commands.h"
 #include "cli/commands.h"
 #include "cli/issuer_commands.h"
+#include "cli/site_commands.h"
 #include "core/log.h"
 
 int main(int argc, char** argv) {
@@ -208,6 +209,7 @@ int main(int argc, char** argv) {
   add_passphrase(audit_retention);
 
   hygie::cli::AddIssuerCommands(app);
+  hygie::cli::AddSiteCommands(app);
   hygie::cli::AddAccessCommands(app);
   hygie::cli::AddBackupCommands(app);
 
