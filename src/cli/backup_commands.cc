@@ -30,9 +30,11 @@
 #include "core/clock.h"
 #include "core/env.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/thread_name.h"
 #include "crypto/keyed_hash.h"
 #include "crypto/primitives.h"
+#include "tenancy/sites.h"
 #include "tenancy/tenant.h"
 
 namespace hygie::cli {
@@ -133,36 +135,14 @@ std::string HumanBytes(uint64_t n) {
   return buf;
 }
 
-// A progress line: rewritten in place on a terminal, a plain line every 5 s otherwise.
-class ProgressLine {
- public:
-  explicit ProgressLine(std::string what) : what_(std::move(what)), tty_(::isatty(2) == 1) {
-    start_ = SystemClock::Get().NowMicros();
-  }
-  void Update(uint64_t units, uint64_t bytes, const char* unit) {
-    int64_t now = SystemClock::Get().NowMicros();
-    if (now - last_ < (tty_ ? 200'000 : 5'000'000)) return;
-    last_ = now;
-    Print(units, bytes, unit, now, false);
-  }
-  void Done(uint64_t units, uint64_t bytes, const char* unit) {
-    Print(units, bytes, unit, SystemClock::Get().NowMicros(), true);
-  }
-
- private:
-  void Print(uint64_t units, uint64_t bytes, const char* unit, int64_t now, bool done) {
-    double secs = std::max(1e-6, static_cast<double>(now - start_) / 1e6);
-    std::fprintf(stderr, "%s%s: %llu %s, %s, %.0f %s/s, %.1f MB/s, %.1f s%s", tty_ ? "\r" : "",
-                 what_.c_str(), static_cast<unsigned long long>(units), unit,
-                 HumanBytes(bytes).c_str(), static_cast<double>(units) / secs, unit,
-                 static_cast<double>(bytes) / secs / 1e6, secs, done || !tty_ ? "\n" : "   ");
-    std::fflush(stderr);
-  }
-  std::string what_;
-  bool tty_;
-  int64_t start_ = 0;
-  int64_t last_ = 0;
-};
+// The progress of a long operation on stderr (core/progress.h).
+std::unique_ptr<Progress> MakeProgress(std::string what, std::optional<uint64_t> units,
+                                       std::optional<uint64_t> bytes, const char* unit) {
+  ProgressOptions po;
+  po.unit = unit;
+  return std::make_unique<Progress>(std::move(what), units, bytes, SystemClock::Get(), stderr,
+                                    ::isatty(2) == 1, po);
+}
 
 // --- target ---
 
@@ -193,6 +173,17 @@ int RunTargetAdd(const BackupOptions& o) {
   act.action = 'C';
   act.query = {
       {"target", t.name}, {"kind", std::string(backup::KindName(t.kind))}, {"site", t.site}};
+  if (auto existing = FindTarget(o.data_dir, t.name); existing.ok()) {
+    return Fail(AlreadyExists("a target named " + t.name + " exists"));
+  }
+  // HDS EXI 28 and a distinct site: checked before anything is recorded or written.
+  auto sites = tenancy::LoadSites(o.data_dir);
+  if (!sites.ok()) return Fail(sites.status());
+  if (Status site = tenancy::CheckBackupSite(*sites, t.site,
+                                             tenancy::UtcDate(SystemClock::Get().NowMicros()));
+      !site.ok()) {
+    return Fail(site);
+  }
   int rc = Recorded(*inst, act, [&]() -> Status {
     // The target must answer before it is registered.
     HYGIE_ASSIGN_OR_RETURN(auto target, backup::OpenTarget(t));
@@ -428,9 +419,19 @@ int RunVerify(const BackupOptions& o) {
       if (!seed.ok()) return Fail(seed.status());
       auto keys = backup::ChainKeys::Derive(*seed);
       if (!keys.ok()) return Fail(keys.status());
-      ProgressLine progress("verify " + tc.name + " " + spec.id.tenant);
+      auto head = backup::ReadHead(**target, spec.id, *keys);
+      std::optional<uint64_t> total_entries, total_bytes;
+      if (head.ok() && !head->empty) {
+        total_entries = head->entries;
+        total_bytes = head->last.total_bytes;
+      }
+      auto progress = MakeProgress("verify " + tc.name + " " + spec.id.tenant, total_entries,
+                                   total_bytes, "entries");
+      uint64_t seen = 0, seen_bytes = 0;
       auto report = backup::VerifyChain(**target, spec.id, *keys, [&](uint64_t n, uint64_t b) {
-        progress.Update(n, b, "entries");
+        progress->Add(n - seen, b - seen_bytes);
+        seen = n;
+        seen_bytes = b;
       });
       if (!report.ok()) {
         std::cerr << "hygie: " << tc.name << " " << spec.id.tenant << ": "
@@ -438,7 +439,7 @@ int RunVerify(const BackupOptions& o) {
         rc = 1;
         continue;
       }
-      progress.Done(report->entries, report->bytes, "entries");
+      progress->Finish();
       for (const backup::Problem& p : report->problems) {
         const char* kind = p.kind == backup::Problem::kMissing   ? "MISSING"
                            : p.kind == backup::Problem::kAltered ? "ALTERED"
@@ -528,25 +529,39 @@ int RunRestore(const BackupOptions& o) {
   int64_t started = SystemClock::Get().NowMicros();
   backup::RestoreReport report;
   uint64_t indexed = 0;
-  int rc = Recorded(*inst, act, [&]() -> Status {
+  std::error_code ec;
+  if (fs::exists(o.to, ec) && !fs::is_empty(o.to, ec)) {
+    return Fail(
+        FailedPrecondition(o.to + " exists and is not empty; a restore never writes over data"));
+  }
+  auto restore_into = [&]() -> Status {
     HYGIE_RETURN_IF_ERROR(PrepareDataDir(*inst, o.to));
     HYGIE_ASSIGN_OR_RETURN(auto store, storage::OpenSqliteStore(o.to + "/tenants"));
     HYGIE_ASSIGN_OR_RETURN(auto tenant, store->OpenTenant(o.tenant));
-    ProgressLine progress("restore " + o.tenant);
+    std::optional<uint64_t> total_versions;
+    if (auto head = backup::ReadHead(**target, chain, *chain_keys); head.ok() && !head->empty) {
+      total_versions = head->last.total_versions;
+    }
+    auto progress = MakeProgress("restore " + o.tenant, total_versions, std::nullopt, "versions");
+    uint64_t seen = 0, seen_bytes = 0;
     backup::RestoreOptions ro;
     ro.at_us = at_us;
-    Status s = backup::RestoreChain(
-        **target, chain, *chain_keys, tenant.get(), o.to + "/audit/" + o.tenant, ro, &report,
-        [&](uint64_t v, uint64_t b) { progress.Update(v, b, "versions"); });
-    progress.Done(report.versions, report.bytes, "versions");
+    Status s =
+        backup::RestoreChain(**target, chain, *chain_keys, tenant.get(),
+                             o.to + "/audit/" + o.tenant, ro, &report, [&](uint64_t v, uint64_t b) {
+                               progress->Add(v - seen, b - seen_bytes);
+                               seen = v;
+                               seen_bytes = b;
+                             });
     if (!s.ok()) return s;
-    ProgressLine index("index " + o.tenant);
+    progress->Finish();
+    auto index = MakeProgress("index " + o.tenant, std::nullopt, std::nullopt, "resources");
     crypto::KeyedHasher hasher((*keys)->index_key());
     s = api::RebuildIndex(*tenant, **keys, hasher, SystemClock::Get(), [&](uint64_t n) {
+      index->Add(n - indexed, 0);
       indexed = n;
-      index.Update(n, 0, "resources");
     });
-    index.Done(indexed, 0, "resources");
+    if (s.ok()) index->Finish();
     if (!s.ok()) return s;
     tenant.reset();
     store->Close();
@@ -559,6 +574,15 @@ int RunRestore(const BackupOptions& o) {
       journal->Close();
     }
     return Status::Ok();
+  };
+  int rc = Recorded(*inst, act, [&]() -> Status {
+    Status s = restore_into();
+    if (!s.ok()) {
+      // Nothing half-made stays: the place was empty before.
+      std::error_code ignored;
+      fs::remove_all(o.to, ignored);
+    }
+    return s;
   });
   if (rc == 0) {
     double secs = static_cast<double>(SystemClock::Get().NowMicros() - started) / 1e6;

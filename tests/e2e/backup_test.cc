@@ -42,6 +42,19 @@ class BackupE2e : public ::testing::Test {
   void SetUp() override {
     inst_.CreateTenant("acme");
     token_ = inst_.Token("acme");
+    // The data on one site, backups on another (HDS EXI 28: both in the EEA).
+    for (const std::vector<std::string>& site :
+         {std::vector<std::string>{"dc1", "--country", "FR", "--data-site"},
+          std::vector<std::string>{"dc2", "--country", "DE"},
+          std::vector<std::string>{"us-east", "--country", "US"}}) {
+      std::vector<std::string> args = {
+          "site",       "add",       site[0],      "--data", inst_.data(),
+          "--operator", "Hébergeur", "--hds-cert", "HDS-1",  "--hds-valid-until",
+          "2030-12-31"};
+      args.insert(args.end(), site.begin() + 1, site.end());
+      CommandResult r = RunHygie(args);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
     target_ = dir_.Path("offsite");
     CommandResult add = RunHygie({"backup", "target", "add", "offsite", "--data", inst_.data(),
                                   "--dir", target_, "--site", "dc2"});
@@ -344,9 +357,22 @@ TEST_F(BackupE2e, BadInputToTheCommandsGetsAClearErrorAndChangesNothing) {
         "--bucket", "b-1", "--credentials-file", "/tmp/c", "--site", "s"},
        2,
        "https://"},
-      {{"backup", "target", "add", "offsite", "--data", d, "--dir", "/tmp/other", "--site", "s"},
+      {{"backup", "target", "add", "offsite", "--data", d, "--dir", dir_.Path("other"), "--site",
+        "dc2"},
        1,
        "exists"},
+      {{"backup", "target", "add", "abroad", "--data", d, "--dir", dir_.Path("other"), "--site",
+        "us-east"},
+       1,
+       "outside the European Economic Area"},
+      {{"backup", "target", "add", "beside", "--data", d, "--dir", dir_.Path("other"), "--site",
+        "dc1"},
+       1,
+       "distinct"},
+      {{"backup", "target", "add", "nosite", "--data", d, "--dir", dir_.Path("other"), "--site",
+        "atlantis"},
+       1,
+       "atlantis"},
       {{"restore", "--data", d, "--target", "offsite", "--tenant", "acme", "--to", dir_.Path("r"),
         "--at", "yesterday"},
        2,
@@ -364,7 +390,7 @@ TEST_F(BackupE2e, BadInputToTheCommandsGetsAClearErrorAndChangesNothing) {
   for (const Case& c : cases) {
     CommandResult r = RunHygie(c.args);
     EXPECT_EQ(r.exit_code, c.code) << c.args[3] << ": " << r.err;
-    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args[3] << ": " << r.err;
   }
   std::string after;
   {
@@ -373,6 +399,7 @@ TEST_F(BackupE2e, BadInputToTheCommandsGetsAClearErrorAndChangesNothing) {
   }
   EXPECT_EQ(before, after);
   EXPECT_FALSE(fs::exists(dir_.Path("r")));
+  EXPECT_FALSE(fs::exists(dir_.Path("other"))) << "a refused target is not created";
   EXPECT_EQ(RunHygie({"backup", "--help"}).exit_code, 0);
   EXPECT_EQ(RunHygie({"restore", "--help"}).exit_code, 0);
 }
