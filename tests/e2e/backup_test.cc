@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -324,6 +329,49 @@ TEST_F(BackupE2e, TheServerRunsDrillsOnASchedule) {
   })) << server->Log();
   EXPECT_EQ(RunHygie({"serve", "--data", inst_.data(), "--backup-drill-every", "soon"}).exit_code,
             2);
+}
+
+// A full target disk: shipping fails, writes go on, the local data and the target stay sound,
+// and shipping resumes when there is space again.
+TEST_F(BackupE2e, AFullTargetDiskNeverCorruptsAnything) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root (CI runs as root)";
+  fs::create_directories(target_);
+  ASSERT_EQ(::mount("tmpfs", target_.c_str(), "tmpfs", 0, "size=96k,mode=0700"), 0)
+      << std::strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{target_};
+  auto server = Serve();
+  HttpClient c(server->port());
+  std::vector<std::string> ids;
+  int64_t errors = ServerErrorResponses();
+  // About 1 KiB each after sealing: 300 of them do not fit in 96 KiB.
+  for (int i = 0; i < 300; ++i) ids.push_back(Create(c, "Full" + std::to_string(i)));
+  EXPECT_EQ(ServerErrorResponses(), errors);
+  ASSERT_TRUE(WaitUntil([&] {
+    return server->Log().find("No space left on device") != std::string::npos;
+  })) << server->Log();
+  EXPECT_EQ(c.Request("GET", "/readyz").status, 200);
+  for (const std::string& id : ids) {
+    ASSERT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + id, token_).status, 200) << id;
+  }
+  // What the target holds still verifies: a pack cut short by the full disk is not left there.
+  CommandResult v = RunHygie({"backup", "verify", "--data", inst_.data(), "--tenant", "acme"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  // Space again: shipping catches up by itself.
+  ASSERT_EQ(::mount("tmpfs", target_.c_str(), "tmpfs", MS_REMOUNT, "size=64m,mode=0700"), 0)
+      << std::strerror(errno);
+  ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 300 && Lag(inst_.data()) == 0; }))
+      << RunHygie({"backup", "status", "--data", inst_.data()}).out;
+  server->Stop();
+  EXPECT_EQ(RunHygie({"audit", "verify", "--data", inst_.data()}).exit_code, 0);
+  v = RunHygie({"backup", "verify", "--data", inst_.data(), "--tenant", "acme"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite", "--tenant",
+                              "acme", "--to", dir_.Path("after-full")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": 300 versions"), std::string::npos) << r.out;
 }
 
 TEST_F(BackupE2e, BadInputToTheCommandsGetsAClearErrorAndChangesNothing) {
