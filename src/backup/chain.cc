@@ -352,6 +352,7 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
       report->versions += 1;
       report->bytes += v.record.body.size();
       report->point_us = std::max(report->point_us, v.record.last_updated_us);
+      if (options.transform) HYGIE_RETURN_IF_ERROR(options.transform(v.record));
       storage::VersionWrite w;
       w.expected_current = v.record.version - 1;
       w.record = std::move(v.record);

@@ -94,6 +94,9 @@ struct RestoreOptions {
   // Versions whose last_updated_us <= at_us come back, none after; audit records likewise.
   int64_t at_us = std::numeric_limits<int64_t>::max();
   size_t batch_versions = 2000;
+  // Called on each version before it is written (e.g. to seal it again under another tenant's
+  // keys); an error stops the restore.
+  std::function<Status(storage::VersionRecord&)> transform;
 };
 
 struct RestoreReport {

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/codec.h"
 #include "api/reindex.h"
 #include "audit/journal.h"
 #include "audit/verify.h"
@@ -58,6 +59,7 @@ struct BackupOptions {
   std::string tenant;
   std::string to;
   std::string at;
+  std::string as;
   bool json = false;
 };
 
@@ -495,8 +497,130 @@ Status PrepareDataDir(const Installation& inst, const std::string& to) {
   return Env::Default().CreateDirs(to + "/tenants", 0700);
 }
 
+// Restores tenant X of the installation's own chain into the same installation, as the new
+// tenant `o.as`: every version opened under X's keys and sealed again under the new tenant's
+// (the associated data names the tenant), the index rebuilt; X's audit trail as restored goes
+// beside, in DATA/restores/<new>/audit/<X>, and is verified there. No server may run meanwhile.
+int RestoreAs(const BackupOptions& o, const Installation& inst, const crypto::TenantKeys& from,
+              backup::Target& target, const backup::ChainId& chain,
+              const backup::ChainKeys& chain_keys, int64_t at_us) {
+  if (!tenancy::IsValidTenantName(o.as)) return Usage("--as: invalid tenant name");
+  if (inst.keyring->HasTenant(o.as)) {
+    return Fail(AlreadyExists("tenant " + o.as + " exists: restore under a new name"));
+  }
+  std::error_code ec;
+  const std::string tenant_dir = inst.tenants_dir() + "/" + o.as;
+  const std::string archive = inst.data_dir + "/restores/" + o.as;
+  for (const std::string& dir : {tenant_dir, archive}) {
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+      return Fail(FailedPrecondition(dir + " exists and is not empty"));
+    }
+  }
+  auto lock = ShipLock::Take(inst.data_dir);
+  if (!lock.ok()) {
+    return Fail(FailedPrecondition(
+        "a server runs on this data directory: stop it first, or restore into a new data "
+        "directory with --to"));
+  }
+  audit::Record act;
+  act.interaction = "backup-restore";
+  act.action = 'C';
+  act.tenant = o.as;
+  act.query = {{"target", o.target}, {"from_tenant", o.tenant}};
+  if (!o.at.empty()) act.query.emplace_back("at", o.at);
+  backup::RestoreReport report;
+  uint64_t indexed = 0;
+  bool trail_ok = false;
+  int64_t started = SystemClock::Get().NowMicros();
+  auto restore = [&]() -> Status {
+    HYGIE_RETURN_IF_ERROR(inst.keyring->AddTenant(o.as));
+    HYGIE_ASSIGN_OR_RETURN(auto to, inst.keyring->Tenant(o.as));
+    HYGIE_ASSIGN_OR_RETURN(auto store, storage::OpenSqliteStore(inst.tenants_dir()));
+    HYGIE_ASSIGN_OR_RETURN(auto tenant, store->OpenTenant(o.as));
+    backup::RestoreOptions ro;
+    ro.at_us = at_us;
+    ro.transform = [&](storage::VersionRecord& r) -> Status {
+      if (r.deleted) return Status::Ok();
+      HYGIE_ASSIGN_OR_RETURN(std::string json,
+                             api::OpenResource(from, r.type, r.id, r.version, r.key_id, r.body));
+      auto sealed = api::SealResource(*to, r.type, r.id, r.version, json);
+      crypto::Wipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(json.data()), json.size()));
+      if (!sealed.ok()) return sealed.status();
+      r.key_id = sealed->key_id;
+      r.body = std::move(sealed->sealed);
+      return Status::Ok();
+    };
+    auto progress =
+        MakeProgress("restore " + o.tenant + " as " + o.as, std::nullopt, std::nullopt, "versions");
+    uint64_t seen = 0, seen_bytes = 0;
+    const std::string tree = archive + "/audit/" + o.tenant;
+    Status s = backup::RestoreChain(target, chain, chain_keys, tenant.get(), tree, ro, &report,
+                                    [&](uint64_t v, uint64_t b) {
+                                      progress->Add(v - seen, b - seen_bytes);
+                                      seen = v;
+                                      seen_bytes = b;
+                                    });
+    if (!s.ok()) return s;
+    progress->Finish();
+    crypto::KeyedHasher hasher(to->index_key());
+    HYGIE_RETURN_IF_ERROR(api::RebuildIndex(*tenant, *to, hasher, SystemClock::Get(),
+                                            [&](uint64_t n) { indexed = n; }));
+    tenant.reset();
+    store->Close();
+    if (report.journal_records == 0) return Status::Ok();
+    if (report.journal_records > report.journal_covered) {
+      audit::JournalOptions jo;
+      jo.dir = archive + "/audit";
+      jo.origin_prefix = inst.AuditOriginPrefix();
+      jo.seed_for = [&](const std::string&) -> Result<crypto::SecretKey> {
+        return crypto::SecretKey::FromBytes(from.audit_seed().bytes());
+      };
+      HYGIE_ASSIGN_OR_RETURN(auto journal, audit::Journal::Open(jo, SystemClock::Get()));
+      HYGIE_RETURN_IF_ERROR(journal->Flush(o.tenant));
+      journal->Close();
+    }
+    HYGIE_ASSIGN_OR_RETURN(audit::TreeKeys tree_keys,
+                           audit::TreeKeys::Derive(from.audit_seed().bytes()));
+    audit::VerifyReport vr;
+    Status v = audit::VerifyTree(tree, inst.AuditOriginPrefix() + "/" + o.tenant, tree_keys, &vr);
+    if (!v.ok()) return DataLoss("the restored audit trail does not verify: " + v.message());
+    trail_ok = true;
+    return Status::Ok();
+  };
+  int rc = Recorded(inst, act, [&]() -> Status {
+    Status s = restore();
+    if (!s.ok()) {
+      std::error_code ignored;
+      fs::remove_all(tenant_dir, ignored);
+      fs::remove_all(archive, ignored);
+      if (inst.keyring->HasTenant(o.as)) {
+        std::cerr << "hygie: tenant " << o.as << " was created and is left empty\n";
+      }
+    }
+    return s;
+  });
+  if (rc == 0) {
+    double secs = static_cast<double>(SystemClock::Get().NowMicros() - started) / 1e6;
+    std::cout << "restored tenant " << o.tenant << " as tenant " << o.as << ": " << report.versions
+              << " versions (" << HumanBytes(report.bytes) << "), " << indexed
+              << " current resources indexed, up to " << Instant(report.point_us) << ", in " << secs
+              << " s\n";
+    if (report.journal_records > 0) {
+      std::cout << "the audit trail of " << o.tenant << " as restored (" << report.journal_records
+                << " records, " << (trail_ok ? "verified" : "not verified") << ") is in " << archive
+                << "/audit/" << o.tenant << "\n";
+    }
+  }
+  return rc;
+}
+
 int RunRestore(const BackupOptions& o) {
   if (o.tenant.empty()) return Usage("--tenant is required");
+  if (o.to.empty() == o.as.empty()) {
+    return Usage(
+        "restore into a new data directory (--to DIR) or as a new tenant of this one "
+        "(--as NAME)");
+  }
   int64_t at_us = std::numeric_limits<int64_t>::max();
   if (!o.at.empty()) {
     auto at = ParseInstant(o.at);
@@ -529,6 +653,7 @@ int RunRestore(const BackupOptions& o) {
   int64_t started = SystemClock::Get().NowMicros();
   backup::RestoreReport report;
   uint64_t indexed = 0;
+  if (!o.as.empty()) return RestoreAs(o, *inst, **keys, **target, chain, *chain_keys, at_us);
   std::error_code ec;
   if (fs::exists(o.to, ec) && !fs::is_empty(o.to, ec)) {
     return Fail(
@@ -1069,7 +1194,10 @@ void AddBackupCommands(CLI::App& app) {
   common(restore);
   restore->add_option("--target", o->target, "Backup target")->required();
   restore->add_option("--tenant", o->tenant, "Tenant to restore")->required();
-  restore->add_option("--to", o->to, "New data directory (must not exist or be empty)")->required();
+  restore->add_option("--to", o->to, "New data directory (must not exist or be empty)");
+  restore->add_option("--as", o->as,
+                      "Restore into this data directory as a new tenant of this name (no "
+                      "server may run meanwhile)");
   restore->add_option("--at", o->at,
                       "Point in time (e.g. 2026-12-01T10:15:00Z): versions and audit records "
                       "up to that instant; default: everything shipped");

@@ -331,6 +331,53 @@ TEST_F(BackupE2e, TheServerRunsDrillsOnASchedule) {
             2);
 }
 
+TEST_F(BackupE2e, ATenantComesBackBesideTheLiveOneUnderANewName) {
+  std::map<std::string, std::string> bodies;
+  std::string changed;
+  {
+    auto server = Serve();
+    HttpClient c(server->port());
+    for (int i = 0; i < 5; ++i) {
+      std::string id = Create(c, "Beside" + std::to_string(i));
+      bodies[id] = c.Fhir("GET", "/fhir/acme/Patient/" + id, token_).body;
+    }
+    ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 5 && Lag(inst_.data()) == 0; }));
+    // With the server running, a restore into its data directory refuses.
+    CommandResult busy = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite",
+                                   "--tenant", "acme", "--as", "acme-copy"});
+    EXPECT_EQ(busy.exit_code, 1);
+    EXPECT_NE(busy.err.find("stop it first"), std::string::npos) << busy.err;
+    // A delete just before the server stops: the server ships it on its way out.
+    changed = bodies.begin()->first;
+    ASSERT_EQ(c.Fhir("DELETE", "/fhir/acme/Patient/" + changed, token_).status, 204);
+    bodies.erase(changed);
+    server->Stop();
+  }
+  CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite", "--tenant",
+                              "acme", "--as", "acme-copy"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("verified"), std::string::npos) << r.out;
+  EXPECT_EQ(RunHygie({"restore", "--data", inst_.data(), "--target", "offsite", "--tenant", "acme",
+                      "--as", "acme-copy"})
+                .exit_code,
+            1)
+      << "the name is taken now";
+  ServerProcess server(inst_.data());
+  HttpClient c(server.port());
+  std::string copy_token = inst_.Token("acme-copy");
+  for (const auto& [id, body] : bodies) {
+    HttpResponse got = c.Fhir("GET", "/fhir/acme-copy/Patient/" + id, copy_token);
+    EXPECT_EQ(got.status, 200) << id;
+    EXPECT_EQ(got.body, body) << id;
+  }
+  EXPECT_EQ(c.Fhir("GET", "/fhir/acme-copy/Patient/" + changed, copy_token).status, 410);
+  // The copy is a tenant of its own: the live one changes alone, and each wall holds.
+  const std::string other = bodies.begin()->first;
+  ASSERT_EQ(c.Fhir("DELETE", "/fhir/acme/Patient/" + other, token_).status, 204);
+  EXPECT_EQ(c.Fhir("GET", "/fhir/acme-copy/Patient/" + other, copy_token).status, 200);
+  EXPECT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + other, copy_token).status, 403);
+}
+
 // A full target disk: shipping fails, writes go on, the local data and the target stay sound,
 // and shipping resumes when there is space again.
 TEST_F(BackupE2e, AFullTargetDiskNeverCorruptsAnything) {
