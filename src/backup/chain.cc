@@ -1,8 +1,11 @@
 #include "backup/chain.h"
 
 #include <algorithm>
+#include <deque>
+#include <future>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "core/env.h"
 #include "core/log.h"
@@ -57,6 +60,66 @@ Status ApplyChunk(Env& env, const std::string& tree_dir, const JournalChunk& chu
   HYGIE_RETURN_IF_ERROR(file->Sync());
   return file->Close();
 }
+
+// Runs options.prepare over a batch's writes on options.prepare_threads threads.
+Status Prepare(const RestoreOptions& options, std::vector<storage::VersionWrite>& writes) {
+  if (!options.prepare) return Status::Ok();
+  size_t threads = std::max<size_t>(1, std::min(options.prepare_threads, writes.size()));
+  std::vector<Status> results(threads);
+  auto work = [&](size_t t) {
+    for (size_t i = t; i < writes.size(); i += threads) {
+      Status s = options.prepare(writes[i]);
+      if (!s.ok()) {
+        results[t] = s;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& th : pool) th.join();
+  for (Status& s : results) HYGIE_RETURN_IF_ERROR(s);
+  return Status::Ok();
+}
+
+// Commits handed to the store's writer in order, at most two waiting at a time.
+class CommitPipeline {
+ public:
+  ~CommitPipeline() { (void)Drain(); }
+  Status Push(storage::TenantStore& store, storage::WriteBatch batch, const std::string& what) {
+    if (pending_.size() >= 2) HYGIE_RETURN_IF_ERROR(WaitOne());
+    auto promise = std::make_shared<std::promise<Status>>();
+    pending_.push_back({promise->get_future(), what});
+    store.Commit(std::move(batch), [promise](Status s) { promise->set_value(std::move(s)); });
+    return Status::Ok();
+  }
+  Status Drain() {
+    Status first;
+    while (!pending_.empty()) {
+      Status s = WaitOne();
+      if (first.ok() && !s.ok()) first = s;
+    }
+    return first;
+  }
+
+ private:
+  Status WaitOne() {
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    Status s = p.done.get();
+    if (s.code() == Code::kConflict) {
+      return DataLoss("restore: the versions of pack " + p.what +
+                      " do not follow the ones before them");
+    }
+    return s;
+  }
+  struct Pending {
+    std::future<Status> done;
+    std::string what;
+  };
+  std::deque<Pending> pending_;
+};
 
 }  // namespace
 
@@ -291,6 +354,7 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
   uint64_t count = manifest.empty() ? 0 : manifest.rbegin()->first + 1;
   std::string prev_digest;
   uint64_t applied_seq = 0;
+  CommitPipeline commits;
   bool journal_written = false;
   for (uint64_t n = 0; n < count; ++n) {
     std::string name = ManifestName(chain, n);
@@ -333,13 +397,11 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
     auto flush = [&]() -> Status {
       if (batch.versions.empty()) return Status::Ok();
       if (store == nullptr) return DataLoss("restore: versions in the _system chain");
-      Status s = store->CommitAndWait(std::move(batch));
+      HYGIE_RETURN_IF_ERROR(Prepare(options, batch.versions));
+      // Batches are committed in order by the store's writer; the next one is prepared while
+      // this one commits (at most two in flight).
+      HYGIE_RETURN_IF_ERROR(commits.Push(*store, std::move(batch), pack_name));
       batch = storage::WriteBatch();
-      if (!s.ok()) {
-        return s.code() == Code::kConflict ? DataLoss("restore: the versions of pack " + pack_name +
-                                                      " do not follow the ones before them")
-                                           : s;
-      }
       return Status::Ok();
     };
     for (PackVersion& v : contents->versions) {
@@ -352,7 +414,6 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
       report->versions += 1;
       report->bytes += v.record.body.size();
       report->point_us = std::max(report->point_us, v.record.last_updated_us);
-      if (options.transform) HYGIE_RETURN_IF_ERROR(options.transform(v.record));
       storage::VersionWrite w;
       w.expected_current = v.record.version - 1;
       w.record = std::move(v.record);
@@ -366,6 +427,14 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
     }
     report->entries += 1;
     if (progress) progress(report->versions, report->bytes);
+  }
+  if (store != nullptr) {
+    if (options.index_version) {
+      storage::WriteBatch last;
+      last.set_index_version = *options.index_version;
+      HYGIE_RETURN_IF_ERROR(commits.Push(*store, std::move(last), "the last batch"));
+    }
+    HYGIE_RETURN_IF_ERROR(commits.Drain());
   }
   HYGIE_RETURN_IF_ERROR(env.SyncDir(tree_dir));
   if (journal_written) {

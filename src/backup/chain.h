@@ -94,9 +94,14 @@ struct RestoreOptions {
   // Versions whose last_updated_us <= at_us come back, none after; audit records likewise.
   int64_t at_us = std::numeric_limits<int64_t>::max();
   size_t batch_versions = 2000;
-  // Called on each version before it is written (e.g. to seal it again under another tenant's
-  // keys); an error stops the restore.
-  std::function<Status(storage::VersionRecord&)> transform;
+  // Called on each version write before it is committed, from `prepare_threads` threads at
+  // once: fills its index entries, seals it again under another tenant's keys... An error stops
+  // the restore.
+  std::function<Status(storage::VersionWrite&)> prepare;
+  size_t prepare_threads = 1;
+  // When set, the store's index format version, set with the last batch (once `prepare` has
+  // given every version its index entries).
+  std::optional<int64_t> index_version;
 };
 
 struct RestoreReport {

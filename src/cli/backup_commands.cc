@@ -35,6 +35,8 @@
 #include "core/thread_name.h"
 #include "crypto/keyed_hash.h"
 #include "crypto/primitives.h"
+#include "fhir/resource.h"
+#include "fhir/search/indexer.h"
 #include "tenancy/sites.h"
 #include "tenancy/tenant.h"
 
@@ -462,6 +464,58 @@ int RunVerify(const BackupOptions& o) {
 
 // --- restore ---
 
+// Prepares restored versions for the store, on several threads at once: each version opened
+// under `from`'s keys, its index entries computed under `to`'s index key and, when `to` is
+// another tenant, sealed again under `to`'s data key (the associated data names the tenant).
+std::function<Status(storage::VersionWrite&)> RestorePrepare(const crypto::TenantKeys& from,
+                                                             const crypto::TenantKeys& to,
+                                                             const crypto::KeyedHasher& hasher) {
+  return [&from, &to, &hasher](storage::VersionWrite& w) -> Status {
+    storage::VersionRecord& r = w.record;
+    if (r.deleted) return Status::Ok();
+    HYGIE_ASSIGN_OR_RETURN(std::string json,
+                           api::OpenResource(from, r.type, r.id, r.version, r.key_id, r.body));
+    auto wipe = [&json] {
+      crypto::Wipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(json.data()), json.size()));
+    };
+    auto resource = fhir::Resource::Parse(json);
+    if (!resource.ok()) {
+      wipe();
+      return DataLoss("restore: a restored version of " + r.type + " does not parse");
+    }
+    w.index = fhir::search::Indexer::Get().Index(resource->doc(), r.type, hasher, to.tenant());
+    if (&from != &to) {
+      auto sealed = api::SealResource(to, r.type, r.id, r.version, json);
+      if (!sealed.ok()) {
+        wipe();
+        return sealed.status();
+      }
+      r.key_id = sealed->key_id;
+      r.body = std::move(sealed->sealed);
+    }
+    wipe();
+    return Status::Ok();
+  };
+}
+
+// The restore options that index every version as it comes back, on every core.
+backup::RestoreOptions IndexingRestore(int64_t at_us, const crypto::TenantKeys& from,
+                                       const crypto::TenantKeys& to,
+                                       const crypto::KeyedHasher& hasher) {
+  backup::RestoreOptions ro;
+  ro.at_us = at_us;
+  ro.prepare = RestorePrepare(from, to, hasher);
+  ro.prepare_threads = std::max(1u, std::thread::hardware_concurrency());
+  ro.index_version = api::kIndexVersion;
+  return ro;
+}
+
+// Current, not deleted resources of a store.
+uint64_t CurrentResources(storage::TenantStore& store) {
+  auto n = store.SearchCount(storage::SearchQuery{});
+  return n.ok() ? *n : 0;
+}
+
 // Copies what a restored data directory needs of the installation (never tenant data, never
 // backup settings): settings, keyring, issuer key, TLS certificate, the _system seed.
 Status PrepareDataDir(const Installation& inst, const std::string& to) {
@@ -537,19 +591,8 @@ int RestoreAs(const BackupOptions& o, const Installation& inst, const crypto::Te
     HYGIE_ASSIGN_OR_RETURN(auto to, inst.keyring->Tenant(o.as));
     HYGIE_ASSIGN_OR_RETURN(auto store, storage::OpenSqliteStore(inst.tenants_dir()));
     HYGIE_ASSIGN_OR_RETURN(auto tenant, store->OpenTenant(o.as));
-    backup::RestoreOptions ro;
-    ro.at_us = at_us;
-    ro.transform = [&](storage::VersionRecord& r) -> Status {
-      if (r.deleted) return Status::Ok();
-      HYGIE_ASSIGN_OR_RETURN(std::string json,
-                             api::OpenResource(from, r.type, r.id, r.version, r.key_id, r.body));
-      auto sealed = api::SealResource(*to, r.type, r.id, r.version, json);
-      crypto::Wipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(json.data()), json.size()));
-      if (!sealed.ok()) return sealed.status();
-      r.key_id = sealed->key_id;
-      r.body = std::move(sealed->sealed);
-      return Status::Ok();
-    };
+    crypto::KeyedHasher hasher(to->index_key());
+    backup::RestoreOptions ro = IndexingRestore(at_us, from, *to, hasher);
     auto progress =
         MakeProgress("restore " + o.tenant + " as " + o.as, std::nullopt, std::nullopt, "versions");
     uint64_t seen = 0, seen_bytes = 0;
@@ -562,9 +605,7 @@ int RestoreAs(const BackupOptions& o, const Installation& inst, const crypto::Te
                                     });
     if (!s.ok()) return s;
     progress->Finish();
-    crypto::KeyedHasher hasher(to->index_key());
-    HYGIE_RETURN_IF_ERROR(api::RebuildIndex(*tenant, *to, hasher, SystemClock::Get(),
-                                            [&](uint64_t n) { indexed = n; }));
+    indexed = CurrentResources(*tenant);
     tenant.reset();
     store->Close();
     if (report.journal_records == 0) return Status::Ok();
@@ -669,8 +710,8 @@ int RunRestore(const BackupOptions& o) {
     }
     auto progress = MakeProgress("restore " + o.tenant, total_versions, std::nullopt, "versions");
     uint64_t seen = 0, seen_bytes = 0;
-    backup::RestoreOptions ro;
-    ro.at_us = at_us;
+    crypto::KeyedHasher hasher((*keys)->index_key());
+    backup::RestoreOptions ro = IndexingRestore(at_us, **keys, **keys, hasher);
     Status s =
         backup::RestoreChain(**target, chain, *chain_keys, tenant.get(),
                              o.to + "/audit/" + o.tenant, ro, &report, [&](uint64_t v, uint64_t b) {
@@ -680,14 +721,7 @@ int RunRestore(const BackupOptions& o) {
                              });
     if (!s.ok()) return s;
     progress->Finish();
-    auto index = MakeProgress("index " + o.tenant, std::nullopt, std::nullopt, "resources");
-    crypto::KeyedHasher hasher((*keys)->index_key());
-    s = api::RebuildIndex(*tenant, **keys, hasher, SystemClock::Get(), [&](uint64_t n) {
-      index->Add(n - indexed, 0);
-      indexed = n;
-    });
-    if (s.ok()) index->Finish();
-    if (!s.ok()) return s;
+    indexed = CurrentResources(*tenant);
     tenant.reset();
     store->Close();
     if (report.journal_records > report.journal_covered) {
@@ -905,13 +939,11 @@ Result<DrillRecord> RunDrill(const Installation& inst, const std::string& target
       auto restored = (*store)->OpenTenant(tenant);
       s = restored.status();
       if (s.ok()) {
-        s = backup::RestoreChain(target, chain, chain_keys, restored->get(),
-                                 scratch + "/audit/" + tenant, {}, &report);
-        if (s.ok()) {
-          crypto::KeyedHasher hasher(keys->index_key());
-          s = api::RebuildIndex(**restored, *keys, hasher, SystemClock::Get(),
-                                [&](uint64_t n) { indexed = n; });
-        }
+        crypto::KeyedHasher hasher(keys->index_key());
+        s = backup::RestoreChain(
+            target, chain, chain_keys, restored->get(), scratch + "/audit/" + tenant,
+            IndexingRestore(std::numeric_limits<int64_t>::max(), *keys, *keys, hasher), &report);
+        if (s.ok()) indexed = CurrentResources(**restored);
         d.rto_us = SystemClock::Get().NowMicros() - started;
         if (s.ok()) {
           // The live tenant as of the restored point, against what came back.
