@@ -54,6 +54,39 @@ awk -v a="$t0" -v b="$t1" -v n="$versions" -v s="$shipped" -v l="$live" 'BEGIN {
   d = b - a; printf "ship to a directory: %.1f s, %.0f versions/s, %.1f MB/s; backup %d bytes, " \
     "%.0f bytes/version, %.2f of the live size\n", d, n / d, s / d / 1e6, s, s / n, s / l }'
 
+# 2b. Shipping to S3 with Object Lock (a real Ceph RGW on loopback, tests/s3/rgw.sh), when S3=1.
+if [ "${S3:-0}" = 1 ]; then
+  rgw_port=$((PORT + 7))
+  bash "$HERE/../tests/s3/rgw.sh" start "$DIR/rgw" "$rgw_port" >/dev/null
+  trap 'stop_server; bash "$HERE/../tests/s3/rgw.sh" stop "$DIR/rgw" >/dev/null 2>&1 || true' EXIT
+  cred() { grep "^$1=" "$DIR/rgw/credentials" | cut -d= -f2-; }
+  python3 - "$(cred endpoint)" "$(cred server_access_key)" "$(cred server_secret_key)" \
+    "$DIR/s3.json" <<'PY'
+import json, os, sys
+endpoint, key, secret, path = sys.argv[1:]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, json.dumps({"access_key_id": key, "secret_access_key": secret}).encode())
+os.close(fd)
+PY
+  # The bucket (Object Lock) is the owner's; the server's credential only puts, reads and lists.
+  python3 - "$(cred endpoint)" "$(cred owner_access_key)" "$(cred owner_secret_key)" <<'PY'
+import sys, boto3
+endpoint, key, secret = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
+                  aws_secret_access_key=secret, region_name="us-east-1")
+s3.create_bucket(Bucket="bench", ObjectLockEnabledForBucket=True)
+PY
+  "$H" backup target add cloud --data "$DIR/data" --site dc2 --s3-endpoint "$(cred endpoint)" \
+    --bucket bench --retention-days 1 --credentials-file "$DIR/s3.json" 2>/dev/null
+  t0=$(now)
+  "$H" backup now --data "$DIR/data" --tenant size --target cloud >"$DIR/ship-s3.txt"
+  t1=$(now)
+  cat "$DIR/ship-s3.txt"
+  awk -v a="$t0" -v b="$t1" -v n="$versions" -v s="$shipped" 'BEGIN {
+    d = b - a; printf "ship to S3 (RGW, Object Lock): %.1f s, %.0f versions/s, %.1f MB/s\n",
+      d, n / d, s / d / 1e6 }'
+fi
+
 # 3. Full restore.
 t0=$(now)
 "$H" restore --data "$DIR/data" --target offsite --tenant size --to "$DIR/restored" \

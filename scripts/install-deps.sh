@@ -11,6 +11,7 @@ PACKAGES=(
   clang-format clang-tidy
   procps curl ca-certificates
   rsyslog rsyslog-gnutls
+  python3-boto3
   libexpat1-dev
   radosgw ceph-mon ceph-osd ceph-common
 )
