@@ -15,9 +15,9 @@
 namespace hygie {
 namespace {
 
+using test_support::TempDir;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using test_support::TempDir;
 
 mode_t ModeOf(const std::string& path) {
   struct stat st;
@@ -270,9 +270,8 @@ void CheckInterruptedWrites(bool existed_before) {
       } else {
         EXPECT_EQ(after, "<not-found>");
       }
-      EXPECT_EQ(List(env, dir.path()),
-                (existed_before || s.ok()) ? std::vector<std::string>{"f"}
-                                           : std::vector<std::string>{});
+      EXPECT_EQ(List(env, dir.path()), (existed_before || s.ok()) ? std::vector<std::string>{"f"}
+                                                                  : std::vector<std::string>{});
     }
   }
 }
@@ -325,7 +324,7 @@ TEST(FaultEnvTest, NoSpaceFailsCleanly) {
   ASSERT_TRUE(env.WriteFileAtomic(path, "old").ok());
   env.SetNoSpaceAfterBytes(150);
   ASSERT_TRUE(env.WriteFileAtomic(path, std::string(100, 'a')).ok());  // fits
-  Status s = env.WriteFileAtomic(path, std::string(100, 'b'));          // 50 bytes left
+  Status s = env.WriteFileAtomic(path, std::string(100, 'b'));         // 50 bytes left
   EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
   EXPECT_EQ(Read(env, path), std::string(100, 'a'));
   EXPECT_THAT(List(env, dir.path()), ElementsAre("f"));  // the partial temporary is gone

@@ -39,8 +39,7 @@ std::string WithoutTrailingSlashes(std::string path) {
 
 class FaultInjectionEnv::File final : public WritableFile {
  public:
-  File(FaultInjectionEnv& env, std::shared_ptr<FileState> state,
-       std::unique_ptr<WritableFile> base)
+  File(FaultInjectionEnv& env, std::shared_ptr<FileState> state, std::unique_ptr<WritableFile> base)
       : env_(env), state_(std::move(state)), base_(std::move(base)) {}
   ~File() override {
     if (!closed_) Close().IgnoreError();
@@ -129,7 +128,9 @@ Status FaultInjectionEnv::RememberName(const std::string& path) {
   HYGIE_ASSIGN_OR_RETURN(bool exists, base_.FileExists(path));
   NameUndo undo;
   undo.existed = exists;
-  if (exists) HYGIE_ASSIGN_OR_RETURN(undo.content, DurableContent(path));
+  if (exists) {
+    HYGIE_ASSIGN_OR_RETURN(undo.content, DurableContent(path));
+  }
   names_.emplace(path, std::move(undo));
   return Status::Ok();
 }
@@ -151,8 +152,7 @@ Status FaultInjectionEnv::AppendLocked(FileState& state, WritableFile& base,
     ++counters_.failed;
     HYGIE_RETURN_IF_ERROR(base.Append(data.substr(0, fit)));
     state.size += fit;
-    return ResourceExhausted("cannot write " + state.path +
-                             ": No space left on device (injected)");
+    return ResourceExhausted("cannot write " + state.path + ": No space left on device (injected)");
   }
   HYGIE_RETURN_IF_ERROR(base.Append(data));
   if (space_left_) *space_left_ -= data.size();

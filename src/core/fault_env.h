@@ -57,8 +57,8 @@ class FaultInjectionEnv final : public Env {
   static constexpr uint64_t kForever = UINT64_MAX;
 
   struct FaultSpec {
-    uint64_t skip = 0;        // matching calls that still succeed first
-    uint64_t count = 1;       // matching calls that fail after them (kForever: all)
+    uint64_t skip = 0;   // matching calls that still succeed first
+    uint64_t count = 1;  // matching calls that fail after them (kForever: all)
     Code code = Code::kUnavailable;
     std::string path_prefix;  // "" : every path
     bool reads_too = false;   // also fail reads (kRead); by default only calls that change files
@@ -143,10 +143,10 @@ class FaultInjectionEnv final : public Env {
   Env& base_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<FileState>> files_;  // by current name; GUARDED_BY(mu_)
-  std::map<std::string, NameUndo> names_;                     // GUARDED_BY(mu_)
-  std::optional<FaultSpec> fault_;                            // GUARDED_BY(mu_)
-  std::optional<uint64_t> space_left_;                        // GUARDED_BY(mu_)
-  Counters counters_;                                         // GUARDED_BY(mu_)
+  std::map<std::string, NameUndo> names_;                    // GUARDED_BY(mu_)
+  std::optional<FaultSpec> fault_;                           // GUARDED_BY(mu_)
+  std::optional<uint64_t> space_left_;                       // GUARDED_BY(mu_)
+  Counters counters_;                                        // GUARDED_BY(mu_)
 };
 
 }  // namespace hygie
