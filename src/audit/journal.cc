@@ -231,7 +231,7 @@ Result<Journal::Tree*> Journal::GetTree(const std::string& name, bool create) co
     auto existing = ReadFile(t->Path("verifier.key"));
     std::string want = t->signer->VerifierKey() + "\n";
     if (!existing.ok() || *existing != want) {
-      HYGIE_RETURN_IF_ERROR(WriteFileAtomic(t->Path("verifier.key"), want));
+      HYGIE_RETURN_IF_ERROR(WriteFileAtomic(*options_.env, t->Path("verifier.key"), want));
     }
     Tree* raw = t.get();
     const Clock& clock = clock_;
@@ -1162,7 +1162,7 @@ Result<uint64_t> Journal::Prune(const std::string& tree, int64_t before_us) {
     file.append(reinterpret_cast<const char*>(mac.data()), mac.size());
     file += leaves;
     std::string pruned_path = t->Path(SegmentName(victim.first, true));
-    HYGIE_RETURN_IF_ERROR(WriteFileAtomic(pruned_path, file));
+    HYGIE_RETURN_IF_ERROR(WriteFileAtomic(*options_.env, pruned_path, file));
     {
       std::lock_guard lock(t->state_mu);
       for (Segment& s : t->segments) {
@@ -1231,7 +1231,7 @@ Result<size_t> Journal::IngestSpool() {
   return moved;
 }
 
-Status SpoolRecord(const std::string& dir, const Record& record, std::string_view tree) {
+Status SpoolRecord(const std::string& dir, const Record& record, std::string_view tree, Env& env) {
   if (!IsSpoolTree(tree)) return InvalidArgument("not a journal tree: " + std::string(tree));
   std::string spool = dir + "/_spool";
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir);
@@ -1242,8 +1242,7 @@ Status SpoolRecord(const std::string& dir, const Record& record, std::string_vie
   std::string path = spool + "/" + name;
   if (tree != kSystemTree) path += std::string(tree) + "-";
   path += crypto::RandomId() + ".json";
-  HYGIE_RETURN_IF_ERROR(WriteFileAtomic(path, EncodeRecord(record)));
-  return SyncDir(spool);
+  return WriteFileAtomic(env, path, EncodeRecord(record));  // syncs the spool directory
 }
 
 }  // namespace hygie::audit

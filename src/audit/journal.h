@@ -40,6 +40,7 @@
 #include "audit/record.h"
 #include "audit/record_source.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "crypto/keyed_hash.h"
 #include "crypto/secret.h"
@@ -75,6 +76,9 @@ struct JournalOptions {
   // Test hook: called before each write and sync with its name ("write", "sync",
   // "checkpoint"); a non-OK status makes that operation fail as an I/O error would.
   std::function<Status(std::string_view op)> fault;
+  // Writes the small files replaced whole (verifier.key, pruned segments) with
+  // WriteFileAtomic. Must outlive the journal.
+  Env* env = &Env::Default();
 };
 
 // Records encoded for Journal::Append by the thread that makes them (which spares the writer
@@ -180,8 +184,9 @@ class Journal final : public RecordSource {
   bool closed_ = false;                                         // GUARDED_BY(mu_)
 };
 
-// Writes a record into DIR/_spool (durably) for the owner of the journal to ingest.
+// Writes a record into DIR/_spool (durably: env.WriteFileAtomic) for the owner of the journal to
+// ingest.
 Status SpoolRecord(const std::string& dir, const Record& record,
-                   std::string_view tree = kSystemTree);
+                   std::string_view tree = kSystemTree, Env& env = Env::Default());
 
 }  // namespace hygie::audit

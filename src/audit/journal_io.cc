@@ -77,16 +77,10 @@ Status SyncDir(const std::string& dir) {
   return Status::Ok();
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("cannot create", tmp);
-  Status s = PWriteAll(fd, tmp, data, 0);
-  if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot sync", tmp);
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("cannot rename", tmp);
-  if (!s.ok()) ::unlink(tmp.c_str());
-  return s;
+Status WriteFileAtomic(Env& env, const std::string& path, std::string_view data) {
+  Status s = env.WriteFileAtomic(path, data, 0600);
+  if (!s.ok()) return Unavailable("audit journal: cannot write " + path + ": " + s.message());
+  return Status::Ok();
 }
 
 std::string SegmentName(uint64_t first, bool pruned) {

@@ -12,6 +12,7 @@
 #include "audit/journal_format.h"
 #include "audit/merkle.h"
 #include "core/bytes.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "crypto/keyed_hash.h"
 
@@ -29,8 +30,9 @@ Status PWriteAll(int fd, const std::string& path, std::string_view data, uint64_
 // kNotFound when the file does not exist.
 Result<std::string> ReadFile(const std::string& path);
 Status SyncDir(const std::string& dir);
-// tmp file, fsync, rename.
-Status WriteFileAtomic(const std::string& path, std::string_view data);
+// Replaces a file whole: env.WriteFileAtomic (tmp file, fsync, rename, directory fsync), its
+// failures as kUnavailable "audit journal: cannot write <path>: ...".
+Status WriteFileAtomic(Env& env, const std::string& path, std::string_view data);
 std::string SegmentName(uint64_t first, bool pruned);
 std::string LevelName(int level);
 // Days since the epoch (UTC) of a time in microseconds.

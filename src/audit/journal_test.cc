@@ -11,6 +11,7 @@
 
 #include "audit/journal_io.h"
 #include "audit/verify.h"
+#include "core/fault_env.h"
 #include "core/temp_dir.h"
 #include "crypto/primitives.h"
 
@@ -624,6 +625,43 @@ TEST_F(JournalTest, VerifyNamesTheFirstBadRecord) {
 
 namespace hygie::audit {
 namespace {
+
+// A crash while a command-line act is spooled leaves no record or the whole record, never a
+// torn one or a temporary; a spool reported as done survives and is ingested.
+TEST_F(JournalTest, CrashDuringSpoolLeavesNoRecordOrAWholeOne) {
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  const std::string dir = dir_.path() + "/audit";
+  uint64_t ingested = 0;
+  bool saw_none = false, saw_one = false;
+  for (uint64_t k = 0; k <= 8; ++k) {
+    SCOPED_TRACE("crash after call " + std::to_string(k));
+    FaultInjectionEnv env;
+    FaultInjectionEnv::FaultSpec crash;
+    crash.skip = k;
+    crash.count = FaultInjectionEnv::kForever;
+    crash.path_prefix = dir + "/_spool";
+    env.FailCalls(crash);
+    Status s = SpoolRecord(
+        dir, MakeRecord(clock_.NowMicros() + static_cast<int64_t>(k), static_cast<int>(k)),
+        kSystemTree, env);
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+    auto names = Env::Default().ListDir(dir + "/_spool");
+    ASSERT_TRUE(names.ok());
+    ASSERT_LE(names->size(), 1u);
+    if (s.ok()) EXPECT_EQ(names->size(), 1u);
+    for (const std::string& n : *names) EXPECT_TRUE(n.ends_with(".json")) << n;
+    auto moved = j->IngestSpool();
+    ASSERT_TRUE(moved.ok()) << moved.status().message();
+    EXPECT_EQ(*moved, names->size());  // a whole record each: none is left as malformed
+    ingested += *moved;
+    EXPECT_EQ(j->Size(std::string(kSystemTree)), ingested);
+    saw_none = saw_none || names->empty();
+    saw_one = saw_one || names->size() == 1;
+  }
+  EXPECT_TRUE(saw_none);
+  EXPECT_TRUE(saw_one);
+}
 
 TEST_F(JournalTest, SpooledRecordsReachTheirTree) {
   auto j = OpenJournal();

@@ -117,42 +117,6 @@ uint64_t LoadCursor(const std::string& path) {
   return v;
 }
 
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Unavailable(std::string("write: ") + std::strerror(errno));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
-// Writes `content` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
-Status WriteFileAtomically(const std::string& dir, const std::string& path,
-                           std::string_view content) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-  Status s = WriteAll(fd, content);
-  if (s.ok() && ::fsync(fd) != 0) s = Unavailable("fsync " + tmp + ": " + std::strerror(errno));
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    s = Unavailable("rename " + tmp + ": " + std::strerror(errno));
-  }
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Unavailable("cannot open " + dir + ": " + std::strerror(errno));
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return Unavailable("fsync " + dir + ": " + std::strerror(errno));
-  return Status::Ok();
-}
-
 struct Endpoint {
   bool tls = false;
   std::string host;
@@ -529,8 +493,9 @@ uint64_t SyslogExporter::Cursor(const std::string& tree) {
 }
 
 Status SyslogExporter::PersistCursor(const std::string& tree, uint64_t next) {
-  HYGIE_RETURN_IF_ERROR(WriteFileAtomically(
-      options_.state_dir, CursorPath(options_.state_dir, tree), std::to_string(next) + "\n"));
+  const std::string path = CursorPath(options_.state_dir, tree);
+  Status s = options_.env->WriteFileAtomic(path, std::to_string(next) + "\n", 0600);
+  if (!s.ok()) return Unavailable("cannot write " + path + ": " + s.message());
   std::lock_guard<std::mutex> lock(mu_);
   cursors_[tree] = next;
   return Status::Ok();

@@ -32,6 +32,7 @@
 #include "audit/record.h"
 #include "audit/record_source.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 
 namespace hygie::audit {
@@ -44,6 +45,7 @@ struct SyslogOptions {
   std::string state_dir;            // where the per-tree cursor files live (created if missing)
   int max_backoff_ms = 5000;        // longest wait between two connection attempts
   int io_timeout_ms = 10000;        // connect, handshake, write and acknowledgement deadline
+  Env* env = &Env::Default();       // writes the cursor files (WriteFileAtomic); outlives us
 };
 
 // One RFC 5424 message (no framing) for record `r` of `tree`, whose JSON text (EncodeRecord) is

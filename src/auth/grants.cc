@@ -77,40 +77,6 @@ std::string FileIdentity(const std::string& path) {
          std::to_string(st.st_mtim.tv_nsec);
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("cannot sync", dir);
-  return Status::Ok();
-}
-
-Status WriteAtomic(const std::string& dir, const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("cannot create", tmp);
-  size_t done = 0;
-  bool ok = true;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status s = Errno("cannot write", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return SyncDir(dir);
-}
-
 // An exclusive flock held for the object's lifetime.
 class DirLock {
  public:
@@ -458,7 +424,10 @@ Status GrantStore::Update(const std::string& tenant,
   }
   HYGIE_RETURN_IF_ERROR(change(grants));
   std::string path = dir_ + "/" + tenant + ".json";
-  HYGIE_RETURN_IF_ERROR(WriteAtomic(dir_, path, EncodeFile(tenant, grants)));
+  Status written_status = options_.env->WriteFileAtomic(path, EncodeFile(tenant, grants), 0600);
+  if (!written_status.ok()) {
+    return Unavailable("cannot write " + path + ": " + written_status.message());
+  }
   std::string written = FileIdentity(path);
   {
     std::unique_lock lock_mem(mu_);

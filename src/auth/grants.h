@@ -29,7 +29,8 @@
 // (time, revoker, reason) and its last use. Grants are never deleted: they are evidence.
 //
 // Storage: DATA/grants/<tenant>.json (mode 0600, directory 0700), rewritten whole and atomically
-// (temporary file, fsync, rename, directory fsync) under an exclusive flock of DATA/grants/.lock.
+// (Env::WriteFileAtomic: temporary file, fsync, rename, directory fsync) under an exclusive flock
+// of DATA/grants/.lock.
 // Every write first merges what is on disk (grants are immutable except for their revocation
 // and last use; revocation and the latest use win), so a command-line process and a server may
 // share a data directory: the server notices a changed file within a second (Decide checks the
@@ -53,6 +54,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/env.h"
 #include "core/status.h"
 
 namespace hygie::auth {
@@ -177,6 +179,8 @@ class GrantStore {
     // Called after an emergency break-glass grant is stored (to raise an alert to the tenant).
     // Must not call back into the store.
     std::function<void(const Grant&)> on_emergency;
+    // Writes the tenants' files (tests pass a fault-injecting one). Must outlive the store.
+    Env* env = &Env::Default();
   };
 
   // Opens (creating DATA/grants when missing) and loads every tenant's file. kDataLoss when a

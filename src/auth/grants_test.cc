@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/fault_env.h"
 #include "core/temp_dir.h"
 
 namespace hygie::auth {
@@ -74,6 +75,43 @@ TEST(DurationTest, Parses) {
   for (const char* bad : {"", "h", "0h", "-1h", "1.5h", "8w", "1234567890", " 8h"}) {
     EXPECT_FALSE(ParseDurationSeconds(bad).ok()) << bad;
   }
+}
+
+// A crash while a grant is saved leaves the tenant's previous grants or the new list: the file
+// is never damaged, and a grant Create reported as stored survives.
+TEST(GrantStoreCrashTest, CrashDuringSaveKeepsOldOrNewGrants) {
+  bool saw_old = false, saw_new = false;
+  for (uint64_t k = 0; k <= 8; ++k) {
+    SCOPED_TRACE("crash after call " + std::to_string(k));
+    TempDir dir;
+    FaultInjectionEnv env;
+    Status created;
+    {
+      GrantStore::Options o;
+      o.env = &env;
+      auto store = OpenStore(dir.path(), std::move(o));
+      ASSERT_NE(store, nullptr);
+      ASSERT_TRUE(store->Create(Normal("dr-first", Role::kAuditor), kNow).ok());
+      FaultInjectionEnv::FaultSpec crash;
+      crash.skip = k;
+      crash.count = FaultInjectionEnv::kForever;
+      env.FailCalls(crash);
+      created = store->Create(Normal("dr-second", Role::kAuditor), kNow).status();
+      if (!created.ok()) EXPECT_EQ(created.code(), Code::kUnavailable);
+    }
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+    auto reopened = OpenStore(dir.path());
+    ASSERT_NE(reopened, nullptr);
+    std::vector<Grant> grants = reopened->List("acme");
+    ASSERT_TRUE(grants.size() == 1 || grants.size() == 2) << grants.size();
+    EXPECT_EQ(grants[0].subject, "dr-first");
+    if (created.ok()) ASSERT_EQ(grants.size(), 2u);
+    if (grants.size() == 2) EXPECT_EQ(grants[1].subject, "dr-second");
+    saw_old = saw_old || grants.size() == 1;
+    saw_new = saw_new || grants.size() == 2;
+  }
+  EXPECT_TRUE(saw_old);
+  EXPECT_TRUE(saw_new);
 }
 
 TEST(GrantCreateTest, ValidatesRequests) {

@@ -84,7 +84,7 @@ Status RecordInTenantTree(const Installation& inst, const std::string& tenant,
   if (s.code() == Code::kFailedPrecondition) {
     // A server owns the journal: it moves the spooled record to the tenant's tree within a
     // second.
-    return audit::SpoolRecord(inst.audit_dir, record, tenant);
+    return audit::SpoolRecord(inst.audit_dir, record, tenant, *inst.env);
   }
   return s;
 }

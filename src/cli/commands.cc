@@ -27,6 +27,7 @@
 #include "cli/backup_commands.h"
 #include "cli/installation.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/log.h"
 #include "crypto/primitives.h"
 #include "fhir/resource.h"
@@ -438,12 +439,10 @@ int RunServe(const Options& o) {
     log::Info("hygie {} serving {}://{}:{}/fhir/ (data {})", HYGIE_VERSION, tls ? "https" : "http",
               addr, server.port(), o.data_dir);
     if (!o.port_file.empty()) {
-      std::string tmp = o.port_file + ".tmp";
-      {
-        std::ofstream pf(tmp);
-        pf << server.port() << "\n";
-      }
-      std::rename(tmp.c_str(), o.port_file.c_str());
+      // For scripts and tests waiting for the server; readable as before (0644 less the umask).
+      Status written =
+          Env::Default().WriteFileAtomic(o.port_file, std::to_string(server.port()) + "\n", 0644);
+      if (!written.ok()) log::Warn("cannot write the port file: {}", written.message());
     }
     server.WaitForSignal();
     log::Info("shutting down: finishing requests in flight");

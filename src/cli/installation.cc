@@ -1,6 +1,5 @@
 #include "cli/installation.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,30 +27,10 @@ namespace {
 constexpr std::string_view kIssuerPurpose = "token-issuer";
 constexpr std::string_view kAuditSystemPurpose = "audit-system";
 
-Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return Unavailable("cannot sync " + tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Unavailable("cannot rename " + tmp + ": " + std::strerror(errno));
-  }
-  std::string dir = fs::path(path).parent_path().string();
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+// Replaces a settings or sealed-key file whole (Env::WriteFileAtomic).
+Status WriteFileAtomic(Env& env, const std::string& path, std::string_view content, mode_t mode) {
+  Status s = env.WriteFileAtomic(path, content, mode);
+  if (!s.ok()) return Unavailable("cannot write " + path + ": " + s.message());
   return Status::Ok();
 }
 
@@ -94,11 +73,12 @@ Result<crypto::KekSource> KekFrom(const std::string& kind, const std::string& ke
 }
 
 Status DoInit(const InitOptions& options, const std::string& dir) {
+  Env& env = *options.env;
   std::string kek_file = options.kek_file.empty() ? dir + "/kek.key" : options.kek_file;
   HYGIE_ASSIGN_OR_RETURN(crypto::KekSource kek,
                          KekFrom(options.passphrase_env.empty() ? "key-file" : "passphrase",
                                  kek_file, options.passphrase_env));
-  HYGIE_ASSIGN_OR_RETURN(auto keyring, crypto::Keyring::Create(dir + "/keyring", kek));
+  HYGIE_ASSIGN_OR_RETURN(auto keyring, crypto::Keyring::Create(dir + "/keyring", kek, env));
 
   HYGIE_RETURN_IF_ERROR(MakeDir(dir + "/tls"));
   HYGIE_RETURN_IF_ERROR(crypto::WriteSelfSignedCertificate(dir + "/tls/server.crt",
@@ -110,8 +90,8 @@ Status DoInit(const InitOptions& options, const std::string& dir) {
   auto sealed = keyring->SealWithKek(AsBytes(pem), kIssuerPurpose);
   crypto::Wipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(pem.data()), pem.size()));
   if (!sealed.ok()) return sealed.status();
-  HYGIE_RETURN_IF_ERROR(
-      WriteFileAtomic(dir + "/issuer/signing.key", crypto::Base64Encode(*sealed) + "\n", 0600));
+  HYGIE_RETURN_IF_ERROR(WriteFileAtomic(env, dir + "/issuer/signing.key",
+                                        crypto::Base64Encode(*sealed) + "\n", 0600));
 
   HYGIE_RETURN_IF_ERROR(MakeDir(dir + "/tenants"));
 
@@ -140,7 +120,7 @@ Status DoInit(const InitOptions& options, const std::string& dir) {
   w.String(FormatInstant(SystemClock::Get().NowMicros()));
   w.EndObject();
   std::string json = std::string(sb.GetString()) + "\n";
-  return WriteFileAtomic(dir + "/hygie.json", json, 0600);
+  return WriteFileAtomic(env, dir + "/hygie.json", json, 0600);
 }
 
 }  // namespace
@@ -171,7 +151,7 @@ Status InitInstallation(const InitOptions& options) {
 }
 
 Result<Installation> OpenInstallation(const std::string& data_dir,
-                                      const std::string& passphrase_env) {
+                                      const std::string& passphrase_env, Env& env) {
   if (data_dir.empty()) return InvalidArgument("--data is required");
   auto text = ReadFile(data_dir + "/hygie.json");
   if (!text.ok()) {
@@ -187,6 +167,7 @@ Result<Installation> OpenInstallation(const std::string& data_dir,
     return DataLoss(data_dir + "/hygie.json is damaged");
   }
   Installation inst;
+  inst.env = &env;
   inst.data_dir = data_dir;
   inst.installation_id = doc["installation_id"].GetString();
   inst.issuer = doc["issuer"].GetString();
@@ -197,7 +178,7 @@ Result<Installation> OpenInstallation(const std::string& data_dir,
     key_file = doc["kek"]["key_file"].GetString();
   }
   HYGIE_ASSIGN_OR_RETURN(crypto::KekSource kek, KekFrom(kind, key_file, passphrase_env));
-  HYGIE_ASSIGN_OR_RETURN(inst.keyring, crypto::Keyring::Open(data_dir + "/keyring", kek));
+  HYGIE_ASSIGN_OR_RETURN(inst.keyring, crypto::Keyring::Open(data_dir + "/keyring", kek, env));
   return inst;
 }
 
@@ -218,7 +199,7 @@ Result<crypto::SecretKey> Installation::SystemAuditSeed() const {
     if (fs::exists(path)) return text.status();
     HYGIE_ASSIGN_OR_RETURN(crypto::SecretKey seed, crypto::SecretKey::Generate(32));
     HYGIE_ASSIGN_OR_RETURN(Bytes sealed, keyring->SealWithKek(seed.bytes(), kAuditSystemPurpose));
-    HYGIE_RETURN_IF_ERROR(WriteFileAtomic(path, crypto::Base64Encode(sealed) + "\n", 0600));
+    HYGIE_RETURN_IF_ERROR(WriteFileAtomic(*env, path, crypto::Base64Encode(sealed) + "\n", 0600));
     return seed;
   }
   std::string t = std::move(text).value();
@@ -236,6 +217,7 @@ Result<std::unique_ptr<audit::Journal>> Installation::OpenJournal(const Clock& c
   o.dir = audit_dir;
   o.origin_prefix = AuditOriginPrefix();
   o.batch_window_us = batch_window_us;
+  o.env = env;
   const crypto::Keyring* ring = keyring.get();
   const Installation* self = this;
   o.seed_for = [ring, self](const std::string& tree) -> Result<crypto::SecretKey> {
@@ -260,7 +242,7 @@ Status RecordCliAct(const Installation& inst, audit::Record record) {
   Status s = journal->AppendSync(std::string(audit::kSystemTree), {record});
   if (s.code() == Code::kFailedPrecondition) {
     // A server owns the journal: it ingests the spool within a second.
-    return audit::SpoolRecord(inst.audit_dir, record);
+    return audit::SpoolRecord(inst.audit_dir, record, audit::kSystemTree, *inst.env);
   }
   if (s.ok()) {
     auto moved = journal->IngestSpool();

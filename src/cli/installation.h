@@ -22,6 +22,7 @@
 #include "audit/record.h"
 #include "auth/token.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "crypto/keyring.h"
 
@@ -31,6 +32,7 @@ struct InitOptions {
   std::string data_dir;
   std::string kek_file;        // empty: DIR/kek.key
   std::string passphrase_env;  // non-empty: the KEK comes from this environment variable
+  Env* env = &Env::Default();  // writes the keyring and the settings files
 };
 
 struct Installation {
@@ -39,7 +41,8 @@ struct Installation {
   std::string issuer;
   std::string audience;
   std::unique_ptr<crypto::Keyring> keyring;
-  std::string audit_dir;  // DATA/audit unless --audit-dir says otherwise
+  std::string audit_dir;       // DATA/audit unless --audit-dir says otherwise
+  Env* env = &Env::Default();  // writes the keyring and the settings files
 
   std::string tenants_dir() const { return data_dir + "/tenants"; }
   std::string tls_cert() const { return data_dir + "/tls/server.crt"; }
@@ -67,6 +70,6 @@ Status InitInstallation(const InitOptions& options);
 // Opens an existing data directory. passphrase_env names the environment variable holding the
 // passphrase when the installation uses one.
 Result<Installation> OpenInstallation(const std::string& data_dir,
-                                      const std::string& passphrase_env);
+                                      const std::string& passphrase_env, Env& env = Env::Default());
 
 }  // namespace hygie::cli

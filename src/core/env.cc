@@ -188,9 +188,13 @@ std::string DirName(std::string_view path) {
 
 Status Env::WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
   std::string tmp = path + ".tmp";
-  Status s;
+  // A temporary left by a crash goes first: created afresh, the file gets `mode` (an existing
+  // one would keep its own) and a symbolic link planted under its name is never followed.
+  Status s = RemoveFile(tmp);
+  if (!s.ok() && s.code() != Code::kNotFound) return s;
+  s = Status::Ok();
   {
-    auto file = OpenForWrite(tmp, OpenMode::kTruncate, mode);
+    auto file = OpenForWrite(tmp, OpenMode::kExclusive, mode);
     if (!file.ok()) return file.status();
     s = (*file)->Append(data);
     if (s.ok()) s = (*file)->Sync();

@@ -72,8 +72,9 @@ class Env {
   virtual Status SyncDir(const std::string& dir) = 0;
 
   // --- Composite helpers, built on the primitives ---
-  // Replaces `path` with `data` all or nothing: writes `path`.tmp, syncs it, renames it over
-  // `path` and syncs the directory. On failure `path` is unchanged and the temporary is removed.
+  // Replaces `path` with `data` all or nothing: writes `path`.tmp (created afresh with `mode`;
+  // one left by a crash is removed first), syncs it, renames it over `path` and syncs the
+  // directory. On failure `path` is unchanged and the temporary is removed.
   Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0600);
   // Creates `path` holding `data`, durable (file and name) on ok. Never replaces: kAlreadyExists
   // when the name exists. On failure, a partly written file is removed.

@@ -459,29 +459,16 @@ Result<FileContents> ReadKeyringJson(const std::string& dir) {
   return c;
 }
 
-// Writes keyring.json atomically (temporary file, fsync, rename, fsync of the directory).
-// The caller holds the writer lock.
-Result<FileId> WriteKeyringJson(const std::string& dir, const std::string& text) {
-  const std::string tmp = Join(dir, kTmpName);
+// Replaces keyring.json with env.WriteFileAtomic (keyring.json.tmp created afresh with mode
+// 0600, fsync, rename, fsync of the directory) and returns the identity of the new version.
+// The caller holds the writer lock, so no other writer can replace it before the stat.
+Result<FileId> WriteKeyringJson(Env& env, const std::string& dir, const std::string& text) {
   const std::string path = Join(dir, kJsonName);
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) return Unavailable(Errno("cannot create " + tmp));
-  Status s = Status::Ok();
-  if (::fchmod(fd.get(), 0600) != 0) s = Unavailable(Errno("cannot chmod " + tmp));
-  if (s.ok()) s = WriteAll(fd.get(), AsBytes(text), tmp);
-  if (s.ok() && ::fsync(fd.get()) != 0) s = Unavailable(Errno("cannot fsync " + tmp));
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    s = Unavailable(Errno("cannot rename " + tmp));
-  }
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
+  Status s = env.WriteFileAtomic(path, text, 0600);
+  if (!s.ok()) return Unavailable("cannot write " + path + ": " + s.message());
   struct stat st;
-  // fstat after the rename: the rename may have changed the inode's ctime.
-  if (::fstat(fd.get(), &st) != 0) return Unavailable(Errno("cannot stat " + path));
-  if (fd.Close() != 0) return Unavailable(Errno("cannot close " + path));
-  HYGIE_RETURN_IF_ERROR(FsyncDir(dir));
+  // After the rename, which may have changed the inode's ctime.
+  if (::stat(path.c_str(), &st) != 0) return Unavailable(Errno("cannot stat " + path));
   return IdOf(st);
 }
 
@@ -642,10 +629,12 @@ Result<bool> IsEmptyDir(const std::string& dir) {
 
 }  // namespace
 
-Keyring::Keyring(std::string dir, SecretKey kek) : dir_(std::move(dir)), kek_(std::move(kek)) {}
+Keyring::Keyring(std::string dir, SecretKey kek, Env& env)
+    : dir_(std::move(dir)), kek_(std::move(kek)), env_(env) {}
 Keyring::~Keyring() = default;
 
-Result<std::unique_ptr<Keyring>> Keyring::Create(const std::string& dir, const KekSource& kek) {
+Result<std::unique_ptr<Keyring>> Keyring::Create(const std::string& dir, const KekSource& kek,
+                                                 Env& env) {
   if (dir.empty()) return InvalidArgument("no keyring directory given");
   if (kek.kind == KekSource::Kind::kPassphrase) {
     if (kek.passphrase.empty()) return InvalidArgument("the passphrase is empty");
@@ -684,7 +673,7 @@ Result<std::unique_ptr<Keyring>> Keyring::Create(const std::string& dir, const K
   }
   HYGIE_ASSIGN_OR_RETURN(file.check, AeadSeal(key, AsBytes(kCheckPlaintext), AsBytes(kCheckAad)));
 
-  std::unique_ptr<Keyring> keyring(new Keyring(dir, std::move(key)));
+  std::unique_ptr<Keyring> keyring(new Keyring(dir, std::move(key), env));
   {
     HYGIE_ASSIGN_OR_RETURN(auto lock, WriterLock::Acquire(dir));
     const std::string json_path = Join(dir, kJsonName);
@@ -692,7 +681,7 @@ Result<std::unique_ptr<Keyring>> Keyring::Create(const std::string& dir, const K
     if (::lstat(json_path.c_str(), &json_st) == 0) {
       return AlreadyExists("a keyring already exists in " + dir);
     }
-    auto id = WriteKeyringJson(dir, SerializeKeyringFile(file));
+    auto id = WriteKeyringJson(env, dir, SerializeKeyringFile(file));
     if (!id.ok()) {
       ::unlink(json_path.c_str());  // ours: absent above, and the lock is held
       return id.status();
@@ -706,7 +695,8 @@ Result<std::unique_ptr<Keyring>> Keyring::Create(const std::string& dir, const K
   return keyring;
 }
 
-Result<std::unique_ptr<Keyring>> Keyring::Open(const std::string& dir, const KekSource& kek) {
+Result<std::unique_ptr<Keyring>> Keyring::Open(const std::string& dir, const KekSource& kek,
+                                               Env& env) {
   HYGIE_ASSIGN_OR_RETURN(FileContents contents, ReadKeyringJson(dir));
   HYGIE_ASSIGN_OR_RETURN(KeyringFile file, ParseKeyringFile(contents.text));
   if (file.kind != kek.kind) {
@@ -721,7 +711,7 @@ Result<std::unique_ptr<Keyring>> Keyring::Open(const std::string& dir, const Kek
     HYGIE_ASSIGN_OR_RETURN(key, Scrypt(kek.passphrase, file.salt, file.scrypt));
   }
   HYGIE_ASSIGN_OR_RETURN(auto state, BuildState<State>(key, std::move(file), contents.id, nullptr));
-  std::unique_ptr<Keyring> keyring(new Keyring(dir, std::move(key)));
+  std::unique_ptr<Keyring> keyring(new Keyring(dir, std::move(key), env));
   keyring->state_ = std::move(state);
   return keyring;
 }
@@ -754,7 +744,7 @@ Status Keyring::MutateAndSave(const std::function<Status(State&)>& mutate) {
   HYGIE_RETURN_IF_ERROR(LoadLocked());
   State next = *state_;
   HYGIE_RETURN_IF_ERROR(mutate(next));
-  HYGIE_ASSIGN_OR_RETURN(next.id, WriteKeyringJson(dir_, SerializeKeyringFile(next.file)));
+  HYGIE_ASSIGN_OR_RETURN(next.id, WriteKeyringJson(env_, dir_, SerializeKeyringFile(next.file)));
   *state_ = std::move(next);
   return Status::Ok();
 }

@@ -8,9 +8,9 @@
 // On disk the keyring is a directory kept apart from tenant data: `keyring.json` holds
 // every tenant key wrapped (AES-256-GCM) by the KEK, with associated data naming the tenant,
 // purpose and key id, plus a KEK check value so a wrong KEK is reported as such. Writers take
-// an exclusive flock on `keyring.lock`, write a temporary file, fsync it and rename it over
-// `keyring.json`, then fsync the directory; so the CLI can add tenants while a server runs,
-// and a crash never leaves a half-written keyring.
+// an exclusive flock on `keyring.lock` and replace `keyring.json` with Env::WriteFileAtomic
+// (temporary file, fsync, rename, directory fsync); so the CLI can add tenants while a server
+// runs, and a crash never leaves a half-written keyring.
 //
 // Thread-safe: all methods may be called concurrently. TenantKeys objects are immutable
 // snapshots, shared by pointer; keys are wiped when the last holder releases them.
@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/env.h"
 #include "core/status.h"
 #include "crypto/secret.h"
 
@@ -74,10 +75,13 @@ class Keyring {
   // Creates a keyring in `dir` (created with mode 0700; must not exist or be empty).
   // kKeyFile: generates a random KEK into key_file (mode 0600; must not exist).
   // kPassphrase: derives the KEK from the passphrase with scrypt and a random salt.
-  static Result<std::unique_ptr<Keyring>> Create(const std::string& dir, const KekSource& kek);
+  // `env` writes keyring.json (tests pass a fault-injecting one); it must outlive the keyring.
+  static Result<std::unique_ptr<Keyring>> Create(const std::string& dir, const KekSource& kek,
+                                                 Env& env = Env::Default());
   // Opens an existing keyring. A wrong KEK gives kPermissionDenied with a clear message; a key
   // file readable by group or others gives kFailedPrecondition.
-  static Result<std::unique_ptr<Keyring>> Open(const std::string& dir, const KekSource& kek);
+  static Result<std::unique_ptr<Keyring>> Open(const std::string& dir, const KekSource& kek,
+                                               Env& env = Env::Default());
 
   // Re-reads keyring.json if another process changed it since the last read.
   Status Reload();
@@ -99,12 +103,13 @@ class Keyring {
 
  private:
   struct State;
-  Keyring(std::string dir, SecretKey kek);
+  Keyring(std::string dir, SecretKey kek, Env& env);
   Status LoadLocked();
   Status MutateAndSave(const std::function<Status(State&)>& mutate);
 
   std::string dir_;
   SecretKey kek_;
+  Env& env_;
   mutable std::mutex mu_;
   std::unique_ptr<State> state_;  // GUARDED_BY(mu_)
 };

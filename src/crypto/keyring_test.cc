@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/fault_env.h"
 #include "crypto/primitives.h"
 
 namespace hygie::crypto {
@@ -514,6 +515,69 @@ TEST_F(KeyringTest, MalformedOrUnknownFilesAreRefused) {
 
   EXPECT_EQ(Keyring::Open(tmp_.Path("nowhere"), KeyFile(key_file())).status().code(),
             Code::kNotFound);
+}
+
+// AddTenant interrupted by a crash at each of its file calls: reopened, the keyring holds the
+// tenants it had, or those plus the new one (with usable keys); never a damaged keyring.json.
+TEST_F(KeyringTest, CrashDuringAddTenantKeepsOldOrNewKeyring) {
+  ASSERT_NE(CreateWithKeyFile(), nullptr);
+  {
+    auto ring = OpenWithKeyFile();
+    ASSERT_TRUE(ring->AddTenant("acme").ok());
+  }
+  const std::string original = ReadFile(json());
+  bool saw_old = false, saw_new = false;
+  for (uint64_t k = 0; k <= 8; ++k) {
+    SCOPED_TRACE("crash after call " + std::to_string(k));
+    ReplaceFile(json(), original);
+    FaultInjectionEnv env;
+    auto ring = Keyring::Open(dir(), KeyFile(key_file()), env);
+    ASSERT_TRUE(ring.ok()) << ring.status().ToString();
+    FaultInjectionEnv::FaultSpec crash;
+    crash.skip = k;
+    crash.count = FaultInjectionEnv::kForever;
+    env.FailCalls(crash);
+    Status added = (*ring)->AddTenant("beta");
+    if (!added.ok()) EXPECT_EQ(added.code(), Code::kUnavailable) << added.ToString();
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+    auto reopened = Keyring::Open(dir(), KeyFile(key_file()));
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    std::vector<std::string> tenants = (*reopened)->Tenants();
+    if (added.ok()) {
+      EXPECT_THAT(tenants, ElementsAre("acme", "beta"));
+    } else {
+      EXPECT_TRUE(tenants == std::vector<std::string>{"acme"} ||
+                  tenants == (std::vector<std::string>{"acme", "beta"}));
+    }
+    if (tenants.size() == 2) EXPECT_TRUE((*reopened)->Tenant("beta").ok());
+    EXPECT_EQ(ModeOf(json()), 0600);
+    EXPECT_FALSE(std::filesystem::exists(json() + ".tmp"));
+    saw_old = saw_old || tenants.size() == 1;
+    saw_new = saw_new || tenants.size() == 2;
+  }
+  EXPECT_TRUE(saw_old);
+  EXPECT_TRUE(saw_new);
+}
+
+// The rename of AddTenant is lost (no directory sync before the crash): the keyring that was
+// there before is back, whole.
+TEST_F(KeyringTest, DroppedRenameOfAddTenantLeavesThePreviousKeyring) {
+  ASSERT_NE(CreateWithKeyFile(), nullptr);
+  const std::string before = ReadFile(json());
+  FaultInjectionEnv env;
+  auto ring = Keyring::Open(dir(), KeyFile(key_file()), env);
+  ASSERT_TRUE(ring.ok());
+  FaultInjectionEnv::FaultSpec sync_dir_fails;
+  sync_dir_fails.skip = 6;  // remove stale, open, append, sync, close, rename; the dir sync fails
+  sync_dir_fails.count = FaultInjectionEnv::kForever;
+  env.FailCalls(sync_dir_fails);
+  EXPECT_EQ((*ring)->AddTenant("acme").code(), Code::kUnavailable);
+  EXPECT_NE(ReadFile(json()), before);  // renamed, not yet durable
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  EXPECT_EQ(ReadFile(json()), before);
+  auto reopened = Keyring::Open(dir(), KeyFile(key_file()));
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_TRUE((*reopened)->Tenants().empty());
 }
 
 TEST_F(KeyringTest, SealWithKekIsBoundToPurposeAndKek) {

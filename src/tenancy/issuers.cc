@@ -1,11 +1,8 @@
 #include "tenancy/issuers.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/http.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
@@ -13,7 +10,6 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -168,30 +164,16 @@ rapidjson::Value ToJson(const TrustedIssuer& t, rapidjson::Document::AllocatorTy
   return v;
 }
 
-Status WriteDocument(const std::string& data_dir, const rapidjson::Document& doc) {
+// Replaces the file (a fresh temporary of mode 0600, never a planted link; fsync, rename,
+// directory fsync).
+Status WriteDocument(const std::string& data_dir, const rapidjson::Document& doc, Env& env) {
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
   if (!doc.Accept(w)) return Internal("cannot write trusted issuers");
   const std::string path = TrustedIssuersPath(data_dir);
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));
   const std::string text = std::string(buf.GetString(), buf.GetSize()) + "\n";
-  bool ok = ::fchmod(fd, 0600) == 0 &&
-            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Unavailable("cannot write " + path);
-  }
-  // The rename itself is made durable by syncing the directory.
-  const int dir = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    const bool synced = ::fsync(dir) == 0;
-    ::close(dir);
-    if (!synced) return Unavailable("cannot sync " + data_dir);
-  }
+  Status s = env.WriteFileAtomic(path, text, 0600);
+  if (!s.ok()) return Unavailable("cannot write " + path + ": " + s.message());
   return Status::Ok();
 }
 
@@ -264,7 +246,7 @@ Result<std::vector<TrustedIssuer>> ListTrustedIssuers(const std::string& data_di
   return all;
 }
 
-Status AddTrustedIssuer(const std::string& data_dir, const TrustedIssuer& issuer) {
+Status AddTrustedIssuer(const std::string& data_dir, const TrustedIssuer& issuer, Env& env) {
   HYGIE_RETURN_IF_ERROR(ValidateTrustedIssuer(issuer));
   // Loading validates every existing entry: a damaged file is never rewritten.
   HYGIE_ASSIGN_OR_RETURN(std::vector<TrustedIssuer> all, LoadTrustedIssuers(data_dir));
@@ -289,11 +271,11 @@ Status AddTrustedIssuer(const std::string& data_dir, const TrustedIssuer& issuer
     it = doc.FindMember(issuer.tenant.c_str());
   }
   it->value.PushBack(ToJson(issuer, a), a);
-  return WriteDocument(data_dir, doc);
+  return WriteDocument(data_dir, doc, env);
 }
 
 Status RemoveTrustedIssuer(const std::string& data_dir, const std::string& tenant,
-                           const std::string& issuer) {
+                           const std::string& issuer, Env& env) {
   HYGIE_ASSIGN_OR_RETURN(std::vector<TrustedIssuer> all, LoadTrustedIssuers(data_dir));
   (void)all;  // validates the file before it is rewritten
   HYGIE_ASSIGN_OR_RETURN(rapidjson::Document doc, LoadDocument(data_dir));
@@ -311,7 +293,7 @@ Status RemoveTrustedIssuer(const std::string& data_dir, const std::string& tenan
   }
   if (!removed) return NotFound("tenant " + tenant + " does not trust " + issuer);
   if (list.Empty()) doc.RemoveMember(it);
-  return WriteDocument(data_dir, doc);
+  return WriteDocument(data_dir, doc, env);
 }
 
 Result<HttpUrl> ParseHttpUrl(std::string_view url) {

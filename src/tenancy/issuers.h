@@ -7,7 +7,8 @@
 //                  "roles_claim": "", "role_map": {"from": "to"}, "default_role": "",
 //                  "patient_claim": "patient", "professional_id_claim": ""}, ...], ...}
 //
-// written atomically (temporary file, fsync, rename; mode 0600). An issuer is named by its URL:
+// replaced whole through Env::WriteFileAtomic (temporary file, fsync, rename, directory fsync;
+// mode 0600). An issuer is named by its URL:
 // https, or http only on a loopback host (127.0.0.0/8, ::1, localhost), no user, query or
 // fragment. Roles an issuer may grant are "practitioner", "service", "auditor" and
 // "tenant-admin": a customer's provider never makes host staff ("host-operator").
@@ -24,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/env.h"
 #include "core/status.h"
 
 namespace hygie::tenancy {
@@ -65,10 +67,11 @@ Result<std::vector<TrustedIssuer>> ListTrustedIssuers(const std::string& data_di
                                                       const std::string& tenant);
 // Adds an issuer to its tenant. kAlreadyExists when the tenant already trusts that issuer URL;
 // kInvalidArgument when it does not validate. The caller checks that the tenant exists.
-Status AddTrustedIssuer(const std::string& data_dir, const TrustedIssuer& issuer);
+Status AddTrustedIssuer(const std::string& data_dir, const TrustedIssuer& issuer,
+                        Env& env = Env::Default());
 // kNotFound when the tenant does not trust that issuer.
 Status RemoveTrustedIssuer(const std::string& data_dir, const std::string& tenant,
-                           const std::string& issuer);
+                           const std::string& issuer, Env& env = Env::Default());
 
 // An absolute http(s) URL, split.
 struct HttpUrl {

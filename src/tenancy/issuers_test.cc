@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/fault_env.h"
 #include "core/temp_dir.h"
 
 namespace hygie::tenancy {
@@ -151,6 +152,40 @@ TEST(TrustedIssuerStoreTest, AddListRemove) {
   ASSERT_TRUE(acme.ok());
   EXPECT_TRUE(acme->empty());
   EXPECT_EQ(ListTrustedIssuers(dir.path(), "globex")->size(), 1u);
+}
+
+// A crash while adding or removing an issuer leaves the previous list or the new one: the file
+// is never damaged, never lost.
+TEST(TrustedIssuerStoreTest, CrashDuringSaveKeepsOldOrNewList) {
+  TrustedIssuer other = Psc();
+  other.issuer = "https://login.hospital.test/";
+  bool saw_old = false, saw_new = false;
+  for (uint64_t k = 0; k <= 8; ++k) {
+    for (bool remove : {false, true}) {
+      SCOPED_TRACE("crash after call " + std::to_string(k) + (remove ? " of a removal" : ""));
+      test_support::TempDir dir;
+      ASSERT_TRUE(AddTrustedIssuer(dir.path(), Psc()).ok());
+      if (remove) ASSERT_TRUE(AddTrustedIssuer(dir.path(), other).ok());
+      FaultInjectionEnv env;
+      FaultInjectionEnv::FaultSpec crash;
+      crash.skip = k;
+      crash.count = FaultInjectionEnv::kForever;
+      env.FailCalls(crash);
+      Status s = remove ? RemoveTrustedIssuer(dir.path(), "acme", other.issuer, env)
+                        : AddTrustedIssuer(dir.path(), other, env);
+      ASSERT_TRUE(env.DropUnsyncedData().ok());
+      auto list = ListTrustedIssuers(dir.path(), "acme");
+      ASSERT_TRUE(list.ok()) << list.status().ToString();
+      const size_t before = remove ? 2 : 1, after = remove ? 1 : 2;
+      EXPECT_TRUE(list->size() == before || list->size() == after) << list->size();
+      EXPECT_EQ((*list)[0], Psc());
+      if (s.ok()) EXPECT_EQ(list->size(), after);
+      saw_old = saw_old || list->size() == before;
+      saw_new = saw_new || list->size() == after;
+    }
+  }
+  EXPECT_TRUE(saw_old);
+  EXPECT_TRUE(saw_new);
 }
 
 TEST(TrustedIssuerStoreTest, DamagedFileIsReportedAndNeverRewritten) {

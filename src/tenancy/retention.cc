@@ -1,14 +1,9 @@
 #include "tenancy/retention.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -42,7 +37,8 @@ Result<int> AuditRetentionDays(const std::string& data_dir, const std::string& t
   return it->value.GetInt();
 }
 
-Status SetAuditRetentionDays(const std::string& data_dir, const std::string& tenant, int days) {
+Status SetAuditRetentionDays(const std::string& data_dir, const std::string& tenant, int days,
+                             Env& env) {
   if (days < kMinAuditRetentionDays || days > kMaxAuditRetentionDays) {
     return InvalidArgument("audit retention must be between " +
                            std::to_string(kMinAuditRetentionDays) + " and " +
@@ -55,17 +51,10 @@ Status SetAuditRetentionDays(const std::string& data_dir, const std::string& ten
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
   doc.Accept(w);
-  std::string path = PathOf(data_dir), tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));
-  std::string text = std::string(buf.GetString(), buf.GetSize()) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Unavailable("cannot write " + path);
-  }
+  const std::string path = PathOf(data_dir);
+  const std::string text = std::string(buf.GetString(), buf.GetSize()) + "\n";
+  Status s = env.WriteFileAtomic(path, text, 0600);
+  if (!s.ok()) return Unavailable("cannot write " + path + ": " + s.message());
   return Status::Ok();
 }
 

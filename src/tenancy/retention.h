@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "core/env.h"
 #include "core/status.h"
 
 namespace hygie::tenancy {
@@ -18,7 +19,9 @@ inline constexpr int kMaxAuditRetentionDays = 1096;
 
 // The retention of a tenant (or "_system"); the default when none was set.
 Result<int> AuditRetentionDays(const std::string& data_dir, const std::string& tenant);
-// kInvalidArgument outside [kMinAuditRetentionDays, kMaxAuditRetentionDays].
-Status SetAuditRetentionDays(const std::string& data_dir, const std::string& tenant, int days);
+// kInvalidArgument outside [kMinAuditRetentionDays, kMaxAuditRetentionDays]. The file is
+// replaced through env.WriteFileAtomic (mode 0600).
+Status SetAuditRetentionDays(const std::string& data_dir, const std::string& tenant, int days,
+                             Env& env = Env::Default());
 
 }  // namespace hygie::tenancy

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/fault_env.h"
 #include "core/temp_dir.h"
 
 namespace hygie::tenancy {
@@ -22,6 +23,33 @@ TEST(RetentionTest, DefaultRangeAndPersistence) {
   EXPECT_EQ(*AuditRetentionDays(dir.path(), "_system"), 365);
   ASSERT_TRUE(SetAuditRetentionDays(dir.path(), "acme", 730).ok());
   EXPECT_EQ(*AuditRetentionDays(dir.path(), "acme"), 730);
+}
+
+// A crash at any point of a save leaves the previous settings or the new ones, never a damaged
+// file.
+TEST(RetentionTest, CrashDuringSaveKeepsOldOrNewSettings) {
+  bool saw_old = false, saw_new = false;
+  for (uint64_t k = 0; k <= 8; ++k) {
+    SCOPED_TRACE("crash after call " + std::to_string(k));
+    test_support::TempDir dir;
+    ASSERT_TRUE(SetAuditRetentionDays(dir.path(), "acme", 200).ok());
+    FaultInjectionEnv env;
+    FaultInjectionEnv::FaultSpec crash;
+    crash.skip = k;
+    crash.count = FaultInjectionEnv::kForever;
+    env.FailCalls(crash);
+    Status s = SetAuditRetentionDays(dir.path(), "acme", 400, env);
+    if (!s.ok()) EXPECT_EQ(s.code(), Code::kUnavailable);
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+    auto days = AuditRetentionDays(dir.path(), "acme");
+    ASSERT_TRUE(days.ok()) << days.status().ToString();
+    EXPECT_TRUE(*days == 200 || *days == 400) << *days;
+    if (s.ok()) EXPECT_EQ(*days, 400);
+    saw_old = saw_old || *days == 200;
+    saw_new = saw_new || *days == 400;
+  }
+  EXPECT_TRUE(saw_old);
+  EXPECT_TRUE(saw_new);
 }
 
 }  // namespace
