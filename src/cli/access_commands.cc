@@ -9,6 +9,7 @@
 #include "audit/journal.h"
 #include "audit/record.h"
 #include "auth/grants.h"
+#include "cli/cli_support.h"
 #include "cli/installation.h"
 #include "core/clock.h"
 #include "crypto/primitives.h"
@@ -34,16 +35,6 @@ struct AccessOptions {
   bool emergency = false;
   bool json = false;
 };
-
-int Fail(const Status& s) {
-  std::cerr << "hygie: " << s.message() << "\n";
-  return 1;
-}
-
-int Usage(const std::string& message) {
-  std::cerr << "hygie: " << message << "\n";
-  return 2;
-}
 
 // The system user running the command (who grants, when --owner is absent).
 std::string SystemUser() {

@@ -16,8 +16,23 @@ int Usage(const std::string& message) {
   return 2;
 }
 
+int HttpStatusOf(const Status& s) {
+  switch (s.code()) {
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kFailedPrecondition:
+      return 412;
+    default:
+      return 500;
+  }
+}
+
 int Recorded(const Installation& inst, audit::Record record, const std::function<Status()>& act) {
-  if (record.request_id.empty()) record.request_id = crypto::RandomId();
+  record.request_id = crypto::RandomId();
   if (record.status == 0) record.status = 200;
   if (Status s = RecordCliAct(inst, record); !s.ok()) {
     std::cerr << "hygie: the audit journal cannot record this act, so it was not done: "
@@ -26,7 +41,7 @@ int Recorded(const Installation& inst, audit::Record record, const std::function
   }
   const Status done = act();
   if (!done.ok()) {
-    record.status = done.code() == Code::kInvalidArgument ? 400 : 500;
+    record.status = HttpStatusOf(done);
     record.detail = "the act recorded above failed";
     if (Status again = RecordCliAct(inst, record); !again.ok()) {
       std::cerr << "hygie: audit journal: " << again.message() << "\n";

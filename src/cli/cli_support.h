@@ -15,6 +15,8 @@ namespace hygie::cli {
 int Fail(const Status& s);
 // Prints "hygie: <message>" and returns 2.
 int Usage(const std::string& message);
+// The HTTP status an act's failure is recorded with (400, 404, 409, 412 or 500).
+int HttpStatusOf(const Status& s);
 // Records the act in the _system tree before doing it (the act is not done when it cannot be
 // recorded), and a second record when the act fails. Returns the exit code.
 int Recorded(const Installation& inst, audit::Record record, const std::function<Status()>& act);

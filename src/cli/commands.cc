@@ -25,6 +25,7 @@
 #include "auth/scopes.h"
 #include "auth/token.h"
 #include "cli/backup_commands.h"
+#include "cli/cli_support.h"
 #include "cli/installation.h"
 #include "core/clock.h"
 #include "core/env.h"
@@ -41,16 +42,6 @@
 namespace hygie::cli {
 
 namespace {
-
-int Fail(const Status& s) {
-  std::cerr << "hygie: " << s.message() << "\n";
-  return 1;
-}
-
-int Usage(const std::string& message) {
-  std::cerr << "hygie: " << message << "\n";
-  return 2;
-}
 
 // Splits "ADDR:PORT" or "[v6]:PORT".
 bool ParseListen(const std::string& listen, std::string* addr, uint16_t* port) {
@@ -85,26 +76,6 @@ audit::Record Act(std::string interaction, char action, std::string tenant) {
   r.tenant = std::move(tenant);
   r.status = 200;
   return r;
-}
-
-// Records the act before it happens (fail closed), runs it, and records a failure if it fails.
-int Recorded(const Installation& inst, audit::Record record, const std::function<Status()>& act) {
-  record.request_id = crypto::RandomId();
-  Status s = RecordCliAct(inst, record);
-  if (!s.ok()) {
-    std::cerr << "hygie: the audit journal cannot record this act, so it was not done: "
-              << s.message() << "\n";
-    return 1;
-  }
-  Status done = act();
-  if (!done.ok()) {
-    record.status = 500;
-    record.detail = "the act recorded above failed";
-    Status again = RecordCliAct(inst, record);
-    if (!again.ok()) std::cerr << "hygie: audit journal: " << again.message() << "\n";
-    return Fail(done);
-  }
-  return 0;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/record.h"
+#include "cli/cli_support.h"
 #include "cli/installation.h"
 #include "crypto/primitives.h"
 #include "tenancy/issuers.h"
@@ -40,43 +41,12 @@ std::function<void()> Run(int (*fn)(const IssuerOptions&), std::shared_ptr<Issue
   };
 }
 
-int Fail(const Status& s) {
-  std::cerr << "hygie: " << s.message() << "\n";
-  return 1;
-}
-
-int Usage(const std::string& message) {
-  std::cerr << "hygie: " << message << "\n";
-  return 2;
-}
-
 // Opens the installation (which checks the keyring passphrase) and checks the tenant exists.
 Result<Installation> OpenFor(const IssuerOptions& o) {
   HYGIE_ASSIGN_OR_RETURN(Installation inst, OpenInstallation(o.data_dir, o.passphrase_env));
   if (inst.audit_dir.empty()) inst.audit_dir = o.data_dir + "/audit";
   if (!inst.keyring->HasTenant(o.tenant)) return NotFound("unknown tenant " + o.tenant);
   return inst;
-}
-
-// Records the act before doing it (fail closed), and its failure if it fails.
-int Recorded(const Installation& inst, audit::Record record, const std::function<Status()>& act) {
-  record.request_id = crypto::RandomId();
-  record.status = 200;
-  if (Status s = RecordCliAct(inst, record); !s.ok()) {
-    std::cerr << "hygie: the audit journal cannot record this act, so it was not done: "
-              << s.message() << "\n";
-    return 1;
-  }
-  const Status done = act();
-  if (!done.ok()) {
-    record.status = done.code() == Code::kInvalidArgument ? 400 : 500;
-    record.detail = "the act recorded above failed";
-    if (Status again = RecordCliAct(inst, record); !again.ok()) {
-      std::cerr << "hygie: audit journal: " << again.message() << "\n";
-    }
-    return done.code() == Code::kInvalidArgument ? Usage(done.message()) : Fail(done);
-  }
-  return 0;
 }
 
 int RunAdd(const IssuerOptions& o) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/record.h"
+#include "cli/cli_support.h"
 #include "cli/installation.h"
 #include "core/clock.h"
 #include "crypto/primitives.h"
@@ -38,58 +39,13 @@ std::function<void()> Run(int (*fn)(const SiteOptions&), std::shared_ptr<SiteOpt
   };
 }
 
-int Fail(const Status& s) {
-  std::cerr << "hygie: " << s.message() << "\n";
-  return 1;
-}
-
-int Usage(const std::string& message) {
-  std::cerr << "hygie: " << message << "\n";
-  return 2;
-}
-
 Result<Installation> OpenFor(const SiteOptions& o) {
   HYGIE_ASSIGN_OR_RETURN(Installation inst, OpenInstallation(o.data_dir, o.passphrase_env));
   if (inst.audit_dir.empty()) inst.audit_dir = o.data_dir + "/audit";
   return inst;
 }
 
-int HttpStatusOf(const Status& s) {
-  switch (s.code()) {
-    case Code::kInvalidArgument:
-      return 400;
-    case Code::kNotFound:
-      return 404;
-    case Code::kAlreadyExists:
-      return 409;
-    case Code::kFailedPrecondition:
-      return 412;
-    default:
-      return 500;
-  }
-}
-
 // Records the act before doing it (fail closed), and its failure if it fails.
-int Recorded(const Installation& inst, audit::Record record, const std::function<Status()>& act) {
-  record.request_id = crypto::RandomId();
-  record.status = 200;
-  if (Status s = RecordCliAct(inst, record); !s.ok()) {
-    std::cerr << "hygie: the audit journal cannot record this act, so it was not done: "
-              << s.message() << "\n";
-    return 1;
-  }
-  const Status done = act();
-  if (!done.ok()) {
-    record.status = HttpStatusOf(done);
-    record.detail = "the act recorded above failed";
-    if (Status again = RecordCliAct(inst, record); !again.ok()) {
-      std::cerr << "hygie: audit journal: " << again.message() << "\n";
-    }
-    return done.code() == Code::kInvalidArgument ? Usage(done.message()) : Fail(done);
-  }
-  return 0;
-}
-
 std::string Today() { return tenancy::UtcDate(SystemClock::Get().NowMicros()); }
 
 // The date 90 days after `today` (both YYYY-MM-DD).
