@@ -75,6 +75,18 @@ endpoint, key, secret = sys.argv[1:]
 s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
                   aws_secret_access_key=secret, region_name="us-east-1")
 s3.create_bucket(Bucket="bench", ObjectLockEnabledForBucket=True)
+res = ["arn:aws:s3:::bench", "arn:aws:s3:::bench/*"]
+policy = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam:::user/server"]},
+     "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
+                "s3:ListBucketVersions", "s3:GetObjectRetention",
+                "s3:GetBucketObjectLockConfiguration"], "Resource": res},
+    {"Effect": "Deny", "Principal": {"AWS": ["arn:aws:iam:::user/server"]},
+     "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy",
+                "s3:PutBucketVersioning", "s3:PutBucketObjectLockConfiguration"],
+     "Resource": res}]}
+import json
+s3.put_bucket_policy(Bucket="bench", Policy=json.dumps(policy))
 PY
   "$H" backup target add cloud --data "$DIR/data" --site dc2 --s3-endpoint "$(cred endpoint)" \
     --bucket bench --retention-days 1 --credentials-file "$DIR/s3.json" 2>/dev/null
