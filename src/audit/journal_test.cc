@@ -649,7 +649,9 @@ TEST_F(JournalTest, CrashDuringSpoolLeavesNoRecordOrAWholeOne) {
     auto names = Env::Default().ListDir(dir + "/_spool");
     ASSERT_TRUE(names.ok());
     ASSERT_LE(names->size(), 1u);
-    if (s.ok()) EXPECT_EQ(names->size(), 1u);
+    if (s.ok()) {
+      EXPECT_EQ(names->size(), 1u);
+    }
     for (const std::string& n : *names) EXPECT_TRUE(n.ends_with(".json")) << n;
     auto moved = j->IngestSpool();
     ASSERT_TRUE(moved.ok()) << moved.status().message();

@@ -97,7 +97,9 @@ TEST(GrantStoreCrashTest, CrashDuringSaveKeepsOldOrNewGrants) {
       crash.count = FaultInjectionEnv::kForever;
       env.FailCalls(crash);
       created = store->Create(Normal("dr-second", Role::kAuditor), kNow).status();
-      if (!created.ok()) EXPECT_EQ(created.code(), Code::kUnavailable);
+      if (!created.ok()) {
+        EXPECT_EQ(created.code(), Code::kUnavailable);
+      }
     }
     ASSERT_TRUE(env.DropUnsyncedData().ok());
     auto reopened = OpenStore(dir.path());
@@ -105,8 +107,12 @@ TEST(GrantStoreCrashTest, CrashDuringSaveKeepsOldOrNewGrants) {
     std::vector<Grant> grants = reopened->List("acme");
     ASSERT_TRUE(grants.size() == 1 || grants.size() == 2) << grants.size();
     EXPECT_EQ(grants[0].subject, "dr-first");
-    if (created.ok()) ASSERT_EQ(grants.size(), 2u);
-    if (grants.size() == 2) EXPECT_EQ(grants[1].subject, "dr-second");
+    if (created.ok()) {
+      ASSERT_EQ(grants.size(), 2u);
+    }
+    if (grants.size() == 2) {
+      EXPECT_EQ(grants[1].subject, "dr-second");
+    }
     saw_old = saw_old || grants.size() == 1;
     saw_new = saw_new || grants.size() == 2;
   }

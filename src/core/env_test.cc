@@ -251,7 +251,9 @@ void CheckInterruptedWrites(bool existed_before) {
       SCOPED_TRACE("call " + std::to_string(k) + (crash ? ", crash" : ", lone failure"));
       TempDir dir;
       const std::string path = dir.Path("f");
-      if (existed_before) ASSERT_TRUE(Env::Default().WriteFileAtomic(path, old_text).ok());
+      if (existed_before) {
+        ASSERT_TRUE(Env::Default().WriteFileAtomic(path, old_text).ok());
+      }
       FaultInjectionEnv env;
       FaultInjectionEnv::FaultSpec spec;
       spec.skip = k - 1;
@@ -260,7 +262,9 @@ void CheckInterruptedWrites(bool existed_before) {
       Status s = env.WriteFileAtomic(path, new_text);
       env.ClearFaults();
       EXPECT_EQ(s.ok(), k > calls) << s.ToString();
-      if (!s.ok()) EXPECT_EQ(s.code(), Code::kUnavailable);
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), Code::kUnavailable);
+      }
       ASSERT_TRUE(env.DropUnsyncedData().ok());
       const std::string after = Read(env, path);
       if (s.ok()) {

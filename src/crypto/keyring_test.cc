@@ -538,7 +538,9 @@ TEST_F(KeyringTest, CrashDuringAddTenantKeepsOldOrNewKeyring) {
     crash.count = FaultInjectionEnv::kForever;
     env.FailCalls(crash);
     Status added = (*ring)->AddTenant("beta");
-    if (!added.ok()) EXPECT_EQ(added.code(), Code::kUnavailable) << added.ToString();
+    if (!added.ok()) {
+      EXPECT_EQ(added.code(), Code::kUnavailable) << added.ToString();
+    }
     ASSERT_TRUE(env.DropUnsyncedData().ok());
     auto reopened = Keyring::Open(dir(), KeyFile(key_file()));
     ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
@@ -549,7 +551,9 @@ TEST_F(KeyringTest, CrashDuringAddTenantKeepsOldOrNewKeyring) {
       EXPECT_TRUE(tenants == std::vector<std::string>{"acme"} ||
                   tenants == (std::vector<std::string>{"acme", "beta"}));
     }
-    if (tenants.size() == 2) EXPECT_TRUE((*reopened)->Tenant("beta").ok());
+    if (tenants.size() == 2) {
+      EXPECT_TRUE((*reopened)->Tenant("beta").ok());
+    }
     EXPECT_EQ(ModeOf(json()), 0600);
     EXPECT_FALSE(std::filesystem::exists(json() + ".tmp"));
     saw_old = saw_old || tenants.size() == 1;

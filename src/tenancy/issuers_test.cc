@@ -165,7 +165,9 @@ TEST(TrustedIssuerStoreTest, CrashDuringSaveKeepsOldOrNewList) {
       SCOPED_TRACE("crash after call " + std::to_string(k) + (remove ? " of a removal" : ""));
       test_support::TempDir dir;
       ASSERT_TRUE(AddTrustedIssuer(dir.path(), Psc()).ok());
-      if (remove) ASSERT_TRUE(AddTrustedIssuer(dir.path(), other).ok());
+      if (remove) {
+        ASSERT_TRUE(AddTrustedIssuer(dir.path(), other).ok());
+      }
       FaultInjectionEnv env;
       FaultInjectionEnv::FaultSpec crash;
       crash.skip = k;
@@ -179,7 +181,9 @@ TEST(TrustedIssuerStoreTest, CrashDuringSaveKeepsOldOrNewList) {
       const size_t before = remove ? 2 : 1, after = remove ? 1 : 2;
       EXPECT_TRUE(list->size() == before || list->size() == after) << list->size();
       EXPECT_EQ((*list)[0], Psc());
-      if (s.ok()) EXPECT_EQ(list->size(), after);
+      if (s.ok()) {
+        EXPECT_EQ(list->size(), after);
+      }
       saw_old = saw_old || list->size() == before;
       saw_new = saw_new || list->size() == after;
     }

@@ -39,12 +39,16 @@ TEST(RetentionTest, CrashDuringSaveKeepsOldOrNewSettings) {
     crash.count = FaultInjectionEnv::kForever;
     env.FailCalls(crash);
     Status s = SetAuditRetentionDays(dir.path(), "acme", 400, env);
-    if (!s.ok()) EXPECT_EQ(s.code(), Code::kUnavailable);
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), Code::kUnavailable);
+    }
     ASSERT_TRUE(env.DropUnsyncedData().ok());
     auto days = AuditRetentionDays(dir.path(), "acme");
     ASSERT_TRUE(days.ok()) << days.status().ToString();
     EXPECT_TRUE(*days == 200 || *days == 400) << *days;
-    if (s.ok()) EXPECT_EQ(*days, 400);
+    if (s.ok()) {
+      EXPECT_EQ(*days, 400);
+    }
     saw_old = saw_old || *days == 200;
     saw_new = saw_new || *days == 400;
   }
