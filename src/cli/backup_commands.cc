@@ -250,13 +250,29 @@ Result<std::vector<backup::TargetConfig>> SelectTargets(const BackupOptions& o) 
   return targets;
 }
 
-int RunNow(const BackupOptions& o) {
+// What ForEachChain hands each (target, chain) pair.
+struct ChainCall {
+  const backup::TargetConfig& config;
+  backup::Target& target;
+  const backup::ChainSpec& spec;
+  const backup::ChainKeys& keys;
+};
+
+// Opens the installation, its store and the targets the options select, derives each chain's
+// keys and calls `each` for every target and chain; returns 1 if any call returned 1, and fails
+// at once on what makes every call impossible (the installation, a target, a key).
+int ForEachChain(const BackupOptions& o, bool ship_lock,
+                 const std::function<int(const ChainCall&)>& each) {
   auto inst = OpenFor(o);
   if (!inst.ok()) return Fail(inst.status());
   auto targets = SelectTargets(o);
   if (!targets.ok()) return Fail(targets.status());
-  auto lock = ShipLock::Take(o.data_dir);
-  if (!lock.ok()) return Fail(lock.status());
+  std::unique_ptr<ShipLock> lock;
+  if (ship_lock) {
+    auto taken = ShipLock::Take(o.data_dir);
+    if (!taken.ok()) return Fail(taken.status());
+    lock = std::move(*taken);
+  }
   auto store = storage::OpenSqliteStore(inst->tenants_dir());
   if (!store.ok()) return Fail(store.status());
   auto chains = InstallationChains(*inst, **store, o.tenant);
@@ -270,29 +286,32 @@ int RunNow(const BackupOptions& o) {
       if (!seed.ok()) return Fail(seed.status());
       auto keys = backup::ChainKeys::Derive(*seed);
       if (!keys.ok()) return Fail(keys.status());
-      auto head = backup::ReadHead(**target, spec.id, *keys);
-      if (!head.ok()) {
-        std::cerr << "hygie: " << spec.id.tenant << " to " << tc.name << ": "
-                  << head.status().message() << "\n";
-        rc = 1;
-        continue;
-      }
-      auto shipped = backup::ShipChain(**target, spec.id, *keys, {spec.store.get(), spec.tree_dir},
-                                       SystemClock::Get(), {}, &*head);
-      if (!shipped.ok()) {
-        std::cerr << "hygie: " << spec.id.tenant << " to " << tc.name << ": "
-                  << shipped.status().message() << "\n";
-        rc = 1;
-        continue;
-      }
-      std::cout << tc.name << "\t" << spec.id.tenant << "\tpacks=" << shipped->packs
-                << "\tversions=" << shipped->versions
-                << "\tjournal_bytes=" << shipped->journal_bytes << "\tbytes=" << shipped->bytes
-                << "\n";
+      rc = std::max(rc, each({tc, **target, spec, *keys}));
     }
   }
   (*store)->Close();
   return rc;
+}
+
+int ChainError(const ChainCall& c, const Status& s) {
+  std::cerr << "hygie: " << c.spec.id.tenant << " on " << c.config.name << ": " << s.message()
+            << "\n";
+  return 1;
+}
+
+int RunNow(const BackupOptions& o) {
+  return ForEachChain(o, /*ship_lock=*/true, [](const ChainCall& c) {
+    auto head = backup::ReadHead(c.target, c.spec.id, c.keys);
+    if (!head.ok()) return ChainError(c, head.status());
+    auto shipped =
+        backup::ShipChain(c.target, c.spec.id, c.keys, {c.spec.store.get(), c.spec.tree_dir},
+                          SystemClock::Get(), {}, &*head);
+    if (!shipped.ok()) return ChainError(c, shipped.status());
+    std::cout << c.config.name << "\t" << c.spec.id.tenant << "\tpacks=" << shipped->packs
+              << "\tversions=" << shipped->versions << "\tjournal_bytes=" << shipped->journal_bytes
+              << "\tbytes=" << shipped->bytes << "\n";
+    return 0;
+  });
 }
 
 int RunStatus(const BackupOptions& o) {
@@ -406,60 +425,36 @@ int RunStatus(const BackupOptions& o) {
 }
 
 int RunVerify(const BackupOptions& o) {
-  auto inst = OpenFor(o);
-  if (!inst.ok()) return Fail(inst.status());
-  auto targets = SelectTargets(o);
-  if (!targets.ok()) return Fail(targets.status());
-  auto store = storage::OpenSqliteStore(inst->tenants_dir());
-  if (!store.ok()) return Fail(store.status());
-  auto chains = InstallationChains(*inst, **store, o.tenant);
-  if (!chains.ok()) return Fail(chains.status());
-  int rc = 0;
-  for (const backup::TargetConfig& tc : *targets) {
-    auto target = backup::OpenTarget(tc);
-    if (!target.ok()) return Fail(target.status());
-    for (const backup::ChainSpec& spec : *chains) {
-      auto seed = spec.seed();
-      if (!seed.ok()) return Fail(seed.status());
-      auto keys = backup::ChainKeys::Derive(*seed);
-      if (!keys.ok()) return Fail(keys.status());
-      auto head = backup::ReadHead(**target, spec.id, *keys);
-      std::optional<uint64_t> total_entries, total_bytes;
-      if (head.ok() && !head->empty) {
-        total_entries = head->entries;
-        total_bytes = head->last.total_bytes;
-      }
-      auto progress = MakeProgress("verify " + tc.name + " " + spec.id.tenant, total_entries,
-                                   total_bytes, "entries");
-      uint64_t seen = 0, seen_bytes = 0;
-      auto report = backup::VerifyChain(**target, spec.id, *keys, [&](uint64_t n, uint64_t b) {
-        progress->Add(n - seen, b - seen_bytes);
-        seen = n;
-        seen_bytes = b;
-      });
-      if (!report.ok()) {
-        std::cerr << "hygie: " << tc.name << " " << spec.id.tenant << ": "
-                  << report.status().message() << "\n";
-        rc = 1;
-        continue;
-      }
-      progress->Finish();
-      for (const backup::Problem& p : report->problems) {
-        const char* kind = p.kind == backup::Problem::kMissing   ? "MISSING"
-                           : p.kind == backup::Problem::kAltered ? "ALTERED"
-                           : p.kind == backup::Problem::kChain   ? "CHAIN"
-                                                                 : "EXTRA";
-        std::cout << kind << "\t" << p.object << "\t" << p.detail << "\n";
-      }
-      std::cout << tc.name << "\t" << spec.id.tenant << "\t" << (report->ok() ? "ok" : "DAMAGED")
-                << "\tentries=" << report->entries << "\tpacks=" << report->packs
-                << "\tversions=" << report->versions << "\tnewest=" << Instant(report->newest_us)
-                << "\n";
-      if (!report->ok()) rc = 1;
+  return ForEachChain(o, /*ship_lock=*/false, [](const ChainCall& c) {
+    auto head = backup::ReadHead(c.target, c.spec.id, c.keys);
+    std::optional<uint64_t> total_entries, total_bytes;
+    if (head.ok() && !head->empty) {
+      total_entries = head->entries;
+      total_bytes = head->last.total_bytes;
     }
-  }
-  (*store)->Close();
-  return rc;
+    auto progress = MakeProgress("verify " + c.config.name + " " + c.spec.id.tenant, total_entries,
+                                 total_bytes, "entries");
+    uint64_t seen = 0, seen_bytes = 0;
+    auto report = backup::VerifyChain(c.target, c.spec.id, c.keys, [&](uint64_t n, uint64_t b) {
+      progress->Add(n - seen, b - seen_bytes);
+      seen = n;
+      seen_bytes = b;
+    });
+    if (!report.ok()) return ChainError(c, report.status());
+    progress->Finish();
+    for (const backup::Problem& p : report->problems) {
+      const char* kind = p.kind == backup::Problem::kMissing   ? "MISSING"
+                         : p.kind == backup::Problem::kAltered ? "ALTERED"
+                         : p.kind == backup::Problem::kChain   ? "CHAIN"
+                                                               : "EXTRA";
+      std::cout << kind << "\t" << p.object << "\t" << p.detail << "\n";
+    }
+    std::cout << c.config.name << "\t" << c.spec.id.tenant << "\t"
+              << (report->ok() ? "ok" : "DAMAGED") << "\tentries=" << report->entries
+              << "\tpacks=" << report->packs << "\tversions=" << report->versions
+              << "\tnewest=" << Instant(report->newest_us) << "\n";
+    return report->ok() ? 0 : 1;
+  });
 }
 
 // --- restore ---

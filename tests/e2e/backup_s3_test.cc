@@ -46,18 +46,7 @@ class BackupS3 : public ::testing::Test {
     inst_.CreateTenant("acme");
     token_ = inst_.Token("acme");
     // The data on one site, backups on another (HDS EXI 28: both in the EEA).
-    for (const std::vector<std::string>& site :
-         {std::vector<std::string>{"dc1", "--country", "FR", "--data-site"},
-          std::vector<std::string>{"dc2", "--country", "DE"},
-          std::vector<std::string>{"us-east", "--country", "US"}}) {
-      std::vector<std::string> args = {
-          "site",       "add",       site[0],      "--data", inst_.data(),
-          "--operator", "Hébergeur", "--hds-cert", "HDS-1",  "--hds-valid-until",
-          "2030-12-31"};
-      args.insert(args.end(), site.begin() + 1, site.end());
-      CommandResult r = RunHygie(args);
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
+    AddBackupSites(inst_.data());
     CommandResult add =
         RunHygie({"backup", "target", "add", "cloud", "--data", inst_.data(), "--site", "dc2",
                   "--s3-endpoint", Rgw::Get().endpoint(), "--bucket", bucket_, "--retention-days",

@@ -27,16 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Polls `done` every 50 ms until it holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout = 60s) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
 std::string PatientJson(const std::string& family) {
   return R"({"resourceType":"Patient","name":[{"family":")" + family +
          R"(","given":["Léa"]}],"birthDate":"1970-01-01"})";
@@ -48,18 +38,7 @@ class BackupE2e : public ::testing::Test {
     inst_.CreateTenant("acme");
     token_ = inst_.Token("acme");
     // The data on one site, backups on another (HDS EXI 28: both in the EEA).
-    for (const std::vector<std::string>& site :
-         {std::vector<std::string>{"dc1", "--country", "FR", "--data-site"},
-          std::vector<std::string>{"dc2", "--country", "DE"},
-          std::vector<std::string>{"us-east", "--country", "US"}}) {
-      std::vector<std::string> args = {
-          "site",       "add",       site[0],      "--data", inst_.data(),
-          "--operator", "Hébergeur", "--hds-cert", "HDS-1",  "--hds-valid-until",
-          "2030-12-31"};
-      args.insert(args.end(), site.begin() + 1, site.end());
-      CommandResult r = RunHygie(args);
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
+    AddBackupSites(inst_.data());
     target_ = dir_.Path("offsite");
     CommandResult add = RunHygie({"backup", "target", "add", "offsite", "--data", inst_.data(),
                                   "--dir", target_, "--site", "dc2"});
@@ -248,7 +227,7 @@ TEST_F(BackupE2e, KillDuringShippingNeverLeavesATargetThatClaimsMoreThanItRestor
     }
     // Kill at a random point of the next shipping rounds.
     uint64_t before = Shipped(inst_.data());
-    if (rng() % 2 == 0) WaitUntil([&] { return Shipped(inst_.data()) > before; }, 5s);
+    if (rng() % 2 == 0) WaitUntil([&] { return Shipped(inst_.data()) > before; }, 5000);
     server->Kill();
     CommandResult v = RunHygie({"backup", "verify", "--data", inst_.data(), "--tenant", "acme"});
     ASSERT_EQ(v.exit_code, 0) << "round " << round << ": " << v.out << v.err;

@@ -685,4 +685,43 @@ std::string LibToken(const std::string& data_dir, const LibTokenOptions& options
   return *token;
 }
 
+uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool WaitUntil(const std::function<bool()>& done, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+void AddBackupSites(const std::string& data_dir) {
+  for (const std::vector<std::string>& site :
+       {std::vector<std::string>{"dc1", "--country", "FR", "--data-site"},
+        std::vector<std::string>{"dc2", "--country", "DE"},
+        std::vector<std::string>{"us-east", "--country", "US"}}) {
+    std::vector<std::string> args = {
+        "site",       "add",       site[0],      "--data", data_dir,
+        "--operator", "Hébergeur", "--hds-cert", "HDS-1",  "--hds-valid-until",
+        "2030-12-31"};
+    args.insert(args.end(), site.begin() + 1, site.end());
+    CommandResult r = RunHygie(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+}
+
 }  // namespace hygie::e2e

@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -125,6 +126,15 @@ class HttpClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A loopback port that was free a moment ago.
+uint16_t FreePort();
+// Polls `done` every 50 ms until it holds or `timeout_ms` passes; the last answer of `done`.
+bool WaitUntil(const std::function<bool()>& done, int timeout_ms = 60000);
+
+// Registers the sites of a backup test in the data directory: dc1 (FR, holds the data), dc2
+// (DE) and us-east (US, outside the EEA). A test failure if a command fails.
+void AddBackupSites(const std::string& data_dir);
 
 // Files under `dir` (recursively) whose bytes contain `needle`.
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);

@@ -14,12 +14,6 @@
 
 namespace hygie::e2e {
 
-// A loopback port that was free a moment ago.
-uint16_t FreePort();
-
-// Polls `done` every 100 ms until it holds or `timeout_ms` passes.
-bool WaitUntil(const std::function<bool()>& done, int timeout_ms);
-
 class Rgw {
  public:
   static Rgw& Get();
