@@ -690,13 +690,33 @@ int RunRestore(const BackupOptions& o) {
   backup::RestoreReport report;
   uint64_t indexed = 0;
   if (!o.as.empty()) return RestoreAs(o, *inst, **keys, **target, chain, *chain_keys, at_us);
+  // A new place, or a data directory restored before from the same installation that lacks
+  // this tenant (a whole installation comes back one tenant at a time).
   std::error_code ec;
-  if (fs::exists(o.to, ec) && !fs::is_empty(o.to, ec)) {
-    return Fail(
-        FailedPrecondition(o.to + " exists and is not empty; a restore never writes over data"));
+  const bool fresh = !fs::exists(o.to, ec) || fs::is_empty(o.to, ec);
+  const std::string tenant_dir = o.to + "/tenants/" + o.tenant;
+  const std::string tree_dir = o.to + "/audit/" + o.tenant;
+  if (!fresh) {
+    bool same = false;
+    if (auto text = Env::Default().ReadFile(o.to + "/hygie.json", 1 << 20); text.ok()) {
+      rapidjson::Document d;
+      d.Parse(text->data(), text->size());
+      same = !d.HasParseError() && d.IsObject() && d.HasMember("installation_id") &&
+             d["installation_id"].IsString() &&
+             inst->installation_id == d["installation_id"].GetString();
+    }
+    bool tenant_free = (!fs::exists(tenant_dir, ec) || fs::is_empty(tenant_dir, ec)) &&
+                       (!fs::exists(tree_dir, ec) || fs::is_empty(tree_dir, ec));
+    if (!same || !tenant_free) {
+      return Fail(
+          FailedPrecondition(o.to + " exists and is not empty" +
+                             (same ? ": it holds tenant " + o.tenant + " already"
+                                   : ", nor a data directory restored from this installation") +
+                             "; a restore never writes over data"));
+    }
   }
   auto restore_into = [&]() -> Status {
-    HYGIE_RETURN_IF_ERROR(PrepareDataDir(*inst, o.to));
+    if (fresh) HYGIE_RETURN_IF_ERROR(PrepareDataDir(*inst, o.to));
     HYGIE_ASSIGN_OR_RETURN(auto store, storage::OpenSqliteStore(o.to + "/tenants"));
     HYGIE_ASSIGN_OR_RETURN(auto tenant, store->OpenTenant(o.tenant));
     std::optional<uint64_t> total_versions;
@@ -732,9 +752,14 @@ int RunRestore(const BackupOptions& o) {
   int rc = Recorded(*inst, act, [&]() -> Status {
     Status s = restore_into();
     if (!s.ok()) {
-      // Nothing half-made stays: the place was empty before.
+      // Nothing half-made stays: the place (or the tenant's part of it) was empty before.
       std::error_code ignored;
-      fs::remove_all(o.to, ignored);
+      if (fresh) {
+        fs::remove_all(o.to, ignored);
+      } else {
+        fs::remove_all(tenant_dir, ignored);
+        fs::remove_all(tree_dir, ignored);
+      }
     }
     return s;
   });

@@ -138,11 +138,44 @@ TEST_F(BackupE2e, TheServerShipsWhileServingAndARestoreGivesEveryResourceBack) {
   HttpResponse found = c.Fhir("GET", "/fhir/acme/Patient?family=" + canary + "u0", token_);
   ASSERT_EQ(found.status, 200);
   EXPECT_NE(found.body.find("\"total\":1"), std::string::npos) << found.body;
-  // A restore into a place that holds data refuses.
+  // A restore into a place that holds data refuses: the same tenant again, or another
+  // installation's directory.
   CommandResult again = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite",
                                   "--tenant", "acme", "--to", restored});
   EXPECT_EQ(again.exit_code, 1);
-  EXPECT_NE(again.err.find("not empty"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("holds tenant acme already"), std::string::npos) << again.err;
+  Installation other;
+  CommandResult foreign = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite",
+                                    "--tenant", "acme", "--to", other.data()});
+  EXPECT_EQ(foreign.exit_code, 1);
+  EXPECT_NE(foreign.err.find("not empty"), std::string::npos) << foreign.err;
+}
+
+TEST_F(BackupE2e, AWholeInstallationComesBackOneTenantAfterTheOther) {
+  inst_.CreateTenant("beta");
+  const std::string beta_token = inst_.Token("beta");
+  std::string a, b;
+  {
+    auto server = Serve();
+    HttpClient c(server->port());
+    a = Create(c, "Alpha");
+    HttpResponse r = c.Fhir("POST", "/fhir/beta/Patient", beta_token, PatientJson("Beta"));
+    ASSERT_EQ(r.status, 201);
+    b = JsonString(ParseJson(r.body), "id");
+    ASSERT_TRUE(WaitUntil([&] { return Lag(inst_.data()) == 0 && Shipped(inst_.data()) >= 1; }));
+    server->Stop();
+  }
+  std::string restored = dir_.Path("whole");
+  for (const char* tenant : {"acme", "beta"}) {
+    CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite",
+                                "--tenant", tenant, "--to", restored});
+    ASSERT_EQ(r.exit_code, 0) << tenant << ": " << r.err;
+  }
+  EXPECT_EQ(RunHygie({"audit", "verify", "--data", restored, "--tenant", "beta"}).exit_code, 0);
+  ServerProcess server(restored);
+  HttpClient c(server.port());
+  EXPECT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + a, token_).status, 200);
+  EXPECT_EQ(c.Fhir("GET", "/fhir/beta/Patient/" + b, beta_token).status, 200);
 }
 
 TEST_F(BackupE2e, APointInTimeRestoreHoldsWhatWasCommittedBeforeTheInstantAndNothingAfter) {
