@@ -56,5 +56,25 @@ TEST(RetentionTest, CrashDuringSaveKeepsOldOrNewSettings) {
   EXPECT_TRUE(saw_new);
 }
 
+// A settings file that cannot be read is not taken for "no settings": the save refuses and the
+// other tenants' settings stay.
+TEST(RetentionTest, AnUnreadableFileIsNotOverwritten) {
+  test_support::TempDir dir;
+  ASSERT_TRUE(SetAuditRetentionDays(dir.path(), "acme", 200).ok());
+  ASSERT_TRUE(SetAuditRetentionDays(dir.path(), "globex", 300).ok());
+  FaultInjectionEnv env;
+  FaultInjectionEnv::FaultSpec reads;
+  reads.count = FaultInjectionEnv::kForever;
+  reads.reads_too = true;
+  reads.code = Code::kUnavailable;
+  env.FailCalls(reads);
+  Status s = SetAuditRetentionDays(dir.path(), "acme", 400, env);
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find("cannot read"), std::string::npos) << s.ToString();
+  EXPECT_EQ(env.counters().mutating(), 0u) << "no write was even tried";
+  EXPECT_EQ(*AuditRetentionDays(dir.path(), "acme"), 200);
+  EXPECT_EQ(*AuditRetentionDays(dir.path(), "globex"), 300);
+}
+
 }  // namespace
 }  // namespace hygie::tenancy
