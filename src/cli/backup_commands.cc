@@ -1182,6 +1182,13 @@ void AddBackupCommands(CLI::App& app) {
                     "Environment variable holding the keyring passphrase");
   };
 
+  // The commands that act on every target and tenant unless told one.
+  auto selected = [o, common](CLI::App* cmd) {
+    common(cmd);
+    cmd->add_option("--target", o->target, "Only this target");
+    cmd->add_option("--tenant", o->tenant, "Only this tenant");
+  };
+
   auto* target = backup->add_subcommand("target", "Where backups go");
   target->require_subcommand(1);
   auto* add = target->add_subcommand("add", "Register a backup target");
@@ -1212,37 +1219,30 @@ void AddBackupCommands(CLI::App& app) {
 
   auto* now = backup->add_subcommand(
       "now", "Ship what is new to the targets now (when no server runs; a server ships itself)");
-  common(now);
-  now->add_option("--target", o->target, "Only this target");
-  now->add_option("--tenant", o->tenant, "Only this tenant");
+  selected(now);
   now->final_callback(Run(RunNow, o));
 
   auto* status = backup->add_subcommand(
       "status", "Per tenant and target: last shipped point, lag, packs; exits 1 on errors");
-  common(status);
-  status->add_option("--target", o->target, "Only this target");
-  status->add_option("--tenant", o->tenant, "Only this tenant");
+  selected(status);
   status->add_flag("--json", o->json, "JSON output");
   status->final_callback(Run(RunStatus, o));
 
   auto* verify = backup->add_subcommand(
       "verify", "Check every manifest entry and pack of the targets; exits 1 on damage");
-  common(verify);
-  verify->add_option("--target", o->target, "Only this target");
-  verify->add_option("--tenant", o->tenant, "Only this tenant");
+  selected(verify);
   verify->final_callback(Run(RunVerify, o));
 
   auto* drill = backup->add_subcommand(
       "drill",
       "Restore the latest point into a scratch place, check it against the live tenant, record "
       "the drill and its measured RTO");
-  common(drill);
-  drill->add_option("--target", o->target, "Only this target");
-  drill->add_option("--tenant", o->tenant, "Only this tenant");
+  selected(drill);
   drill->final_callback(Run(RunDrillCommand, o));
 
   auto* restore = app.add_subcommand(
-      "restore", "Rebuild a tenant from a backup target into a new data directory");
+      "restore",
+      "Rebuild a tenant from a backup target, into a new data directory or as a new tenant");
   common(restore);
   restore->add_option("--target", o->target, "Backup target")->required();
   restore->add_option("--tenant", o->tenant, "Tenant to restore")->required();

@@ -1071,6 +1071,20 @@ Status ValidateHistoryQuery(const HistoryQuery& q) {
   return Status::Ok();
 }
 
+// Appends the rows of a statement whose columns are seq, type, id, version, ts, deleted, key_id,
+// body (history and the version log).
+Status ReadHistoryRows(Stmt& stmt, std::vector<HistoryEntry>* entries) {
+  while (true) {
+    HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return Status::Ok();
+    HistoryEntry& e = entries->emplace_back();
+    e.seq = static_cast<uint64_t>(stmt.ColumnInt64(0));
+    e.record.type = stmt.ColumnText(1);
+    e.record.id = stmt.ColumnText(2);
+    ReadRecordColumns(stmt, 3, &e.record);
+  }
+}
+
 }  // namespace
 
 Result<std::optional<VersionRecord>> SqliteTenantStore::ReadCurrent(std::string_view type,
@@ -1117,15 +1131,7 @@ Result<std::vector<HistoryEntry>> SqliteTenantStore::History(const HistoryQuery&
       query.limit > static_cast<size_t>(kMaxInt64) ? kMaxInt64 : static_cast<int64_t>(query.limit);
   HYGIE_RETURN_IF_ERROR(stmt.BindInt64(param++, limit));
   entries.reserve(std::min<size_t>(query.limit, 1024));
-  while (true) {
-    HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    HistoryEntry& e = entries.emplace_back();
-    e.seq = static_cast<uint64_t>(stmt.ColumnInt64(0));
-    e.record.type = stmt.ColumnText(1);
-    e.record.id = stmt.ColumnText(2);
-    ReadRecordColumns(stmt, 3, &e.record);
-  }
+  HYGIE_RETURN_IF_ERROR(ReadHistoryRows(stmt, &entries));
   return entries;
 }
 
@@ -1611,15 +1617,7 @@ Result<std::vector<HistoryEntry>> SqliteTenantStore::ScanLog(uint64_t after_seq,
   HYGIE_RETURN_IF_ERROR(stmt.BindInt64(
       2, limit > static_cast<size_t>(kMaxInt64) ? kMaxInt64 : static_cast<int64_t>(limit)));
   entries.reserve(std::min<size_t>(limit, 1024));
-  while (true) {
-    HYGIE_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    HistoryEntry& e = entries.emplace_back();
-    e.seq = static_cast<uint64_t>(stmt.ColumnInt64(0));
-    e.record.type = stmt.ColumnText(1);
-    e.record.id = stmt.ColumnText(2);
-    ReadRecordColumns(stmt, 3, &e.record);
-  }
+  HYGIE_RETURN_IF_ERROR(ReadHistoryRows(stmt, &entries));
   return entries;
 }
 
