@@ -46,7 +46,7 @@ inline constexpr size_t kPackPadding = 4096;
 // Limits checked when reading (a pack is built to at most kMaxPackBody bytes of body).
 inline constexpr size_t kMaxPackBody = 64u << 20;
 inline constexpr size_t kMaxPackObject = kMaxPackBody + (1u << 20);
-inline constexpr size_t kMaxManifestObject = 1u << 20;
+inline constexpr size_t kMaxManifestObject = 8u << 20;  // a base lists ~120,000 packs
 inline constexpr size_t kMaxTypeBytes = 64;
 inline constexpr size_t kMaxIdBytes = 64;
 inline constexpr size_t kMaxJournalFileName = 64;

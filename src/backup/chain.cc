@@ -1,6 +1,7 @@
 #include "backup/chain.h"
 
 #include <algorithm>
+#include <ctime>
 #include <deque>
 #include <future>
 #include <map>
@@ -121,6 +122,57 @@ class CommitPipeline {
   std::deque<Pending> pending_;
 };
 
+// An entry read from the target and checked (signature, chain, number).
+struct EntryObject {
+  std::string name;
+  std::string digest;  // of the object
+  ManifestEntry entry;
+};
+
+Result<EntryObject> ReadEntry(Target& target, const ChainId& chain, const ChainKeys& keys,
+                              uint64_t n, std::string_view what) {
+  EntryObject out;
+  out.name = ManifestName(chain, n);
+  auto object = target.Get(out.name);
+  if (!object.ok()) {
+    return DataLoss(std::string(what) + ": manifest entry " + out.name + " is missing (" +
+                    object.status().message() + ")");
+  }
+  auto entry = DecodeManifestEntry(*object, chain, *keys.verifier);
+  if (!entry.ok()) {
+    return DataLoss(std::string(what) + ": manifest entry " + out.name + " is damaged (" +
+                    entry.status().message() + ")");
+  }
+  if (entry->n != n) {
+    return DataLoss(std::string(what) + ": manifest entry " + out.name + " carries number " +
+                    std::to_string(entry->n));
+  }
+  out.digest = ObjectDigest(*object);
+  out.entry = std::move(*entry);
+  return out;
+}
+
+// Reads a pack, checks that its bytes are the ones named and opens it.
+Result<PackContents> ReadPack(Target& target, const ChainId& chain, const ChainKeys& keys,
+                              const std::string& digest, std::string_view what) {
+  std::string name = PackName(chain, digest);
+  auto pack = target.Get(name);
+  if (!pack.ok()) {
+    return DataLoss(std::string(what) + ": pack " + name + " is missing (" +
+                    pack.status().message() + ")");
+  }
+  if (ObjectDigest(*pack) != digest) {
+    return DataLoss(std::string(what) + ": pack " + name + " is altered");
+  }
+  auto contents = OpenPack(*pack, keys.pack_key, chain);
+  if (!contents.ok()) {
+    return DataLoss(std::string(what) + ": pack " + name + ": " + contents.status().message());
+  }
+  return contents;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
 }  // namespace
 
 bool VerifyReport::ok() const {
@@ -218,6 +270,10 @@ Result<ShipResult> ShipChain(Target& target, const ChainId& chain, const ChainKe
     e.journal_cursor = cursor;
     e.total_versions = (head->empty ? 0 : head->last.total_versions) + e.versions;
     e.total_bytes = (head->empty ? 0 : head->last.total_bytes) + object.size();
+    if (!head->empty) {
+      e.last_base = head->last.last_base;
+      e.last_base_us = head->last.last_base_us;
+    }
     HYGIE_ASSIGN_OR_RETURN(std::string entry_object, EncodeManifestEntry(e, chain, *keys.signer));
     HYGIE_RETURN_IF_ERROR(target.Put(ManifestName(chain, e.n), entry_object));
     result.packs += 1;
@@ -228,6 +284,132 @@ Result<ShipResult> ShipChain(Target& target, const ChainId& chain, const ChainKe
     head->entries = e.n + 1;
     head->last = std::move(e);
   }
+  return result;
+}
+
+Result<BaseResult> MakeBase(Target& target, const ChainId& chain, const ChainKeys& keys,
+                            const Clock& clock, const BaseOptions& options, ChainHead* head,
+                            const std::function<void(uint64_t, uint64_t)>& progress) {
+  BaseResult result;
+  if (head->empty) {
+    return FailedPrecondition("backup: nothing of " + chain.tenant + " is on " + target.Describe() +
+                              " yet: there is nothing to snapshot");
+  }
+  if (head->last.is_base()) {
+    result.n = head->last.n;
+    result.packs = head->last.base.size();
+    result.reused = result.packs;
+    return result;
+  }
+  constexpr std::string_view kWhat = "base snapshot";
+  std::vector<std::string> list;
+  uint64_t start = 0;
+  std::string prev_digest;
+  if (head->last.last_base) {
+    HYGIE_ASSIGN_OR_RETURN(EntryObject base,
+                           ReadEntry(target, chain, keys, *head->last.last_base, kWhat));
+    if (!base.entry.is_base()) {
+      return DataLoss("base snapshot: entry " + base.name + " is not the base snapshot named");
+    }
+    list = base.entry.base;
+    result.reused += list.size();
+    start = base.entry.n + 1;
+    prev_digest = base.digest;
+  }
+  HYGIE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects,
+                         target.List(ChainPrefix(chain) + "packs/"));
+  std::set<std::string> present;
+  for (const ObjectInfo& o : objects) present.insert(o.name);
+  for (const std::string& d : list) {
+    if (present.count(PackName(chain, d)) == 0) {
+      return DataLoss("base snapshot: pack " + PackName(chain, d) +
+                      " of the previous base is missing; run `hygie backup verify`");
+    }
+  }
+
+  PackContents pending;
+  size_t pending_bytes = 0;
+  auto flush = [&]() -> Status {
+    if (pending.versions.empty() && pending.journal.empty()) return Status::Ok();
+    HYGIE_ASSIGN_OR_RETURN(std::string object, SealPack(pending, keys.pack_key, chain));
+    std::string digest = ObjectDigest(object);
+    HYGIE_RETURN_IF_ERROR(target.Put(PackName(chain, digest), object));
+    list.push_back(digest);
+    result.bytes += object.size();
+    pending = PackContents();
+    pending_bytes = 0;
+    return Status::Ok();
+  };
+  uint64_t created = 0;
+  for (uint64_t n = start; n < head->entries; ++n) {
+    HYGIE_ASSIGN_OR_RETURN(EntryObject e, ReadEntry(target, chain, keys, n, kWhat));
+    if (e.entry.prev != prev_digest || e.entry.is_base()) {
+      return DataLoss("base snapshot: manifest entry " + e.name +
+                      " does not follow the one before it; run `hygie backup verify`");
+    }
+    prev_digest = e.digest;
+    if (e.entry.pack_bytes >= options.reuse_pack_bytes) {
+      if (present.count(PackName(chain, e.entry.pack)) == 0) {
+        return DataLoss("base snapshot: pack " + PackName(chain, e.entry.pack) + " is missing");
+      }
+      size_t before = list.size();
+      HYGIE_RETURN_IF_ERROR(flush());
+      created += list.size() - before;
+      list.push_back(e.entry.pack);
+      result.reused += 1;
+    } else {
+      HYGIE_ASSIGN_OR_RETURN(PackContents contents,
+                             ReadPack(target, chain, keys, e.entry.pack, kWhat));
+      if (contents.versions.size() != e.entry.versions ||
+          contents.journal.size() != e.entry.journal.size()) {
+        return DataLoss("base snapshot: pack " + PackName(chain, e.entry.pack) +
+                        " holds other contents than " + e.name + " says");
+      }
+      for (PackVersion& v : contents.versions) {
+        pending_bytes += VersionBytes(v.record);
+        pending.versions.push_back(std::move(v));
+      }
+      for (JournalChunk& c : contents.journal) {
+        pending_bytes += 32 + c.file.size() + c.bytes.size();
+        pending.journal.push_back(std::move(c));
+      }
+      result.merged += 1;
+      if (pending_bytes >= options.max_pack_bytes) {
+        size_t before = list.size();
+        HYGIE_RETURN_IF_ERROR(flush());
+        created += list.size() - before;
+      }
+    }
+    if (progress) progress(n + 1 - start, head->entries - start);
+  }
+  size_t before = list.size();
+  HYGIE_RETURN_IF_ERROR(flush());
+  created += list.size() - before;
+  if (prev_digest != head->digest) {
+    return FailedPrecondition("base snapshot: the chain's head moved while the snapshot was made");
+  }
+
+  ManifestEntry e;
+  e.n = head->entries;
+  e.prev = head->digest;
+  e.created_us = clock.NowMicros();
+  e.shipped_seq = head->last.shipped_seq;
+  e.journal_cursor = head->last.journal_cursor;
+  e.total_versions = head->last.total_versions;
+  e.total_bytes = head->last.total_bytes + result.bytes;
+  e.base = list;
+  e.base_new = created;
+  e.last_base = e.n;
+  e.last_base_us = e.created_us;
+  HYGIE_ASSIGN_OR_RETURN(std::string entry_object, EncodeManifestEntry(e, chain, *keys.signer));
+  HYGIE_RETURN_IF_ERROR(target.Put(ManifestName(chain, e.n), entry_object));
+  result.made = true;
+  result.n = e.n;
+  result.packs = list.size();
+  result.bytes += entry_object.size();
+  head->digest = ObjectDigest(entry_object);
+  head->entries = e.n + 1;
+  head->last = std::move(e);
   return result;
 }
 
@@ -249,83 +431,146 @@ Result<VerifyReport> VerifyChain(Target& target, const ChainId& chain, const Cha
       report.problems.push_back({Problem::kExtra, o.name, "not an object of a backup chain"});
     }
   }
-  uint64_t count = manifest.empty() ? 0 : manifest.rbegin()->first + 1;
-  std::string prev_digest;
-  bool prev_good = true;
-  uint64_t shipped_seq = 0;
-  for (uint64_t n = 0; n < count; ++n) {
-    std::string name = ManifestName(chain, n);
-    auto it = manifest.find(n);
-    if (it == manifest.end()) {
-      report.problems.push_back({Problem::kMissing, name, "manifest entry missing"});
-      prev_good = false;
-      continue;
-    }
+  // Every entry present, read once.
+  struct Read {
+    std::string digest;
+    std::optional<ManifestEntry> entry;
+  };
+  std::map<uint64_t, Read> entries;
+  for (const auto& [n, name] : manifest) {
+    Read& r = entries[n];
     auto object = target.Get(name);
     if (!object.ok()) {
       report.problems.push_back({Problem::kMissing, name, object.status().message()});
-      prev_good = false;
       continue;
     }
+    r.digest = ObjectDigest(*object);
     auto entry = DecodeManifestEntry(*object, chain, *keys.verifier);
-    std::string digest = ObjectDigest(*object);
     if (!entry.ok()) {
       report.problems.push_back({Problem::kAltered, name, entry.status().message()});
-      prev_good = false;
-      prev_digest = digest;
       continue;
     }
-    bool chained =
-        entry->n == n && (n == 0 ? entry->prev.empty() : (prev_good && entry->prev == prev_digest));
+    r.entry = std::move(*entry);
+  }
+  // Every pack named, checked once.
+  struct PackCheck {
+    bool ok = false;
+    uint64_t versions = 0, first_seq = 0, last_seq = 0, journal = 0;
+  };
+  std::map<std::string, PackCheck> checked;
+  auto check_pack = [&](const std::string& digest, const std::string& by) -> PackCheck {
+    std::string pack_name = PackName(chain, digest);
+    referenced.insert(pack_name);
+    if (auto it = checked.find(digest); it != checked.end()) return it->second;
+    PackCheck& c = checked[digest];
+    if (packs.count(pack_name) == 0) {
+      report.problems.push_back({Problem::kMissing, pack_name, "pack of " + by + " missing"});
+      return c;
+    }
+    auto pack = target.Get(pack_name);
+    if (!pack.ok()) {
+      report.problems.push_back({Problem::kMissing, pack_name, pack.status().message()});
+    } else if (ObjectDigest(*pack) != digest) {
+      report.problems.push_back({Problem::kAltered, pack_name, "contents do not match name"});
+    } else if (auto contents = OpenPack(*pack, keys.pack_key, chain); !contents.ok()) {
+      report.problems.push_back({Problem::kAltered, pack_name, contents.status().message()});
+    } else {
+      c.ok = true;
+      c.versions = contents->versions.size();
+      c.journal = contents->journal.size();
+      if (c.versions > 0) {
+        c.first_seq = contents->versions.front().seq;
+        c.last_seq = contents->versions.back().seq;
+      }
+      report.packs += 1;
+      report.bytes += pack->size();
+    }
+    return c;
+  };
+
+  uint64_t count = manifest.empty() ? 0 : manifest.rbegin()->first + 1;
+  std::string prev_digest;
+  bool have_prev = false;  // entry n-1 is present
+  bool prev_good = false;  // ... and verified and chained
+  uint64_t shipped_seq = 0;
+  for (uint64_t n = 0; n < count; ++n) {
+    std::string name = ManifestName(chain, n);
+    auto it = entries.find(n);
+    if (it == entries.end()) {
+      // A gap that ends at a base snapshot is what a prune leaves: that base holds everything.
+      auto next = entries.upper_bound(n);
+      bool pruned = next != entries.end() && next->second.entry && next->second.entry->is_base();
+      if (!pruned) report.problems.push_back({Problem::kMissing, name, "manifest entry missing"});
+      have_prev = false;
+      prev_good = false;
+      continue;
+    }
+    const Read& r = it->second;
+    if (!r.entry) {
+      have_prev = true;
+      prev_good = false;
+      prev_digest = r.digest;
+      continue;
+    }
+    const ManifestEntry& e = *r.entry;
+    bool chained = e.n == n && (n == 0       ? e.prev.empty()
+                                : !have_prev ? e.is_base()
+                                             : prev_good && e.prev == prev_digest);
     if (!chained) {
       report.problems.push_back(
           {Problem::kChain, name,
-           entry->n != n ? "entry carries number " + std::to_string(entry->n)
-                         : "does not follow the entry before it (removed, reordered or inserted)"});
+           e.n != n ? "entry carries number " + std::to_string(e.n)
+                    : "does not follow the entry before it (removed, reordered or inserted)"});
     }
-    if (entry->versions > 0 && entry->first_seq <= shipped_seq) {
-      report.problems.push_back({Problem::kChain, name, "versions shipped twice or out of order"});
-    }
-    shipped_seq = std::max(shipped_seq, entry->shipped_seq);
-    prev_digest = digest;
-    prev_good = chained;
-    std::string pack_name = PackName(chain, entry->pack);
-    referenced.insert(pack_name);
     bool entry_ok = chained;
-    if (packs.count(pack_name) == 0) {
-      report.problems.push_back({Problem::kMissing, pack_name, "pack of " + name + " missing"});
-      entry_ok = false;
+    if (e.is_base()) {
+      uint64_t last = 0, versions = 0;
+      bool ordered = true, packs_ok = true;
+      for (const std::string& d : e.base) {
+        PackCheck c = check_pack(d, name);
+        if (!c.ok) {
+          packs_ok = false;
+          continue;
+        }
+        if (c.versions == 0) continue;
+        if (c.first_seq <= last) ordered = false;
+        last = c.last_seq;
+        versions += c.versions;
+      }
+      if (packs_ok && (!ordered || versions != e.total_versions || last > e.shipped_seq)) {
+        report.problems.push_back({Problem::kAltered, name,
+                                   "the packs of this base snapshot do not hold the " +
+                                       std::to_string(e.total_versions) +
+                                       " versions it names, in order"});
+        packs_ok = false;
+      }
+      entry_ok = entry_ok && packs_ok;
+      if (entry_ok && !have_prev && n > 0) report.versions = e.total_versions;
     } else {
-      auto pack = target.Get(pack_name);
-      if (!pack.ok()) {
-        report.problems.push_back({Problem::kMissing, pack_name, pack.status().message()});
+      if (e.versions > 0 && e.first_seq <= shipped_seq) {
+        report.problems.push_back(
+            {Problem::kChain, name, "versions shipped twice or out of order"});
+      }
+      PackCheck c = check_pack(e.pack, name);
+      if (!c.ok) {
         entry_ok = false;
-      } else if (ObjectDigest(*pack) != entry->pack) {
-        report.problems.push_back({Problem::kAltered, pack_name, "contents do not match name"});
+      } else if (c.versions != e.versions || c.journal != e.journal.size() ||
+                 (e.versions > 0 && (c.first_seq != e.first_seq || c.last_seq != e.last_seq))) {
+        report.problems.push_back({Problem::kAltered, PackName(chain, e.pack),
+                                   "holds other contents than " + name + " says"});
         entry_ok = false;
       } else {
-        auto contents = OpenPack(*pack, keys.pack_key, chain);
-        if (!contents.ok()) {
-          report.problems.push_back({Problem::kAltered, pack_name, contents.status().message()});
-          entry_ok = false;
-        } else if (contents->versions.size() != entry->versions ||
-                   contents->journal.size() != entry->journal.size() ||
-                   (entry->versions > 0 && (contents->versions.front().seq != entry->first_seq ||
-                                            contents->versions.back().seq != entry->last_seq))) {
-          report.problems.push_back(
-              {Problem::kAltered, pack_name, "holds other contents than " + name + " says"});
-          entry_ok = false;
-        } else {
-          report.packs += 1;
-          report.versions += entry->versions;
-          report.bytes += pack->size();
-        }
+        report.versions += e.versions;
       }
     }
+    shipped_seq = std::max(shipped_seq, e.shipped_seq);
     if (entry_ok) {
       report.entries += 1;
-      report.newest_us = entry->created_us;
+      report.newest_us = e.created_us;
     }
+    have_prev = true;
+    prev_good = chained;
+    prev_digest = r.digest;
     if (progress) progress(n + 1, report.bytes);
   }
   for (const auto& [name, size] : packs) {
@@ -352,45 +597,18 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
 
   HYGIE_ASSIGN_OR_RETURN(auto manifest, ListManifest(target, chain));
   uint64_t count = manifest.empty() ? 0 : manifest.rbegin()->first + 1;
-  std::string prev_digest;
+  constexpr std::string_view kWhat = "restore";
+  const std::string kStop = "; nothing past it was restored";
+
   uint64_t applied_seq = 0;
   CommitPipeline commits;
   bool journal_written = false;
-  for (uint64_t n = 0; n < count; ++n) {
-    std::string name = ManifestName(chain, n);
-    auto object = target.Get(name);
-    if (!object.ok()) {
-      return DataLoss("restore: manifest entry " + name + " is missing (" +
-                      object.status().message() + "); nothing after entry " + std::to_string(n) +
-                      " was restored");
-    }
-    auto entry = DecodeManifestEntry(*object, chain, *keys.verifier);
-    if (!entry.ok()) {
-      return DataLoss("restore: manifest entry " + name + " is damaged (" +
-                      entry.status().message() + "); nothing past it was restored");
-    }
-    if (entry->n != n || entry->prev != prev_digest) {
-      return DataLoss("restore: manifest entry " + name +
-                      " does not follow the one before it; nothing past it was restored");
-    }
-    if (options.at_us != std::numeric_limits<int64_t>::max() &&
-        entry->created_us > options.at_us + kCommitMarginUs) {
-      break;
-    }
-    prev_digest = ObjectDigest(*object);
-    std::string pack_name = PackName(chain, entry->pack);
-    auto pack = target.Get(pack_name);
-    if (!pack.ok() || ObjectDigest(*pack) != entry->pack) {
-      return DataLoss("restore: pack " + pack_name + " of entry " + std::to_string(n) +
-                      (pack.ok() ? " is altered" : " is missing") +
-                      "; nothing past it was restored");
-    }
-    auto contents = OpenPack(*pack, keys.pack_key, chain);
-    if (!contents.ok()) {
-      return DataLoss("restore: pack " + pack_name + ": " + contents.status().message() +
-                      "; nothing past it was restored");
-    }
-    if (contents->versions.size() != entry->versions) {
+  // Replays one pack: its versions up to at_us, then its journal bytes.
+  auto apply = [&](const std::string& digest, std::optional<uint64_t> versions) -> Status {
+    std::string pack_name = PackName(chain, digest);
+    auto contents = ReadPack(target, chain, keys, digest, kWhat);
+    if (!contents.ok()) return DataLoss(contents.status().message() + kStop);
+    if (versions && contents->versions.size() != *versions) {
       return DataLoss("restore: pack " + pack_name + " holds other contents than its entry says");
     }
     storage::WriteBatch batch;
@@ -425,8 +643,56 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
       HYGIE_RETURN_IF_ERROR(ApplyChunk(env, tree_dir, c));
       journal_written = true;
     }
-    report->entries += 1;
     if (progress) progress(report->versions, report->bytes);
+    return Status::Ok();
+  };
+
+  // Where the replay starts: a base snapshot holds everything up to its point.
+  uint64_t start = 0;
+  std::string prev_digest;
+  std::optional<uint64_t> base = options.base;
+  if (options.use_base && !base && count > 0) {
+    auto newest = ReadEntry(target, chain, keys, count - 1, kWhat);
+    if (!newest.ok()) {
+      return DataLoss(newest.status().message() +
+                      "; restore from an older base snapshot with --from-base N (hygie backup "
+                      "verify lists them)");
+    }
+    base = newest->entry.last_base;
+  }
+  if (options.use_base && base) {
+    HYGIE_ASSIGN_OR_RETURN(EntryObject b, ReadEntry(target, chain, keys, *base, kWhat));
+    if (!b.entry.is_base()) {
+      return InvalidArgument("restore: manifest entry " + b.name + " is not a base snapshot");
+    }
+    for (const std::string& digest : b.entry.base) HYGIE_RETURN_IF_ERROR(apply(digest, {}));
+    report->base = *base;
+    report->entries += 1;
+    start = *base + 1;
+    prev_digest = b.digest;
+  }
+  for (uint64_t n = start; n < count; ++n) {
+    // An older base asked for by name may be followed by a pruned gap: the restore gives that
+    // base's point (and what follows it without a gap).
+    if (options.base && manifest.count(n) == 0) break;
+    auto e = ReadEntry(target, chain, keys, n, kWhat);
+    if (!e.ok()) return DataLoss(e.status().message() + kStop);
+    if (e->entry.prev != prev_digest) {
+      return DataLoss("restore: manifest entry " + e->name + " does not follow the one before it" +
+                      kStop);
+    }
+    if (options.at_us != std::numeric_limits<int64_t>::max() &&
+        e->entry.created_us > options.at_us + kCommitMarginUs) {
+      break;
+    }
+    prev_digest = e->digest;
+    if (e->entry.is_base()) {
+      // Everything it lists was read already, from the entries before it.
+      report->entries += 1;
+      continue;
+    }
+    HYGIE_RETURN_IF_ERROR(apply(e->entry.pack, e->entry.versions));
+    report->entries += 1;
   }
   if (store != nullptr) {
     if (options.index_version) {
@@ -440,6 +706,137 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
   if (journal_written) {
     HYGIE_ASSIGN_OR_RETURN(report->journal_records,
                            audit::CutTree(tree_dir, options.at_us, &report->journal_covered));
+  }
+  return Status::Ok();
+}
+
+Result<PrunePlan> PlanPrune(Target& target, const ChainId& chain, const ChainKeys& keys,
+                            const RetentionPolicy& policy, int64_t locked_after_us) {
+  PrunePlan plan;
+  HYGIE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, target.List(ChainPrefix(chain)));
+  std::map<uint64_t, std::string> manifest;
+  std::map<std::string, uint64_t> pack_sizes;
+  for (const ObjectInfo& o : objects) {
+    std::string rel = Relative(chain, o.name);
+    uint64_t n = 0;
+    if (ParseManifestName(rel, &n)) {
+      manifest.emplace(n, o.name);
+    } else if (rel.compare(0, 6, "packs/") == 0) {
+      pack_sizes.emplace(o.name, o.size);
+    }
+  }
+  // Every entry present must verify and chain (gaps only before a base): a prune never acts
+  // on a chain it cannot read.
+  std::map<uint64_t, EntryObject> entries;
+  std::optional<uint64_t> prev_n;
+  std::string prev_digest;
+  for (const auto& [n, name] : manifest) {
+    auto e = ReadEntry(target, chain, keys, n, "prune");
+    if (!e.ok()) return DataLoss(e.status().message() + "; run `hygie backup verify`");
+    bool chained = n == 0                         ? e->entry.prev.empty()
+                   : (prev_n && *prev_n + 1 == n) ? e->entry.prev == prev_digest
+                                                  : e->entry.is_base();
+    if (!chained) {
+      return DataLoss("prune: manifest entry " + name +
+                      " does not follow the one before it; run `hygie backup verify`");
+    }
+    prev_n = n;
+    prev_digest = e->digest;
+    entries.emplace(n, std::move(*e));
+  }
+  std::vector<const ManifestEntry*> bases;  // newest first
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (it->second.entry.is_base()) bases.push_back(&it->second.entry);
+  }
+  if (bases.empty()) {
+    plan.nothing_because = "no base snapshot yet (`hygie backup snapshot` makes one)";
+    return plan;
+  }
+  for (const ManifestEntry* b : bases) {
+    if (b->created_us <= locked_after_us) {
+      plan.anchor = b->n;
+      break;
+    }
+  }
+  if (!plan.anchor) {
+    plan.nothing_because =
+        "every base snapshot is younger than the target's retention: the objects before it are "
+        "still locked";
+    return plan;
+  }
+  // Restore points: the newest base of each of the last days, weeks and months.
+  std::set<uint64_t> kept{bases.front()->n, *plan.anchor};
+  auto pick = [&](uint32_t limit, const std::function<int64_t(int64_t)>& bucket) {
+    uint32_t taken = 0;
+    std::optional<int64_t> last;
+    for (const ManifestEntry* b : bases) {
+      if (taken >= limit) break;
+      int64_t k = bucket(b->created_us);
+      if (last && *last == k) continue;
+      last = k;
+      kept.insert(b->n);
+      taken += 1;
+    }
+  };
+  constexpr int64_t kDayUs = 86'400'000'000;
+  auto day = [](int64_t us) { return FloorDiv(us, kDayUs); };
+  pick(policy.daily, day);
+  // 1970-01-01 was a Thursday: weeks start on Mondays.
+  pick(policy.weekly, [&](int64_t us) { return FloorDiv(day(us) + 3, 7); });
+  pick(policy.monthly, [](int64_t us) {
+    time_t t = static_cast<time_t>(FloorDiv(us, 1'000'000));
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return int64_t{tm.tm_year} * 12 + tm.tm_mon;
+  });
+  plan.kept_bases.assign(kept.rbegin(), kept.rend());
+
+  std::set<std::string> needed, candidates;
+  auto packs_of = [&](const ManifestEntry& e, std::set<std::string>& into) {
+    if (e.is_base()) {
+      for (const std::string& d : e.base) into.insert(PackName(chain, d));
+    } else {
+      into.insert(PackName(chain, e.pack));
+    }
+  };
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    const auto& [n, e] = *it;
+    if (n >= *plan.anchor || kept.count(n) != 0) {
+      packs_of(e.entry, needed);
+    } else {
+      plan.entries.push_back(e.name);
+      packs_of(e.entry, candidates);
+    }
+  }
+  for (const std::string& p : candidates) {
+    if (needed.count(p) != 0) continue;
+    auto size = pack_sizes.find(p);
+    if (size == pack_sizes.end()) continue;
+    plan.packs.push_back({p, size->second});
+    plan.pack_bytes += size->second;
+  }
+  if (plan.entries.empty()) plan.nothing_because = "every entry is still needed";
+  return plan;
+}
+
+Status ApplyPrune(Target& deleter, const PrunePlan& plan, PruneReport* report) {
+  for (const std::string& name : plan.entries) {
+    Status s = deleter.Delete(name);
+    if (!s.ok() && s.code() != Code::kNotFound) {
+      report->failed.push_back({Problem::kExtra, name, s.message()});
+      // Packs stay: entries that still name them remain.
+      return Status::Ok();
+    }
+    report->entries += 1;
+  }
+  for (const ObjectInfo& pack : plan.packs) {
+    Status s = deleter.Delete(pack.name);
+    if (!s.ok() && s.code() != Code::kNotFound) {
+      report->failed.push_back({Problem::kExtra, pack.name, s.message()});
+      continue;
+    }
+    report->packs += 1;
+    report->bytes += pack.size;
   }
   return Status::Ok();
 }

@@ -66,6 +66,35 @@ Result<ShipResult> ShipChain(Target& target, const ChainId& chain, const ChainKe
                              const ChainSource& source, const Clock& clock,
                              const ShipOptions& options, ChainHead* head);
 
+// --- Base snapshots ---
+// A base snapshot entry lists the packs that hold the whole chain up to its head (every version
+// and the journal), so that a restore reads that list and the entries after it, not years of
+// entries, and so that the entries before it can be pruned. A new base reuses what the target
+// already holds: the previous base's packs as they are, and the packs shipped since, as they
+// are when they are large, or read back and merged into packs of up to max_pack_bytes when
+// they are small (continuous shipping makes one small pack every few seconds).
+struct BaseOptions {
+  size_t max_pack_bytes = 8u << 20;      // body bytes of a merged pack
+  uint64_t reuse_pack_bytes = 1u << 20;  // a pack at least this large (sealed) is kept as is
+};
+
+struct BaseResult {
+  bool made = false;  // false when the head is already a base snapshot
+  uint64_t n = 0;     // the base entry's number
+  uint64_t packs = 0;
+  uint64_t reused = 0;  // packs the target already held
+  uint64_t merged = 0;  // small packs read back and merged into new ones
+  uint64_t bytes = 0;   // sealed bytes put
+};
+
+// Writes a base snapshot entry at the chain's head (a chain with no entry has nothing to
+// snapshot: kFailedPrecondition). Reads and checks the entries since the previous base and the
+// small packs it merges (kDataLoss, naming the object, when one does not verify). `progress`
+// (optional) is called after each entry with the entries done and their count.
+Result<BaseResult> MakeBase(Target& target, const ChainId& chain, const ChainKeys& keys,
+                            const Clock& clock, const BaseOptions& options, ChainHead* head,
+                            const std::function<void(uint64_t, uint64_t)>& progress = {});
+
 // --- Verification ---
 struct Problem {
   enum Kind { kMissing, kAltered, kExtra, kChain } kind;
@@ -102,9 +131,14 @@ struct RestoreOptions {
   // When set, the store's index format version, set with the last batch (once `prepare` has
   // given every version its index entries).
   std::optional<int64_t> index_version;
+  // Where the replay starts: the newest base snapshot (default), the base entry `base`, or,
+  // with use_base false, entry 0 (when the target still holds it).
+  bool use_base = true;
+  std::optional<uint64_t> base;
 };
 
 struct RestoreReport {
+  std::optional<uint64_t> base;  // the base snapshot the replay started from
   uint64_t entries = 0;
   uint64_t versions = 0;
   uint64_t bytes = 0;
@@ -122,5 +156,46 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
                     storage::TenantStore* store, const std::string& tree_dir,
                     const RestoreOptions& options, RestoreReport* report,
                     const std::function<void(uint64_t, uint64_t)>& progress = {});
+
+// --- Retention ---
+// Restore points are base snapshots. A policy keeps the newest base of each of the last `daily`
+// days, `weekly` weeks (Monday to Sunday, UTC) and `monthly` months that have one, and always the
+// newest base and every entry after the anchor (below). Since every base holds every version up
+// to its point, a restore at any instant before the anchor is served by the anchor itself: what
+// a prune removes is never needed by a restore point.
+struct RetentionPolicy {
+  uint32_t daily = 7;
+  uint32_t weekly = 8;
+  uint32_t monthly = 12;
+};
+
+struct PrunePlan {
+  // The newest base made at or before `locked_after_us`: every entry from it on is kept.
+  std::optional<uint64_t> anchor;
+  std::vector<uint64_t> kept_bases;  // restore points kept, newest first
+  std::vector<std::string> entries;  // manifest entries to delete, newest first
+  std::vector<ObjectInfo> packs;     // packs that no kept entry names
+  uint64_t pack_bytes = 0;
+  std::string nothing_because;  // when there is nothing to delete
+};
+
+// Plans a prune of the chain from what the target holds. `locked_after_us`: objects made after
+// it may still be under their retention (now minus the target's retention), so the anchor is a
+// base made before it. Refuses (kDataLoss) a chain whose entries do not verify: run verify.
+Result<PrunePlan> PlanPrune(Target& target, const ChainId& chain, const ChainKeys& keys,
+                            const RetentionPolicy& policy, int64_t locked_after_us);
+
+struct PruneReport {
+  uint64_t entries = 0;
+  uint64_t packs = 0;
+  uint64_t bytes = 0;
+  std::vector<Problem> failed;  // objects that could not be deleted (kind kExtra: left there)
+};
+
+// Deletes what the plan names through `deleter` (a target opened with the prune credential):
+// entries newest first, then packs, so that an interrupted prune leaves a chain that verifies
+// (its gaps end at a base) and at worst packs that no entry names. Stops deleting entries at
+// the first that fails (later attempts would leave a gap before an entry that is not a base).
+Status ApplyPrune(Target& deleter, const PrunePlan& plan, PruneReport* report);
 
 }  // namespace hygie::backup

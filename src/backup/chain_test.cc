@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 
@@ -400,6 +401,343 @@ TEST_F(ChainTest, ARestoreIntoANonEmptyPlaceRefuses) {
   RestoreReport report;
   Status s = RestoreChain(*target_, chain_, keys_, tenant_.get(), dir_.Path("x"), o, &report);
   EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+}
+
+// --- Base snapshots and retention ---
+
+// A target that fails every Delete after `allowed` of them (a prune cut short).
+class FailingDeletes final : public Target {
+ public:
+  FailingDeletes(Target& inner, size_t allowed) : inner_(inner), allowed_(allowed) {}
+  std::string Describe() const override { return inner_.Describe(); }
+  Status Put(const std::string& name, std::string_view bytes) override {
+    return inner_.Put(name, bytes);
+  }
+  Result<std::string> Get(const std::string& name) override { return inner_.Get(name); }
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix) override {
+    return inner_.List(prefix);
+  }
+  Status Delete(const std::string& name) override {
+    if (allowed_ == 0) return PermissionDenied("locked until its retention date");
+    allowed_ -= 1;
+    return inner_.Delete(name);
+  }
+
+ private:
+  Target& inner_;
+  size_t allowed_;
+};
+
+class BaseTest : public ChainTest {
+ protected:
+  Result<BaseResult> Base(BaseOptions options = {}) {
+    auto head = ReadHead(*target_, chain_, keys_);
+    if (!head.ok()) return head.status();
+    return MakeBase(*target_, chain_, keys_, clock_, options, &*head);
+  }
+  ManifestEntry Entry(uint64_t n) {
+    auto object = target_->Get(ManifestName(chain_, n));
+    EXPECT_TRUE(object.ok());
+    auto e = DecodeManifestEntry(object.ok() ? *object : "", chain_, *keys_.verifier);
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    return e.ok() ? *e : ManifestEntry{};
+  }
+  // The log of a restore, or of the live tenant, as comparable strings.
+  static std::vector<std::string> Lines(const std::vector<storage::HistoryEntry>& log) {
+    std::vector<std::string> out;
+    for (const storage::HistoryEntry& e : log) {
+      const storage::VersionRecord& r = e.record;
+      out.push_back(r.type + "/" + r.id + "/" + std::to_string(r.version) + "/" +
+                    std::to_string(r.last_updated_us) + "/" + (r.deleted ? "d" : "-") + "/" +
+                    std::string(r.body.begin(), r.body.end()));
+    }
+    return out;
+  }
+  Restored RestoreWith(const std::string& name, RestoreOptions o) {
+    Restored r;
+    auto store = storage::OpenSqliteStore(dir_.Path(name));
+    EXPECT_TRUE(store.ok());
+    r.store = std::move(*store);
+    r.tenant = *r.store->OpenTenant("acme");
+    r.status = RestoreChain(*target_, chain_, keys_, r.tenant.get(), dir_.Path(name + "-audit"), o,
+                            &r.report);
+    return r;
+  }
+  // One simulated day: a few versions shipped in small rounds, then a base snapshot.
+  void Day(int day, int versions_per_round = 3, int rounds = 4) {
+    for (int round = 0; round < rounds; ++round) {
+      for (int i = 0; i < versions_per_round; ++i) {
+        std::string id =
+            "d" + std::to_string(day) + "r" + std::to_string(round) + "i" + std::to_string(i);
+        Write(id, 1);
+        clock_.Advance(1'000'000);
+      }
+      Ship(/*max_pack_bytes=*/512);
+      clock_.Advance(3'600'000'000);  // an hour
+    }
+    auto base = Base();
+    ASSERT_TRUE(base.ok()) << base.status().message();
+    EXPECT_TRUE(base->made);
+    clock_.Advance(86'400'000'000 - int64_t{rounds} * 3'600'000'000);
+  }
+};
+
+TEST_F(BaseTest, ABaseSnapshotReusesWhatTheTargetHoldsAndRestoresTheSame) {
+  for (int i = 0; i < 40; ++i) {
+    Write("p" + std::to_string(i), 1);
+    clock_.Advance(1000);
+    if (i % 5 == 4) Ship(/*max_pack_bytes=*/512);
+  }
+  size_t packs_before = Packs().size();
+  EXPECT_EQ(Base(BaseOptions{}).status().code(), Code::kOk);
+  ManifestEntry first = Entry(ReadHead(*target_, chain_, keys_)->last.n);
+  ASSERT_TRUE(first.is_base());
+  // Small packs are merged into one: the base adds one pack, not a copy of each.
+  EXPECT_EQ(first.base_new, 1u);
+  EXPECT_EQ(first.base.size(), 1u);
+  EXPECT_EQ(Packs().size(), packs_before + 1);
+  EXPECT_EQ(first.total_versions, 40u);
+
+  // More versions, one large pack (kept as is) and small ones (merged).
+  for (int i = 0; i < 40; i += 2) Write("p" + std::to_string(i), 2);
+  clock_.Advance(1000);
+  int64_t between = clock_.NowMicros();
+  clock_.Advance(1000);
+  Ship();
+  for (int i = 40; i < 50; ++i) {
+    Write("p" + std::to_string(i), 1);
+    Ship(/*max_pack_bytes=*/512);
+  }
+  packs_before = Packs().size();
+  BaseOptions reuse_large;
+  reuse_large.reuse_pack_bytes = 8192;  // the 20-version pack is larger than that once sealed
+  auto second = Base(reuse_large);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  ManifestEntry b2 = Entry(second->n);
+  ASSERT_TRUE(b2.is_base());
+  // The first base's pack is reused as it is, never shipped again.
+  EXPECT_EQ(b2.base.front(), first.base.front());
+  EXPECT_EQ(Packs().size(), packs_before + b2.base_new);
+  EXPECT_EQ(b2.total_versions, 70u);
+  EXPECT_EQ(second->merged + second->reused, b2.base.size() - b2.base_new + second->merged);
+  // A base at the head again changes nothing.
+  auto again = Base();
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->made);
+
+  auto report = VerifyChain(*target_, chain_, keys_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems[0].detail);
+  EXPECT_EQ(report->versions, 70u);
+
+  // From the newest base, from the log alone, and at an instant: the same versions.
+  std::vector<std::string> live = Lines(Log(*tenant_));
+  Restored from_base = RestoreWith("rb", {});
+  ASSERT_TRUE(from_base.status.ok()) << from_base.status.message();
+  ASSERT_TRUE(from_base.report.base.has_value());
+  EXPECT_EQ(*from_base.report.base, second->n);
+  EXPECT_EQ(Lines(Log(*from_base.tenant)), live);
+  RestoreOptions no_base;
+  no_base.use_base = false;
+  Restored from_log = RestoreWith("rl", no_base);
+  ASSERT_TRUE(from_log.status.ok()) << from_log.status.message();
+  EXPECT_FALSE(from_log.report.base.has_value());
+  EXPECT_EQ(Lines(Log(*from_log.tenant)), live);
+  RestoreOptions at;
+  at.at_us = between;
+  Restored pitr = RestoreWith("rp", at);
+  ASSERT_TRUE(pitr.status.ok()) << pitr.status.message();
+  at.use_base = false;
+  Restored pitr_log = RestoreWith("rpl", at);
+  ASSERT_TRUE(pitr_log.status.ok());
+  EXPECT_EQ(pitr.report.versions, 60u);
+  EXPECT_EQ(Lines(Log(*pitr.tenant)), Lines(Log(*pitr_log.tenant)));
+}
+
+TEST_F(BaseTest, ADamagedBasePackStopsTheRestoreAndAnOlderBaseStillRestores) {
+  for (int i = 0; i < 10; ++i) Write("p" + std::to_string(i), 1);
+  Ship(/*max_pack_bytes=*/512);
+  auto older = Base();
+  ASSERT_TRUE(older.ok());
+  for (int i = 10; i < 20; ++i) Write("p" + std::to_string(i), 1);
+  Ship(/*max_pack_bytes=*/512);
+  auto newer = Base();
+  ASSERT_TRUE(newer.ok());
+  ManifestEntry b = Entry(newer->n);
+  ASSERT_EQ(b.base_new, 1u);
+  std::string merged = dir_.Path("target") + "/" + PackName(chain_, b.base.back());
+  std::string bytes = ReadAll(merged);
+  bytes[bytes.size() / 2] ^= 0x01;
+  WriteAll(merged, bytes);
+
+  auto report = VerifyChain(*target_, chain_, keys_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok());
+  Restored r = RestoreWith("bad", {});
+  EXPECT_EQ(r.status.code(), Code::kDataLoss);
+  EXPECT_NE(r.status.message().find(b.base.back()), std::string::npos) << r.status.message();
+  RestoreOptions o;
+  o.base = older->n;
+  Restored ok = RestoreWith("older", o);
+  ASSERT_TRUE(ok.status.ok()) << ok.status.message();
+  // The older base and the log entries after it (they are not pruned): everything.
+  EXPECT_EQ(ok.report.versions, 20u);
+}
+
+TEST_F(BaseTest, PruneKeepsTheRestorePointsAndEveryInstantStillRestores) {
+  std::vector<int64_t> instants;
+  for (int day = 0; day < 12; ++day) {
+    Day(day);
+    instants.push_back(clock_.NowMicros() - 43'200'000'000);  // the middle of the day after
+  }
+  // After the last base, entries that are not in any base yet.
+  Write("tail", 1);
+  Ship();
+  std::vector<std::string> live = Lines(Log(*tenant_));
+  std::map<int64_t, std::vector<std::string>> before;
+  for (int64_t t : instants) {
+    RestoreOptions o;
+    o.at_us = t;
+    Restored r = RestoreWith("before" + std::to_string(t), o);
+    ASSERT_TRUE(r.status.ok());
+    before[t] = Lines(Log(*r.tenant));
+  }
+  size_t files_before = TargetFiles().size();
+
+  RetentionPolicy keep{3, 2, 1};
+  auto plan = PlanPrune(*target_, chain_, keys_, keep, clock_.NowMicros());
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_TRUE(plan->anchor.has_value());
+  // 3 daily + 2 weekly + 1 monthly, overlapping: the newest base of days 11, 10, 9, of the week
+  // before, and the newest of the month.
+  EXPECT_GE(plan->kept_bases.size(), 3u);
+  EXPECT_LE(plan->kept_bases.size(), 6u);
+  EXPECT_EQ(plan->kept_bases.front(), *plan->anchor);
+  EXPECT_FALSE(plan->entries.empty());
+  EXPECT_FALSE(plan->packs.empty());
+  PruneReport pruned;
+  ASSERT_TRUE(ApplyPrune(*target_, *plan, &pruned).ok());
+  EXPECT_TRUE(pruned.failed.empty());
+  EXPECT_EQ(pruned.entries, plan->entries.size());
+  EXPECT_EQ(pruned.packs, plan->packs.size());
+  EXPECT_EQ(TargetFiles().size(), files_before - pruned.entries - pruned.packs);
+
+  auto report = VerifyChain(*target_, chain_, keys_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->problems.empty())
+      << report->problems[0].object << ": " << report->problems[0].detail;
+  EXPECT_EQ(report->versions, live.size());
+  Restored all = RestoreWith("after", {});
+  ASSERT_TRUE(all.status.ok()) << all.status.message();
+  EXPECT_EQ(Lines(Log(*all.tenant)), live);
+  for (int64_t t : instants) {
+    RestoreOptions o;
+    o.at_us = t;
+    Restored r = RestoreWith("after" + std::to_string(t), o);
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(Lines(Log(*r.tenant)), before[t]) << "instant " << t;
+  }
+  // Every restore point kept restores on its own.
+  for (uint64_t n : plan->kept_bases) {
+    RestoreOptions o;
+    o.base = n;
+    Restored r = RestoreWith("kept" + std::to_string(n), o);
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(r.report.versions,
+              Entry(n).total_versions + (n == *plan->anchor ? 1u : 0u));  // + the tail after it
+  }
+  // A second prune finds nothing more to delete.
+  auto again = PlanPrune(*target_, chain_, keys_, keep, clock_.NowMicros());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->entries.empty());
+  EXPECT_TRUE(again->packs.empty());
+}
+
+TEST_F(BaseTest, APruneCutShortAnywhereLeavesAChainThatVerifiesAndRestores) {
+  for (int day = 0; day < 4; ++day) Day(day, 2, 3);
+  std::vector<std::string> live = Lines(Log(*tenant_));
+  auto plan = PlanPrune(*target_, chain_, keys_, RetentionPolicy{1, 0, 0}, clock_.NowMicros());
+  ASSERT_TRUE(plan.ok());
+  size_t deletes = plan->entries.size() + plan->packs.size();
+  ASSERT_GT(deletes, 4u);
+  fs::path pristine = dir_.Path("pristine");
+  fs::copy(dir_.Path("target"), pristine, fs::copy_options::recursive);
+  for (size_t allowed = 0; allowed <= deletes; ++allowed) {
+    fs::remove_all(dir_.Path("target"));
+    fs::copy(pristine, dir_.Path("target"), fs::copy_options::recursive);
+    FailingDeletes deleter(*target_, allowed);
+    PruneReport report;
+    ASSERT_TRUE(ApplyPrune(deleter, *plan, &report).ok());
+    EXPECT_EQ(report.failed.empty(), allowed >= deletes) << allowed;
+    auto verified = VerifyChain(*target_, chain_, keys_);
+    ASSERT_TRUE(verified.ok());
+    EXPECT_TRUE(verified->ok()) << "after " << allowed
+                                << " deletions: " << verified->problems[0].object << " "
+                                << verified->problems[0].detail;
+    Restored r = RestoreWith("cut" + std::to_string(allowed), {});
+    ASSERT_TRUE(r.status.ok()) << allowed << ": " << r.status.message();
+    EXPECT_EQ(Lines(Log(*r.tenant)), live) << allowed;
+  }
+}
+
+TEST_F(BaseTest, PruneWaitsForRetentionAndRefusesAChainThatDoesNotVerify) {
+  // No base: nothing is prunable.
+  Write("a", 1);
+  Ship();
+  auto plan = PlanPrune(*target_, chain_, keys_, {}, clock_.NowMicros());
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->nothing_because.empty());
+  EXPECT_TRUE(plan->entries.empty());
+  for (int day = 0; day < 3; ++day) Day(day);
+  // Every base is younger than the retention: nothing is deleted.
+  plan = PlanPrune(*target_, chain_, keys_, {}, kStart - 1);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->anchor.has_value());
+  EXPECT_TRUE(plan->entries.empty());
+  EXPECT_TRUE(plan->packs.empty());
+  // A base made before the cut: what precedes it goes, what follows stays.
+  plan = PlanPrune(*target_, chain_, keys_, {1, 0, 0}, kStart + 86'400'000'000 + 1);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_TRUE(plan->anchor.has_value());
+  EXPECT_LT(*plan->anchor, ReadHead(*target_, chain_, keys_)->last.n);
+  // An altered entry: the prune refuses to act.
+  std::string entry = dir_.Path("target") + "/" + ManifestName(chain_, 2);
+  std::string bytes = ReadAll(entry);
+  bytes[10] ^= 0x01;
+  WriteAll(entry, bytes);
+  plan = PlanPrune(*target_, chain_, keys_, {}, clock_.NowMicros());
+  EXPECT_EQ(plan.status().code(), Code::kDataLoss);
+}
+
+TEST_F(BaseTest, TheBaseEntryFormatRejectsWhatItCannotBe) {
+  Write("a", 1);
+  Ship();
+  auto base = Base();
+  ASSERT_TRUE(base.ok());
+  ManifestEntry e = Entry(base->n);
+  ASSERT_TRUE(e.is_base());
+  auto encoded = [&](const ManifestEntry& m) {
+    auto object = EncodeManifestEntry(m, chain_, *keys_.signer);
+    EXPECT_TRUE(object.ok());
+    return DecodeManifestEntry(*object, chain_, *keys_.verifier).status().code();
+  };
+  EXPECT_EQ(encoded(e), Code::kOk);
+  ManifestEntry with_pack = e;
+  with_pack.pack = std::string(64, 'a');
+  EXPECT_EQ(encoded(with_pack), Code::kDataLoss);
+  ManifestEntry with_versions = e;
+  with_versions.versions = 1;
+  with_versions.first_seq = with_versions.last_seq = 1;
+  EXPECT_EQ(encoded(with_versions), Code::kDataLoss);
+  ManifestEntry bad_digest = e;
+  bad_digest.base.push_back("not-a-digest");
+  EXPECT_EQ(encoded(bad_digest), Code::kDataLoss);
+  ManifestEntry other_base = e;
+  other_base.last_base = e.n - 1;
+  EXPECT_EQ(encoded(other_base), Code::kDataLoss);
+  ManifestEntry too_new = e;
+  too_new.base_new = e.base.size() + 1;
+  EXPECT_EQ(encoded(too_new), Code::kDataLoss);
 }
 
 }  // namespace

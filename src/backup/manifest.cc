@@ -134,6 +134,22 @@ Result<std::string> EncodeManifestEntry(const ManifestEntry& e, const ChainId& c
   w.Uint64(e.total_versions);
   w.Key("total_bytes");
   w.Uint64(e.total_bytes);
+  if (e.is_base()) {
+    w.Key("base");
+    w.StartArray();
+    for (const std::string& p : e.base) {
+      w.String(p.c_str(), static_cast<rapidjson::SizeType>(p.size()));
+    }
+    w.EndArray();
+    w.Key("base_new");
+    w.Uint64(e.base_new);
+  }
+  if (e.last_base) {
+    w.Key("last_base");
+    w.Uint64(*e.last_base);
+    w.Key("last_base_us");
+    w.Int64(e.last_base_us);
+  }
   w.EndObject();
   std::string json(buf.GetString(), buf.GetSize());
   HYGIE_ASSIGN_OR_RETURN(Bytes sig, signer.Sign(AsBytes(SignedText(json))));
@@ -191,9 +207,31 @@ Result<ManifestEntry> DecodeManifestEntry(std::string_view object, const ChainId
       !u64("total_bytes", &e.total_bytes)) {
     return Bad("missing or mistyped field");
   }
-  if (!IsHexDigest(e.pack) || (e.n == 0 ? !e.prev.empty() : !IsHexDigest(e.prev))) {
+  if (auto b = d.FindMember("base"); b != d.MemberEnd()) {
+    if (!b->value.IsArray() || b->value.Empty()) return Bad("base packs");
+    for (const auto& p : b->value.GetArray()) {
+      if (!p.IsString() || !IsHexDigest(std::string_view(p.GetString(), p.GetStringLength()))) {
+        return Bad("base packs");
+      }
+      e.base.emplace_back(p.GetString(), p.GetStringLength());
+    }
+    if (!u64("base_new", &e.base_new) || e.base_new > e.base.size()) return Bad("base packs");
+  }
+  if (d.HasMember("last_base")) {
+    uint64_t last_base = 0;
+    if (!u64("last_base", &last_base) || !i64("last_base_us", &e.last_base_us) || last_base > e.n ||
+        (e.is_base() && last_base != e.n) || (!e.is_base() && last_base == e.n)) {
+      return Bad("last base");
+    }
+    e.last_base = last_base;
+  } else if (e.is_base()) {
+    return Bad("last base");
+  }
+  if ((e.is_base() ? !e.pack.empty() : !IsHexDigest(e.pack)) ||
+      (e.n == 0 ? !e.prev.empty() : !IsHexDigest(e.prev))) {
     return Bad("malformed digest");
   }
+  if (e.is_base() && e.versions != 0) return Bad("a base snapshot entry ships no versions");
   if (e.first_seq > e.last_seq || (e.versions == 0) != (e.last_seq == 0) ||
       e.last_seq > e.shipped_seq || e.versions > e.total_versions) {
     return Bad("inconsistent version range");
@@ -222,6 +260,7 @@ Result<ManifestEntry> DecodeManifestEntry(std::string_view object, const ChainId
   e.journal_cursor.segment_bytes = a[3].GetUint64();
   e.journal_cursor.checkpoint_bytes = a[4].GetUint64();
   e.journal_cursor.checkpoints = a[5].GetUint64();
+  if (e.is_base() && !e.journal.empty()) return Bad("a base snapshot entry ships no journal bytes");
   return e;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,16 @@ struct ManifestEntry {
   // Running totals over the chain up to and including this entry.
   uint64_t total_versions = 0;
   uint64_t total_bytes = 0;
+  // A base snapshot entry ships no pack of its own ("pack" is empty, no versions, no journal
+  // bytes): `base` lists, in order, the packs that together hold every version up to
+  // shipped_seq and the journal up to journal_cursor, most of them packs the target already
+  // held; base_new of them were written for this snapshot.
+  std::vector<std::string> base;
+  uint64_t base_new = 0;
+  // The newest base snapshot entry at or before this one (this one for a base), if any.
+  std::optional<uint64_t> last_base;
+  int64_t last_base_us = 0;
+  bool is_base() const { return !base.empty(); }
 };
 
 // The entry's object: JSON line and signature line.

@@ -4,10 +4,10 @@
 
 namespace hygie::backup {
 
-S3Target::S3Target(S3ClientConfig config, int retention_days, const Clock& clock)
+S3Target::S3Target(S3ClientConfig config, int64_t retention_s, const Clock& clock)
     : endpoint_(config.endpoint + "/" + config.bucket),
       client_(std::move(config), clock),
-      retention_days_(retention_days),
+      retention_s_(retention_s),
       clock_(clock) {}
 
 std::string S3Target::Describe() const { return "S3 " + endpoint_; }
@@ -31,7 +31,7 @@ Status S3Target::Put(const std::string& name, std::string_view bytes) {
   }
   PutObjectOptions options;
   options.lock_mode = LockMode::kCompliance;
-  options.retain_until = clock_.NowSeconds() + int64_t{retention_days_} * 86400;
+  options.retain_until = clock_.NowSeconds() + retention_s_;
   return client_.PutObject(name, std::string(bytes), options).status();
 }
 
@@ -57,6 +57,20 @@ Result<std::vector<ObjectInfo>> S3Target::List(const std::string& prefix) {
   std::sort(out.begin(), out.end(),
             [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
   return out;
+}
+
+Status S3Target::Delete(const std::string& name) {
+  HYGIE_ASSIGN_OR_RETURN(std::vector<ObjectVersion> versions, client_.ListObjectVersions(name));
+  bool found = false;
+  for (const ObjectVersion& v : versions) {
+    if (v.key != name) continue;
+    found = true;
+    DeleteObjectOptions options;
+    options.version_id = v.version_id;
+    HYGIE_RETURN_IF_ERROR(client_.DeleteObject(name, options).status());
+  }
+  if (!found) return NotFound("backup target: no object " + name);
+  return Status::Ok();
 }
 
 }  // namespace hygie::backup

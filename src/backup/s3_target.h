@@ -12,6 +12,7 @@
 //
 // Thread-safe (S3Client is).
 
+#include <cstdint>
 #include <string>
 
 #include "backup/s3_client.h"
@@ -22,18 +23,22 @@ namespace hygie::backup {
 
 class S3Target final : public Target {
  public:
-  S3Target(S3ClientConfig config, int retention_days, const Clock& clock = SystemClock::Get());
+  // Every object put is retained (compliance mode) for retention_s seconds.
+  S3Target(S3ClientConfig config, int64_t retention_s, const Clock& clock = SystemClock::Get());
   std::string Describe() const override;
   Status Put(const std::string& name, std::string_view bytes) override;
   Result<std::string> Get(const std::string& name) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
+  // Deletes every version of the name (a delete without a version id would only add a delete
+  // marker). A version still under retention: kPermissionDenied.
+  Status Delete(const std::string& name) override;
   // The bucket's Object Lock configuration must be enabled (checked when a target is added).
   Status CheckObjectLock() const;
 
  private:
   std::string endpoint_;
   S3Client client_;
-  int retention_days_;
+  int64_t retention_s_;
   const Clock& clock_;
 };
 

@@ -95,6 +95,16 @@ void Shipper::ShipOne(NamedTarget& t, const ChainSpec& spec) {
         ChainSource source{spec.store.get(), spec.tree_dir};
         shipped = ShipChain(*t.target, spec.id, *keys, source, clock_, options_.ship, head);
         s = shipped.status();
+        if (s.ok() && options_.base_interval_us > 0 && !head->empty && !head->last.is_base() &&
+            (!head->last.last_base ||
+             clock_.NowMicros() - head->last.last_base_us >= options_.base_interval_us)) {
+          auto base = MakeBase(*t.target, spec.id, *keys, clock_, options_.base, head);
+          s = base.status();
+          if (base.ok()) {
+            log::Info("backup: base snapshot {} of {} on {}: {} packs, {} reused, {} merged",
+                      base->n, spec.id.tenant, t.name, base->packs, base->reused, base->merged);
+          }
+        }
         // After a failure the target is read again next time: it is the truth.
         if (!s.ok()) {
           heads_.erase(it);
@@ -119,6 +129,7 @@ void Shipper::ShipOne(NamedTarget& t, const ChainSpec& spec) {
       st.total_versions = head->last.total_versions;
       st.total_bytes = head->last.total_bytes;
       st.last_entry_us = head->last.created_us;
+      st.last_base_us = head->last.last_base ? head->last.last_base_us : 0;
     }
   } else {
     if (st.error != s.message()) {
@@ -159,6 +170,8 @@ void Shipper::WriteStatus() {
     w.Int64(s.last_entry_us);
     w.Key("last_ok_us");
     w.Int64(s.last_ok_us);
+    w.Key("last_base_us");
+    w.Int64(s.last_base_us);
     w.Key("error");
     w.String(s.error.c_str());
     w.EndObject();
@@ -199,6 +212,7 @@ Result<std::vector<ChainStatus>> ReadStatusFile(const std::string& path) {
     s.total_bytes = u64("total_bytes");
     s.last_entry_us = i64("last_entry_us");
     s.last_ok_us = i64("last_ok_us");
+    s.last_base_us = i64("last_base_us");
     s.error = str("error");
     out.push_back(std::move(s));
   }

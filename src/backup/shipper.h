@@ -36,6 +36,9 @@ struct ChainSpec {
 struct ShipperOptions {
   int64_t interval_us = 10'000'000;
   ShipOptions ship;
+  // A chain gets a new base snapshot when its newest is this old (or it has none); 0: never.
+  int64_t base_interval_us = 86'400'000'000;
+  BaseOptions base;
   // Where the shipper writes what it last did (backup status reads it); empty: nowhere.
   std::string status_file;
 };
@@ -50,6 +53,7 @@ struct ChainStatus {
   uint64_t total_bytes = 0;
   int64_t last_entry_us = 0;  // when the newest entry was made
   int64_t last_ok_us = 0;     // the last round that reached the target
+  int64_t last_base_us = 0;   // when the newest base snapshot was made (0: none)
   std::string error;          // the last round's error, if it failed
 };
 

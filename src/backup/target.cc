@@ -85,4 +85,11 @@ Result<std::vector<ObjectInfo>> DirectoryTarget::List(const std::string& prefix)
   return out;
 }
 
+Status DirectoryTarget::Delete(const std::string& name) {
+  HYGIE_RETURN_IF_ERROR(CheckName(name));
+  std::string path = root_ + "/" + name;
+  HYGIE_RETURN_IF_ERROR(env_.RemoveFile(path));
+  return env_.SyncDir(DirName(path));
+}
+
 }  // namespace hygie::backup

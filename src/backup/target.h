@@ -34,6 +34,10 @@ class Target {
   virtual Result<std::string> Get(const std::string& name) = 0;
   // Objects whose name starts with `prefix`, sorted by name.
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
+  // Removes the object (every version of it). Only `hygie backup prune` calls it, with a
+  // target opened with the prune credential; the server's own credential cannot (an S3 target's
+  // Object Lock and bucket policy refuse it: kPermissionDenied). kNotFound when absent.
+  virtual Status Delete(const std::string& name) = 0;
 };
 
 // A directory (another disk, a mounted remote file system): objects are files under `root`,
@@ -46,6 +50,7 @@ class DirectoryTarget final : public Target {
   Status Put(const std::string& name, std::string_view bytes) override;
   Result<std::string> Get(const std::string& name) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
+  Status Delete(const std::string& name) override;
 
  private:
   Status CheckName(const std::string& name) const;

@@ -136,6 +136,17 @@ Result<std::vector<TargetConfig>> LoadTargets(const std::string& data_dir, Env& 
     } else if (kind != "directory") {
       return damaged();
     }
+    if (auto keep = v.FindMember("keep"); keep != v.MemberEnd()) {
+      if (!keep->value.IsObject()) return damaged();
+      for (auto [key, field] :
+           {std::pair{"daily", &t.keep.daily}, std::pair{"weekly", &t.keep.weekly},
+            std::pair{"monthly", &t.keep.monthly}}) {
+        auto it = keep->value.FindMember(key);
+        if (it == keep->value.MemberEnd()) continue;
+        if (!it->value.IsUint()) return damaged();
+        *field = it->value.GetUint();
+      }
+    }
     auto days = v.FindMember("retention_days");
     if (days != v.MemberEnd()) {
       if (!days->value.IsInt()) return damaged();
@@ -177,6 +188,15 @@ Status Save(const std::string& data_dir, const std::vector<TargetConfig>& target
       put("credentials_file", t.credentials_file);
       put("ca_file", t.ca_file);
     }
+    w.Key("keep");
+    w.StartObject();
+    w.Key("daily");
+    w.Uint(t.keep.daily);
+    w.Key("weekly");
+    w.Uint(t.keep.weekly);
+    w.Key("monthly");
+    w.Uint(t.keep.monthly);
+    w.EndObject();
     w.EndObject();
   }
   w.EndArray();
@@ -204,6 +224,25 @@ Status RemoveTarget(const std::string& data_dir, const std::string& name, Env& e
                          [&](const TargetConfig& t) { return t.name == name; });
   if (it == targets.end()) return NotFound("no backup target named " + name);
   targets.erase(it);
+  return Save(data_dir, targets, env);
+}
+
+Status SetRetention(const std::string& data_dir, const std::string& name,
+                    const RetentionPolicy& keep, Env& env) {
+  constexpr uint32_t kMaxPoints = 1000;
+  if (keep.daily == 0 && keep.weekly == 0 && keep.monthly == 0) {
+    return InvalidArgument(
+        "a retention keeps at least one daily, weekly or monthly restore point (the newest one "
+        "is always kept)");
+  }
+  if (keep.daily > kMaxPoints || keep.weekly > kMaxPoints || keep.monthly > kMaxPoints) {
+    return InvalidArgument("a retention keeps at most 1000 restore points of each kind");
+  }
+  HYGIE_ASSIGN_OR_RETURN(std::vector<TargetConfig> targets, LoadTargets(data_dir, env));
+  auto it = std::find_if(targets.begin(), targets.end(),
+                         [&](const TargetConfig& t) { return t.name == name; });
+  if (it == targets.end()) return NotFound("no backup target named " + name);
+  it->keep = keep;
   return Save(data_dir, targets, env);
 }
 
@@ -239,7 +278,8 @@ Result<std::unique_ptr<Target>> OpenTarget(const TargetConfig& target, Env& env)
                           d["secret_access_key"].GetStringLength());
   config.secret_key = crypto::SecretKey::FromBytes(AsBytes(secret));
   config.ca_file = target.ca_file;
-  return std::unique_ptr<Target>(new S3Target(std::move(config), target.retention_days));
+  return std::unique_ptr<Target>(
+      new S3Target(std::move(config), int64_t{target.retention_days} * 86400));
 }
 
 }  // namespace hygie::backup

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/chain.h"
 #include "backup/target.h"
 #include "core/env.h"
 #include "core/status.h"
@@ -32,6 +33,8 @@ struct TargetConfig {
   int retention_days = 30;
   std::string credentials_file;
   std::string ca_file;
+  // The restore points `hygie backup prune` keeps (hygie backup retention).
+  RetentionPolicy keep;
 };
 
 std::string_view KindName(TargetConfig::Kind kind);
@@ -49,6 +52,11 @@ Status AddTarget(const std::string& data_dir, const TargetConfig& target,
 // kNotFound for an unknown name.
 Status RemoveTarget(const std::string& data_dir, const std::string& name,
                     Env& env = Env::Default());
+
+// Sets the restore points a target keeps. kNotFound for an unknown name; kInvalidArgument for a
+// policy that keeps nothing or more than 1,000 points of a kind.
+Status SetRetention(const std::string& data_dir, const std::string& name,
+                    const RetentionPolicy& keep, Env& env = Env::Default());
 
 // The target object for a configuration (reads an S3 target's credentials file).
 Result<std::unique_ptr<Target>> OpenTarget(const TargetConfig& target, Env& env = Env::Default());

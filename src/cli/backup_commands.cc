@@ -12,6 +12,7 @@
 #include <limits>
 
 #include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -63,6 +64,10 @@ struct BackupOptions {
   std::string at;
   std::string as;
   bool json = false;
+  bool dry_run = false;
+  std::string prune_credentials;
+  int64_t from_base = -1;
+  std::optional<uint32_t> daily, weekly, monthly;
 };
 
 std::function<void()> Run(int (*fn)(const BackupOptions&), std::shared_ptr<BackupOptions> o) {
@@ -333,8 +338,9 @@ int RunStatus(const BackupOptions& o) {
   }
   int64_t now = SystemClock::Get().NowMicros();
   int rc = 0;
-  if (o.json) std::cout << "[";
-  bool first = true;
+  rapidjson::StringBuffer json_text;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> json(json_text);
+  json.StartArray();
   for (const backup::TargetConfig& tc : *targets) {
     auto target = backup::OpenTarget(tc);
     for (const backup::ChainSpec& spec : *chains) {
@@ -376,33 +382,67 @@ int RunStatus(const BackupOptions& o) {
       if (!error.empty() || !server_error.empty()) rc = 1;
       auto drill = last_drill.find({tc.name, spec.id.tenant});
       std::string drill_text = "never";
-      char drill_json[160] = "null";
+      char rto[32] = "0";
       if (drill != last_drill.end()) {
-        char rto[32];
         std::snprintf(rto, sizeof rto, "%.3f", static_cast<double>(drill->second.rto_us) / 1e6);
         drill_text = Instant(drill->second.when_us) + (drill->second.ok ? ",passed" : ",FAILED") +
                      ",rto_s=" + rto;
-        std::snprintf(
-            drill_json, sizeof drill_json, "{\"when\":\"%s\",\"passed\":%s,\"rto_seconds\":%s}",
-            Instant(drill->second.when_us).c_str(), drill->second.ok ? "true" : "false", rto);
       }
+      std::optional<int64_t> base_us;
+      if (!head.empty && head.last.last_base) base_us = head.last.last_base_us;
       if (o.json) {
-        std::printf(
-            "%s\n {\"target\":\"%s\",\"chain\":\"%s\",\"entries\":%llu,\"shipped_seq\":%llu,"
-            "\"last_shipped\":\"%s\",\"lag_seconds\":%.1f,\"lag_versions\":%llu,"
-            "\"lag_bytes\":%llu,\"packs\":%llu,\"packs_bytes\":%llu,\"last_base_snapshot\":null,"
-            "\"last_drill\":%s,\"error\":\"%s\"}",
-            first ? "" : ",", tc.name.c_str(), spec.id.tenant.c_str(),
-            static_cast<unsigned long long>(head.entries),
-            static_cast<unsigned long long>(head.empty ? 0 : head.last.shipped_seq),
-            head.empty ? "" : Instant(head.last.created_us).c_str(),
-            static_cast<double>(lag_us) / 1e6, static_cast<unsigned long long>(pending),
-            static_cast<unsigned long long>(pending_bytes),
-            static_cast<unsigned long long>(head.entries),
-            static_cast<unsigned long long>(head.empty ? 0 : head.last.total_bytes), drill_json,
-            !error.empty() ? "target unreadable"
+        auto str = [&json](const std::string& v) {
+          json.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+        };
+        json.StartObject();
+        json.Key("target");
+        str(tc.name);
+        json.Key("chain");
+        str(spec.id.tenant);
+        json.Key("entries");
+        json.Uint64(head.entries);
+        json.Key("shipped_seq");
+        json.Uint64(head.empty ? 0 : head.last.shipped_seq);
+        json.Key("last_shipped");
+        str(head.empty ? "" : Instant(head.last.created_us));
+        json.Key("lag_seconds");
+        json.Double(static_cast<double>(lag_us) / 1e6);
+        json.Key("lag_versions");
+        json.Uint64(pending);
+        json.Key("lag_bytes");
+        json.Uint64(pending_bytes);
+        json.Key("packs");
+        json.Uint64(head.entries);
+        json.Key("packs_bytes");
+        json.Uint64(head.empty ? 0 : head.last.total_bytes);
+        json.Key("last_base_snapshot");
+        if (base_us) {
+          json.StartObject();
+          json.Key("entry");
+          json.Uint64(*head.last.last_base);
+          json.Key("when");
+          str(Instant(*base_us));
+          json.EndObject();
+        } else {
+          json.Null();
+        }
+        json.Key("last_drill");
+        if (drill != last_drill.end()) {
+          json.StartObject();
+          json.Key("when");
+          str(Instant(drill->second.when_us));
+          json.Key("passed");
+          json.Bool(drill->second.ok);
+          json.Key("rto_seconds");
+          json.Double(static_cast<double>(drill->second.rto_us) / 1e6);
+          json.EndObject();
+        } else {
+          json.Null();
+        }
+        json.Key("error");
+        str(!error.empty() ? "target unreadable"
                            : (!server_error.empty() ? "shipping failing" : ""));
-        first = false;
+        json.EndObject();
       } else {
         std::cout << tc.name << "\t" << spec.id.tenant << "\tlast_shipped="
                   << (head.empty ? std::string("never") : Instant(head.last.created_us))
@@ -412,14 +452,18 @@ int RunStatus(const BackupOptions& o) {
         std::cout << "\tlag_s=" << lag << "\tlag_versions=" << pending
                   << "\tlag_bytes=" << pending_bytes << "\tpacks=" << head.entries
                   << "\tpacks_size=" << HumanBytes(head.empty ? 0 : head.last.total_bytes)
-                  << "\tlast_base_snapshot=none\tlast_drill=" << drill_text;
+                  << "\tlast_base_snapshot="
+                  << (base_us ? Instant(*base_us) + ",entry=" + std::to_string(*head.last.last_base)
+                              : std::string("none"))
+                  << "\tlast_drill=" << drill_text;
         if (!error.empty()) std::cout << "\terror=" << error;
         if (!server_error.empty()) std::cout << "\tserver_error=" << server_error;
         std::cout << "\n";
       }
     }
   }
-  if (o.json) std::cout << "\n]\n";
+  json.EndArray();
+  if (o.json) std::cout << json_text.GetString() << "\n";
   (*store)->Close();
   return rc;
 }
@@ -454,6 +498,148 @@ int RunVerify(const BackupOptions& o) {
               << "\tpacks=" << report->packs << "\tversions=" << report->versions
               << "\tnewest=" << Instant(report->newest_us) << "\n";
     return report->ok() ? 0 : 1;
+  });
+}
+
+int RunSnapshot(const BackupOptions& o) {
+  return ForEachChain(o, /*ship_lock=*/true, [](const ChainCall& c) {
+    auto head = backup::ReadHead(c.target, c.spec.id, c.keys);
+    if (!head.ok()) return ChainError(c, head.status());
+    // What is committed now goes into the snapshot.
+    auto shipped =
+        backup::ShipChain(c.target, c.spec.id, c.keys, {c.spec.store.get(), c.spec.tree_dir},
+                          SystemClock::Get(), {}, &*head);
+    if (!shipped.ok()) return ChainError(c, shipped.status());
+    if (head->empty) {
+      std::cout << c.config.name << "\t" << c.spec.id.tenant << "\tnothing to snapshot\n";
+      return 0;
+    }
+    std::optional<uint64_t> todo;
+    if (!head->last.is_base()) {
+      todo = head->entries - (head->last.last_base ? *head->last.last_base + 1 : 0);
+    }
+    auto progress = MakeProgress("snapshot " + c.config.name + " " + c.spec.id.tenant, todo,
+                                 std::nullopt, "entries");
+    uint64_t seen = 0;
+    auto base = backup::MakeBase(c.target, c.spec.id, c.keys, SystemClock::Get(), {}, &*head,
+                                 [&](uint64_t done, uint64_t) {
+                                   progress->Add(done - seen, 0);
+                                   seen = done;
+                                 });
+    if (!base.ok()) return ChainError(c, base.status());
+    progress->Finish();
+    std::cout << c.config.name << "\t" << c.spec.id.tenant << "\tbase=" << base->n
+              << (base->made ? "" : " (already the newest entry)") << "\tpacks=" << base->packs
+              << "\treused=" << base->reused << "\tmerged=" << base->merged
+              << "\tbytes=" << base->bytes << "\n";
+    return 0;
+  });
+}
+
+int RunRetention(const BackupOptions& o) {
+  auto config = FindTarget(o.data_dir, o.target);
+  if (!config.ok()) return Fail(config.status());
+  if (!o.daily && !o.weekly && !o.monthly) {
+    std::cout << config->name << "\tdaily=" << config->keep.daily
+              << "\tweekly=" << config->keep.weekly << "\tmonthly=" << config->keep.monthly << "\n";
+    return 0;
+  }
+  backup::RetentionPolicy keep = config->keep;
+  if (o.daily) keep.daily = *o.daily;
+  if (o.weekly) keep.weekly = *o.weekly;
+  if (o.monthly) keep.monthly = *o.monthly;
+  if (keep.daily == 0 && keep.weekly == 0 && keep.monthly == 0) {
+    return Usage(
+        "a retention keeps at least one daily, weekly or monthly restore point (the newest one "
+        "is always kept)");
+  }
+  auto inst = OpenFor(o);
+  if (!inst.ok()) return Fail(inst.status());
+  audit::Record act;
+  act.interaction = "backup-retention";
+  act.action = 'U';
+  act.query = {{"target", config->name},
+               {"daily", std::to_string(keep.daily)},
+               {"weekly", std::to_string(keep.weekly)},
+               {"monthly", std::to_string(keep.monthly)}};
+  int rc = Recorded(*inst, act, [&] { return backup::SetRetention(o.data_dir, o.target, keep); });
+  if (rc == 0) {
+    std::cerr << "hygie: " << config->name << " keeps " << keep.daily << " daily, " << keep.weekly
+              << " weekly and " << keep.monthly
+              << " monthly restore points; `hygie backup prune` applies it\n";
+  }
+  return rc;
+}
+
+int RunPrune(const BackupOptions& o) {
+  auto config = FindTarget(o.data_dir, o.target);
+  if (!config.ok()) return Fail(config.status());
+  bool s3 = config->kind == backup::TargetConfig::Kind::kS3;
+  if (s3 && o.prune_credentials.empty() && !o.dry_run) {
+    return Usage(
+        "an S3 target is pruned with its own credential, not the server's: --prune-credentials "
+        "FILE (mode 0600, {\"access_key_id\", \"secret_access_key\"}) of a user that may delete "
+        "object versions");
+  }
+  if (!s3 && !o.prune_credentials.empty()) {
+    return Usage("--prune-credentials is for S3 targets");
+  }
+  if (s3 && !o.prune_credentials.empty() &&
+      fs::weakly_canonical(o.prune_credentials) == fs::weakly_canonical(config->credentials_file)) {
+    return Usage("--prune-credentials names the server's own credential; give the prune one");
+  }
+  std::unique_ptr<backup::Target> deleter;
+  if (!o.dry_run) {
+    backup::TargetConfig pc = *config;
+    if (s3) pc.credentials_file = o.prune_credentials;
+    auto opened = backup::OpenTarget(pc);
+    if (!opened.ok()) return Fail(opened.status());
+    deleter = std::move(*opened);
+  }
+  int64_t now = SystemClock::Get().NowMicros();
+  // Objects are locked until their retention ends (by the store's clock: 5 minutes of margin).
+  int64_t locked_after =
+      s3 ? now - int64_t{config->retention_days} * 86'400'000'000 - 300'000'000 : now;
+  BackupOptions one = o;
+  one.target = config->name;
+  std::optional<Installation> inst_for_record;
+  if (!o.dry_run) {
+    auto inst = OpenFor(o);
+    if (!inst.ok()) return Fail(inst.status());
+    inst_for_record.emplace(std::move(*inst));
+  }
+  return ForEachChain(one, /*ship_lock=*/false, [&](const ChainCall& c) {
+    auto plan = backup::PlanPrune(c.target, c.spec.id, c.keys, c.config.keep, locked_after);
+    if (!plan.ok()) return ChainError(c, plan.status());
+    std::string kept;
+    for (uint64_t n : plan->kept_bases) kept += (kept.empty() ? "" : ",") + std::to_string(n);
+    std::cout << c.config.name << "\t" << c.spec.id.tenant << "\trestore_points=" << kept;
+    if (!plan->nothing_because.empty()) {
+      std::cout << "\tnothing to prune: " << plan->nothing_because << "\n";
+      return 0;
+    }
+    if (o.dry_run) {
+      std::cout << "\twould_delete_entries=" << plan->entries.size()
+                << "\twould_delete_packs=" << plan->packs.size()
+                << "\twould_free=" << HumanBytes(plan->pack_bytes) << "\n";
+      return 0;
+    }
+    audit::Record act;
+    act.interaction = "backup-prune";
+    act.action = 'D';
+    act.query = {{"target", c.config.name},
+                 {"chain", c.spec.id.tenant},
+                 {"entries", std::to_string(plan->entries.size())},
+                 {"packs", std::to_string(plan->packs.size())}};
+    backup::PruneReport report;
+    int rc = Recorded(*inst_for_record, act,
+                      [&] { return backup::ApplyPrune(*deleter, *plan, &report); });
+    std::cout << "\tdeleted_entries=" << report.entries << "\tdeleted_packs=" << report.packs
+              << "\tfreed=" << HumanBytes(report.bytes) << "\n";
+    for (const backup::Problem& p : report.failed) {
+      std::cout << "LEFT\t" << p.object << "\t" << p.detail << "\n";
+    }
+    return rc != 0 || !report.failed.empty() ? 1 : 0;
   });
 }
 
@@ -588,6 +774,7 @@ int RestoreAs(const BackupOptions& o, const Installation& inst, const crypto::Te
     HYGIE_ASSIGN_OR_RETURN(auto tenant, store->OpenTenant(o.as));
     crypto::KeyedHasher hasher(to->index_key());
     backup::RestoreOptions ro = IndexingRestore(at_us, from, *to, hasher);
+    if (o.from_base >= 0) ro.base = static_cast<uint64_t>(o.from_base);
     auto progress =
         MakeProgress("restore " + o.tenant + " as " + o.as, std::nullopt, std::nullopt, "versions");
     uint64_t seen = 0, seen_bytes = 0;
@@ -727,6 +914,7 @@ int RunRestore(const BackupOptions& o) {
     uint64_t seen = 0, seen_bytes = 0;
     crypto::KeyedHasher hasher((*keys)->index_key());
     backup::RestoreOptions ro = IndexingRestore(at_us, **keys, **keys, hasher);
+    if (o.from_base >= 0) ro.base = static_cast<uint64_t>(o.from_base);
     Status s =
         backup::RestoreChain(**target, chain, *chain_keys, tenant.get(),
                              o.to + "/audit/" + o.tenant, ro, &report, [&](uint64_t v, uint64_t b) {
@@ -916,7 +1104,8 @@ Result<std::vector<backup::ChainSpec>> InstallationChains(const Installation& in
 }
 
 Result<std::unique_ptr<backup::Shipper>> StartShipper(const Installation& inst,
-                                                      storage::Store& store, int64_t interval_us) {
+                                                      storage::Store& store, int64_t interval_us,
+                                                      int64_t base_interval_us) {
   HYGIE_ASSIGN_OR_RETURN(auto configs, backup::LoadTargets(inst.data_dir));
   if (configs.empty()) return std::unique_ptr<backup::Shipper>();
   HYGIE_ASSIGN_OR_RETURN(auto lock, ShipLock::Take(inst.data_dir));
@@ -927,6 +1116,7 @@ Result<std::unique_ptr<backup::Shipper>> StartShipper(const Installation& inst,
   }
   backup::ShipperOptions so;
   so.interval_us = interval_us;
+  so.base_interval_us = base_interval_us;
   so.status_file = StatusFile(inst.data_dir);
   std::shared_ptr<ShipLock> held(std::move(lock));
   auto shipper = std::make_unique<backup::Shipper>(
@@ -1240,6 +1430,36 @@ void AddBackupCommands(CLI::App& app) {
   selected(drill);
   drill->final_callback(Run(RunDrillCommand, o));
 
+  auto* snapshot = backup->add_subcommand(
+      "snapshot",
+      "Ship what is new, then make a base snapshot of each chain (a running server makes one "
+      "every --backup-base-every)");
+  selected(snapshot);
+  snapshot->final_callback(Run(RunSnapshot, o));
+
+  auto* retention = backup->add_subcommand(
+      "retention", "Show or set the restore points a target keeps (applied by backup prune)");
+  common(retention);
+  retention->add_option("--target", o->target, "Backup target")->required();
+  retention->add_option("--daily", o->daily, "Newest base snapshot of each of the last N days")
+      ->check(CLI::Range(0, 1000));
+  retention->add_option("--weekly", o->weekly, "... of each of the last N weeks")
+      ->check(CLI::Range(0, 1000));
+  retention->add_option("--monthly", o->monthly, "... of each of the last N months")
+      ->check(CLI::Range(0, 1000));
+  retention->final_callback(Run(RunRetention, o));
+
+  auto* prune = backup->add_subcommand(
+      "prune",
+      "Delete what no kept restore point needs, with the prune credential (never the server's)");
+  common(prune);
+  prune->add_option("--target", o->target, "Backup target")->required();
+  prune->add_option("--tenant", o->tenant, "Only this tenant");
+  prune->add_option("--prune-credentials", o->prune_credentials,
+                    "S3: file (mode 0600) with the credential that may delete object versions");
+  prune->add_flag("--dry-run", o->dry_run, "Show what would be deleted; delete nothing");
+  prune->final_callback(Run(RunPrune, o));
+
   auto* restore = app.add_subcommand(
       "restore",
       "Rebuild a tenant from a backup target, into a new data directory or as a new tenant");
@@ -1253,6 +1473,11 @@ void AddBackupCommands(CLI::App& app) {
   restore->add_option("--at", o->at,
                       "Point in time (e.g. 2026-12-01T10:15:00Z): versions and audit records "
                       "up to that instant; default: everything shipped");
+  restore
+      ->add_option("--from-base", o->from_base,
+                   "Start from this base snapshot entry (default: the newest), e.g. when the "
+                   "newest is damaged")
+      ->check(CLI::NonNegativeNumber);
   restore->final_callback(Run(RunRestore, o));
 }
 

@@ -26,7 +26,8 @@ Result<std::vector<backup::ChainSpec>> InstallationChains(const Installation& in
 // The shipper a server runs, or null when the installation has no backup target. Holds the
 // installation's shipping lock: kFailedPrecondition while another process ships.
 Result<std::unique_ptr<backup::Shipper>> StartShipper(const Installation& inst,
-                                                      storage::Store& store, int64_t interval_us);
+                                                      storage::Store& store, int64_t interval_us,
+                                                      int64_t base_interval_us);
 
 // A restore drill: the latest point of a tenant's chain restored into a scratch directory,
 // checked against the live tenant as of that point (version count and content hash, the

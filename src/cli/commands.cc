@@ -219,6 +219,12 @@ int RunServe(const Options& o) {
     if (!every.ok()) return Usage("--backup-drill-every: " + every.status().message());
     drill_every_us = *every;
   }
+  int64_t base_every_us = 0;
+  if (o.backup_base_every != "0") {
+    auto every = ParseDuration(o.backup_base_every);
+    if (!every.ok()) return Usage("--backup-base-every: " + every.status().message());
+    base_every_us = *every;
+  }
   auto inst = Open(o);
   if (!inst.ok()) return Fail(inst.status());
   auto key = inst->IssuerKey();
@@ -377,7 +383,8 @@ int RunServe(const Options& o) {
   api.SetGrantStore(grants->get());
   api.SetIssuersChanged([&] { reload_issuers(true); });
   // Continuous backups to the installation's targets (none: no shipper).
-  auto shipper = StartShipper(*inst, **store, int64_t{o.backup_interval_s} * 1000000);
+  auto shipper =
+      StartShipper(*inst, **store, int64_t{o.backup_interval_s} * 1000000, base_every_us);
   if (!shipper.ok()) {
     stop_housekeeper();
     if (exporter) exporter->Stop();

@@ -16,6 +16,7 @@ struct Options {
   int threads = 2;
   int backup_interval_s = 10;      // continuous backups: the longest a version waits to be shipped
   std::string backup_drill_every;  // empty: no scheduled restore drills
+  std::string backup_base_every = "24h";  // base snapshots of every chain; "0": never
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;  // mutual TLS: CA of client certificates (admin API)

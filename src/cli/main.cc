@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
   serve->add_option("--backup-drill-every", o.backup_drill_every,
                     "Run a restore drill of every tenant on every target this often (e.g. 24h, "
                     "7d); each drill is recorded with its measured RTO");
+  serve
+      ->add_option("--backup-base-every", o.backup_base_every,
+                   "Make a base snapshot of every chain this often (e.g. 24h; 0: never), so that a "
+                   "restore reads one list of packs and the entries after it")
+      ->capture_default_str();
   serve->add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM)");
   serve->add_option("--tls-key", o.tls_key, "TLS private key (PEM)");
   serve->add_option("--tls-client-ca", o.tls_client_ca,
