@@ -10,8 +10,12 @@
 #include <fstream>
 #include <thread>
 
+#include "backup/chain.h"
 #include "backup/s3_client.h"
+#include "backup/s3_target.h"
 #include "core/clock.h"
+#include "crypto/primitives.h"
+#include "storage/store.h"
 #include "support/harness.h"
 #include "support/rgw.h"
 
@@ -171,6 +175,141 @@ TEST_F(BackupS3, TheStoreGoingDownStopsNoWriteAndShippingCatchesUp) {
   EXPECT_NE(server->Log().find("reaches cloud again"), std::string::npos);
   server->Stop();
   EXPECT_EQ(RunHygie({"backup", "verify", "--data", inst_.data()}).exit_code, 0);
+}
+
+// Base snapshots and prune on the real store: the server's credential can delete nothing, the
+// prune credential deletes what no restore point needs once its retention has passed, and the
+// chain still verifies and restores everything.
+TEST_F(BackupS3, PruneDeletesWithItsOwnCredentialOnlyWhatNoRestorePointNeeds) {
+  // From the command line: a base, then prune refused without the prune credential or with the
+  // server's, and nothing to delete while every object is under its 1-day retention.
+  {
+    auto server = Serve();
+    HttpClient c(server->port());
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_EQ(c.Fhir("POST", "/fhir/acme/Patient", token_, PatientJson("P")).status, 201);
+    }
+    ASSERT_TRUE(WaitUntil([&] { return Shipped() >= 4; }, 60000));
+    ASSERT_EQ(server->Stop(), 0);
+  }
+  CommandResult snap = RunHygie({"backup", "snapshot", "--data", inst_.data(), "--tenant", "acme"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  CommandResult no_cred =
+      RunHygie({"backup", "prune", "--data", inst_.data(), "--target", "cloud"});
+  EXPECT_NE(no_cred.exit_code, 0);
+  EXPECT_NE(no_cred.err.find("--prune-credentials"), std::string::npos) << no_cred.err;
+  CommandResult own = RunHygie({"backup", "prune", "--data", inst_.data(), "--target", "cloud",
+                                "--prune-credentials", credentials_});
+  EXPECT_NE(own.exit_code, 0);
+  EXPECT_NE(own.err.find("server's own credential"), std::string::npos) << own.err;
+  std::string prune_credentials = dir_.Path("prune-credentials.json");
+  {
+    std::ofstream f(prune_credentials);
+    f << R"({"access_key_id":")" << Rgw::Get().Value("prune_access_key")
+      << R"(","secret_access_key":")" << Rgw::Get().Value("prune_secret_key") << "\"}";
+  }
+  ::chmod(prune_credentials.c_str(), 0600);
+  backup::S3Client owner = Rgw::Get().Client("owner", bucket_);
+  size_t objects = owner.ListObjectVersions("")->size();
+  CommandResult locked = RunHygie({"backup", "prune", "--data", inst_.data(), "--target", "cloud",
+                                   "--prune-credentials", prune_credentials});
+  EXPECT_EQ(locked.exit_code, 0) << locked.out << locked.err;
+  EXPECT_NE(locked.out.find("nothing to prune"), std::string::npos) << locked.out;
+  EXPECT_EQ(owner.ListObjectVersions("")->size(), objects);
+
+  // Through the library, with a retention of 2 seconds: a chain of small packs and two bases.
+  TempDir local("hygie-s3-prune");
+  auto store = storage::OpenSqliteStore(local.Path("data"));
+  ASSERT_TRUE(store.ok());
+  auto tenant = (*store)->OpenTenant("acme");
+  ASSERT_TRUE(tenant.ok());
+  auto keys = backup::ChainKeys::Derive(
+      crypto::SecretKey::FromBytes(crypto::Sha256(AsBytes(std::string_view("prune test")))));
+  ASSERT_TRUE(keys.ok());
+  backup::ChainId chain{"inst-prune", "acme"};
+  backup::S3Target as_server(Rgw::Get().Config("server", bucket_), 2);
+  backup::S3Target as_prune(Rgw::Get().Config("prune", bucket_), 2);
+  auto head = backup::ReadHead(as_server, chain, *keys);
+  ASSERT_TRUE(head.ok());
+  uint64_t version = 0;
+  auto write_and_ship = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      storage::VersionWrite w;
+      w.record.type = "Patient";
+      w.record.id = "p" + std::to_string(version);
+      w.record.version = 1;
+      w.record.last_updated_us = SystemClock::Get().NowMicros();
+      w.record.key_id = 1;
+      w.record.body = ToBytes("sealed bytes " + std::to_string(version++));
+      w.expected_current = 0;
+      storage::WriteBatch batch;
+      batch.versions.push_back(std::move(w));
+      ASSERT_TRUE((*tenant)->CommitAndWait(std::move(batch)).ok());
+      backup::ShipOptions so;
+      so.max_pack_bytes = 256;
+      auto shipped = backup::ShipChain(as_server, chain, *keys, {tenant->get(), ""},
+                                       SystemClock::Get(), so, &*head);
+      ASSERT_TRUE(shipped.ok()) << shipped.status().message();
+    }
+  };
+  write_and_ship(5);
+  ASSERT_TRUE(backup::MakeBase(as_server, chain, *keys, SystemClock::Get(), {}, &*head).ok());
+  write_and_ship(5);
+  auto second = backup::MakeBase(as_server, chain, *keys, SystemClock::Get(), {}, &*head);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  write_and_ship(2);
+
+  backup::RetentionPolicy keep{1, 0, 0};
+  Result<backup::PrunePlan> plan = Status(Code::kInternal, "not planned");
+  // Once the second base is older than the retention, everything before it may go.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        plan = backup::PlanPrune(as_server, chain, *keys, keep,
+                                 SystemClock::Get().NowMicros() - 3'000'000);
+        return plan.ok() && plan->anchor == second->n;
+      },
+      20000));
+  ASSERT_FALSE(plan->entries.empty());
+  ASSERT_FALSE(plan->packs.empty());
+  // The server's credential deletes nothing.
+  backup::PruneReport refused;
+  ASSERT_TRUE(backup::ApplyPrune(as_server, *plan, &refused).ok());
+  EXPECT_EQ(refused.entries, 0u);
+  ASSERT_EQ(refused.failed.size(), 1u);
+  EXPECT_NE(refused.failed[0].detail.find("AccessDenied"), std::string::npos)
+      << refused.failed[0].detail;
+  // The prune credential deletes what the plan names, and only that.
+  backup::PruneReport pruned;
+  ASSERT_TRUE(backup::ApplyPrune(as_prune, *plan, &pruned).ok());
+  EXPECT_TRUE(pruned.failed.empty()) << pruned.failed[0].object << ": " << pruned.failed[0].detail;
+  EXPECT_EQ(pruned.entries, plan->entries.size());
+  EXPECT_EQ(pruned.packs, plan->packs.size());
+  for (const std::string& name : plan->entries) {
+    EXPECT_EQ(as_server.Get(name).status().code(), Code::kNotFound) << name;
+  }
+  auto verified = backup::VerifyChain(as_server, chain, *keys);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->problems.empty())
+      << verified->problems[0].object << ": " << verified->problems[0].detail;
+  EXPECT_EQ(verified->versions, 12u);
+  auto restored_store = storage::OpenSqliteStore(local.Path("restored"));
+  ASSERT_TRUE(restored_store.ok());
+  auto restored = (*restored_store)->OpenTenant("acme");
+  ASSERT_TRUE(restored.ok());
+  backup::RestoreReport report;
+  Status s = backup::RestoreChain(as_server, chain, *keys, restored->get(),
+                                  local.Path("restored-audit"), {}, &report);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(report.versions, 12u);
+  ASSERT_TRUE(report.base.has_value());
+  EXPECT_EQ(*report.base, second->n);
+  auto live = (*tenant)->ScanLog(0, 100);
+  auto back = (*restored)->ScanLog(0, 100);
+  ASSERT_TRUE(live.ok() && back.ok());
+  ASSERT_EQ(live->size(), back->size());
+  for (size_t i = 0; i < live->size(); ++i) {
+    EXPECT_EQ((*live)[i].record.body, (*back)[i].record.body);
+  }
 }
 
 }  // namespace

@@ -511,5 +511,102 @@ TEST_F(BackupE2e, BadInputToTheCommandsGetsAClearErrorAndChangesNothing) {
   EXPECT_EQ(RunHygie({"restore", "--help"}).exit_code, 0);
 }
 
+TEST_F(BackupE2e, BaseSnapshotsRetentionAndPruneKeepEveryResourceRestorable) {
+  std::map<std::string, std::string> bodies;
+  {
+    ServeOptions so;
+    so.extra_args = {"--backup-interval-s", "1", "--backup-base-every", "2s"};
+    auto server = ServerProcess::Launch(inst_.data(), so);
+    HttpClient c(server->port());
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 5; ++i) {
+        std::string id = Create(c, "Base" + std::to_string(round) + "x" + std::to_string(i));
+        bodies[id] = c.Fhir("GET", "/fhir/acme/Patient/" + id, token_).body;
+      }
+      // The server makes base snapshots on its own schedule.
+      uint64_t shipped = 0;
+      ASSERT_TRUE(WaitUntil(
+          [&] {
+            rapidjson::Document d = Status(inst_.data());
+            if (d.HasParseError() || !d.IsArray() || d.Empty() ||
+                !d[0]["last_base_snapshot"].IsObject())
+              return false;
+            shipped = d[0]["shipped_seq"].GetUint64();
+            return d[0]["lag_versions"].GetUint64() == 0 && shipped >= bodies.size();
+          },
+          30000))
+          << RunHygie({"backup", "status", "--data", inst_.data()}).out;
+    }
+    ASSERT_EQ(server->Stop(), 0);
+  }
+  CommandResult st = RunHygie({"backup", "status", "--data", inst_.data(), "--tenant", "acme"});
+  EXPECT_NE(st.out.find("last_base_snapshot=20"), std::string::npos) << st.out;
+
+  // A base by hand, at the head.
+  CommandResult snap = RunHygie({"backup", "snapshot", "--data", inst_.data(), "--tenant", "acme"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  EXPECT_NE(snap.out.find("offsite\tacme\tbase="), std::string::npos) << snap.out;
+
+  // Retention: shown, set, and bad values refused without a change.
+  CommandResult shown =
+      RunHygie({"backup", "retention", "--data", inst_.data(), "--target", "offsite"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("daily=7\tweekly=8\tmonthly=12"), std::string::npos) << shown.out;
+  CommandResult none = RunHygie({"backup", "retention", "--data", inst_.data(), "--target",
+                                 "offsite", "--daily", "0", "--weekly", "0", "--monthly", "0"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("at least one"), std::string::npos) << none.err;
+  EXPECT_NE(RunHygie({"backup", "retention", "--data", inst_.data(), "--target", "offsite",
+                      "--daily", "-3"})
+                .exit_code,
+            0);
+  EXPECT_NE(RunHygie({"backup", "retention", "--data", inst_.data(), "--target", "nowhere",
+                      "--daily", "3"})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunHygie({"backup", "retention", "--data", inst_.data(), "--target", "offsite",
+                      "--daily", "1", "--weekly", "0", "--monthly", "0"})
+                .exit_code,
+            0);
+  shown = RunHygie({"backup", "retention", "--data", inst_.data(), "--target", "offsite"});
+  EXPECT_NE(shown.out.find("daily=1\tweekly=0\tmonthly=0"), std::string::npos) << shown.out;
+  EXPECT_NE(RunHygie({"backup", "prune", "--data", inst_.data(), "--target", "offsite",
+                      "--prune-credentials", target_ + "/x"})
+                .exit_code,
+            0)
+      << "a directory target has no prune credential";
+
+  auto files = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(target_)) n += e.is_regular_file();
+    return n;
+  };
+  size_t before = files();
+  CommandResult dry =
+      RunHygie({"backup", "prune", "--data", inst_.data(), "--target", "offsite", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would_delete_entries="), std::string::npos) << dry.out;
+  EXPECT_EQ(dry.out.find("would_delete_entries=0\t"), std::string::npos) << dry.out;
+  EXPECT_EQ(files(), before) << "a dry run deletes nothing";
+  CommandResult prune =
+      RunHygie({"backup", "prune", "--data", inst_.data(), "--target", "offsite"});
+  ASSERT_EQ(prune.exit_code, 0) << prune.out << prune.err;
+  EXPECT_LT(files(), before);
+  EXPECT_NE(prune.out.find("deleted_entries="), std::string::npos) << prune.out;
+
+  CommandResult verify = RunHygie({"backup", "verify", "--data", inst_.data()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  std::string restored = dir_.Path("restored-after-prune");
+  CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "offsite", "--tenant",
+                              "acme", "--to", restored});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(RunHygie({"audit", "verify", "--data", restored, "--tenant", "acme"}).exit_code, 0);
+  ServerProcess back(restored);
+  HttpClient c(back.port());
+  for (const auto& [id, body] : bodies) {
+    EXPECT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + id, token_).body, body) << id;
+  }
+}
+
 }  // namespace
 }  // namespace hygie::e2e
