@@ -1,3 +1,6 @@
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "api/fhir_api.h"
 
 #include <boost/asio/use_awaitable.hpp>
@@ -279,6 +282,30 @@ asio::awaitable<Response> FhirApi::Handle(Request& req, const http::RequestConte
     }
     if (segments[0] == "readyz" && !ready_.load()) {
       co_return MakeResponse(503, "{\"status\":\"starting\"}\n", "application/json");
+    }
+    if (segments[0] == "readyz") {
+      // Integrity warnings that need an operator but do not stop the service (the evidence is
+      // in the journal already): an altered, removed or replayed spooled record.
+      std::vector<audit::SpoolProblem> spool = journal_.SpoolProblems();
+      if (!spool.empty()) {
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        w.StartObject();
+        w.Key("status");
+        w.String("ok");
+        w.Key("warnings");
+        w.StartArray();
+        for (const audit::SpoolProblem& p : spool) {
+          std::string text = "audit spool: " + std::string(audit::SpoolProblemName(p.kind)) + " " +
+                             p.file.substr(p.file.rfind('/') + 1) + ": " + p.detail +
+                             " (hygie audit verify)";
+          w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+        }
+        w.EndArray();
+        w.EndObject();
+        co_return MakeResponse(200, std::string(buf.GetString(), buf.GetSize()) + "\n",
+                               "application/json");
+      }
     }
     co_return MakeResponse(200, "{\"status\":\"ok\"}\n", "application/json");
   }

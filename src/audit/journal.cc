@@ -1180,69 +1180,53 @@ Result<uint64_t> Journal::Prune(const std::string& tree, int64_t before_us) {
   return pruned_records;
 }
 
-namespace {
-
-// The system tree, or a tenant's: [a-z0-9-], 2 to 63 characters.
-bool IsSpoolTree(std::string_view tree) {
-  if (tree == kSystemTree) return true;
-  if (tree.size() < 2 || tree.size() > 63) return false;
-  for (char c : tree) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 Result<size_t> Journal::IngestSpool() {
-  std::string spool = options_.dir + "/_spool";
-  DIR* d = ::opendir(spool.c_str());
-  if (d == nullptr) return size_t{0};
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() > 5 && n.substr(n.size() - 5) == ".json") names.push_back(n);
+  HYGIE_ASSIGN_OR_RETURN(crypto::SecretKey seed, options_.seed_for(std::string(kSystemTree)));
+  HYGIE_ASSIGN_OR_RETURN(crypto::SecretKey key, SpoolKey(seed));
+  Env& env = options_.env != nullptr ? *options_.env : Env::Default();
+  HYGIE_ASSIGN_OR_RETURN(SpoolScan scan, ScanSpool(options_.dir, key, env));
+  {
+    std::lock_guard lock(spool_mu_);
+    spool_problems_ = scan.problems;
   }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());  // names start with the time: oldest first
+  if (scan.pending.empty() && scan.problems.empty() && scan.leftovers.empty()) return size_t{0};
+  // What is wrong goes into the system tree first, as evidence that outlives the files.
+  std::vector<Record> evidence;
+  for (const SpoolProblem& p : scan.problems) {
+    if (p.kind == SpoolProblem::kRejected) continue;  // recorded when it was set aside
+    Record r;
+    r.time_us = clock_.NowMicros();
+    r.request_id = crypto::RandomId();
+    r.peer = "local";
+    r.role = "server";
+    r.subject = "hygie";
+    r.interaction = p.kind == SpoolProblem::kMissing   ? "audit-spool-missing"
+                    : p.kind == SpoolProblem::kCounter ? "audit-spool-counter"
+                                                       : "audit-spool-rejected";
+    r.action = 'E';
+    r.status = 500;
+    r.detail = std::string(SpoolProblemName(p.kind)) + " " + p.file + ": " + p.detail;
+    evidence.push_back(std::move(r));
+  }
+  if (!evidence.empty()) {
+    HYGIE_RETURN_IF_ERROR(AppendSync(std::string(kSystemTree), std::move(evidence)));
+  }
+  for (const SpoolProblem& p : scan.problems) {
+    if (p.kind == SpoolProblem::kRejected) continue;
+    log::Error("audit journal: spool: {} {}: {}", SpoolProblemName(p.kind), p.file, p.detail);
+  }
   size_t moved = 0;
-  for (const std::string& n : names) {
-    std::string path = spool + "/" + n;
-    HYGIE_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-    auto record = DecodeRecord(text);
-    if (!record.ok()) {
-      log::Error("audit journal: spooled record {} is malformed; left in place", path);
-      continue;
-    }
-    // <time>-<id>.json: the system tree; <time>-<tree>-<id>.json: that tree.
-    std::string tree(kSystemTree);
-    const size_t first = n.find('-');
-    const size_t last = n.rfind('-');
-    if (first != std::string::npos && last != first) tree = n.substr(first + 1, last - first - 1);
-    if (!IsSpoolTree(tree)) {
-      log::Error("audit journal: spooled record {} names no tree; left in place", path);
-      continue;
-    }
-    HYGIE_RETURN_IF_ERROR(AppendSync(tree, {std::move(record).value()}));
-    if (::unlink(path.c_str()) != 0) return Errno("cannot remove", path);
+  for (const SpoolEntry& e : scan.pending) {
+    HYGIE_RETURN_IF_ERROR(AppendSync(e.tree, {e.record}));
     ++moved;
   }
-  if (moved > 0) HYGIE_RETURN_IF_ERROR(SyncDir(spool));
+  HYGIE_RETURN_IF_ERROR(FinishIngest(options_.dir, key, scan.counter, scan.pending, scan, env));
   return moved;
 }
 
-Status SpoolRecord(const std::string& dir, const Record& record, std::string_view tree, Env& env) {
-  if (!IsSpoolTree(tree)) return InvalidArgument("not a journal tree: " + std::string(tree));
-  std::string spool = dir + "/_spool";
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir);
-  if (::mkdir(spool.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", spool);
-  char name[64];
-  std::snprintf(name, sizeof name, "%020lld-", static_cast<long long>(record.time_us));
-  // <time>-<tree>-<id>.json (records of the system tree keep the older <time>-<id>.json).
-  std::string path = spool + "/" + name;
-  if (tree != kSystemTree) path += std::string(tree) + "-";
-  path += crypto::RandomId() + ".json";
-  return WriteFileAtomic(env, path, EncodeRecord(record));  // syncs the spool directory
+std::vector<SpoolProblem> Journal::SpoolProblems() const {
+  std::lock_guard lock(spool_mu_);
+  return spool_problems_;
 }
 
 }  // namespace hygie::audit

@@ -39,6 +39,7 @@
 #include "audit/merkle.h"
 #include "audit/record.h"
 #include "audit/record_source.h"
+#include "audit/spool.h"
 #include "core/clock.h"
 #include "core/env.h"
 #include "core/status.h"
@@ -160,9 +161,14 @@ class Journal final : public RecordSource {
   Result<uint64_t> Prune(const std::string& tree, int64_t before_us);
 
   // Records made by other processes (the command line while a server owns the journal) wait
-  // in DIR/_spool as files; the owner of kSystemTree moves them into the tree, oldest first.
-  // Returns how many were moved.
+  // in DIR/_spool, numbered and sealed (audit/spool.h); the owner of the journal moves them into
+  // their trees in number order. What is wrong with the spool (an altered, removed or replayed
+  // record) is first recorded in the system tree, and kept for SpoolProblems. Returns how many
+  // records were moved.
   Result<size_t> IngestSpool();
+  // What the last IngestSpool found wrong (what waits in _spool/rejected for the operator
+  // included), for /readyz.
+  std::vector<SpoolProblem> SpoolProblems() const;
 
   // The state of one tree (internal to journal.cc).
   struct Tree;
@@ -182,11 +188,8 @@ class Journal final : public RecordSource {
   mutable std::shared_mutex mu_;  // shared for lookups of loaded trees
   mutable std::map<std::string, std::unique_ptr<Tree>> trees_;  // GUARDED_BY(mu_)
   bool closed_ = false;                                         // GUARDED_BY(mu_)
+  mutable std::mutex spool_mu_;
+  std::vector<SpoolProblem> spool_problems_;  // GUARDED_BY(spool_mu_)
 };
-
-// Writes a record into DIR/_spool (durably: env.WriteFileAtomic) for the owner of the journal to
-// ingest.
-Status SpoolRecord(const std::string& dir, const Record& record,
-                   std::string_view tree = kSystemTree, Env& env = Env::Default());
 
 }  // namespace hygie::audit

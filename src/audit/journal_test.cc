@@ -626,15 +626,34 @@ TEST_F(JournalTest, VerifyNamesTheFirstBadRecord) {
 namespace hygie::audit {
 namespace {
 
+crypto::SecretKey TestSpoolKey() {
+  auto key = SpoolKey(SeedFor(std::string(kSystemTree)));
+  EXPECT_TRUE(key.ok());
+  return std::move(key).value();
+}
+
+std::vector<std::string> SpoolFiles(const std::string& dir, std::string_view suffix = ".rec") {
+  std::vector<std::string> out;
+  auto names = Env::Default().ListDir(dir);
+  if (!names.ok()) return out;
+  for (const std::string& n : *names) {
+    if (n.ends_with(suffix)) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // A crash while a command-line act is spooled leaves no record or the whole record, never a
-// torn one or a temporary; a spool reported as done survives and is ingested.
+// torn one or a temporary; a spool reported as done survives and is ingested, and the spool
+// stays sound (a record without its counter update is numbered by its name).
 TEST_F(JournalTest, CrashDuringSpoolLeavesNoRecordOrAWholeOne) {
   auto j = OpenJournal();
   ASSERT_NE(j, nullptr);
   const std::string dir = dir_.path() + "/audit";
+  const crypto::SecretKey key = TestSpoolKey();
   uint64_t ingested = 0;
   bool saw_none = false, saw_one = false;
-  for (uint64_t k = 0; k <= 8; ++k) {
+  for (uint64_t k = 0; k <= 12; ++k) {
     SCOPED_TRACE("crash after call " + std::to_string(k));
     FaultInjectionEnv env;
     FaultInjectionEnv::FaultSpec crash;
@@ -643,37 +662,41 @@ TEST_F(JournalTest, CrashDuringSpoolLeavesNoRecordOrAWholeOne) {
     crash.path_prefix = dir + "/_spool";
     env.FailCalls(crash);
     Status s = SpoolRecord(
-        dir, MakeRecord(clock_.NowMicros() + static_cast<int64_t>(k), static_cast<int>(k)),
+        dir, key, MakeRecord(clock_.NowMicros() + static_cast<int64_t>(k), static_cast<int>(k)),
         kSystemTree, env);
     ASSERT_TRUE(env.DropUnsyncedData().ok());
-    auto names = Env::Default().ListDir(dir + "/_spool");
-    ASSERT_TRUE(names.ok());
-    ASSERT_LE(names->size(), 1u);
+    std::vector<std::string> names = SpoolFiles(dir + "/_spool");
+    ASSERT_LE(names.size(), 1u);
     if (s.ok()) {
-      EXPECT_EQ(names->size(), 1u);
+      EXPECT_EQ(names.size(), 1u);
     }
-    for (const std::string& n : *names) EXPECT_TRUE(n.ends_with(".json")) << n;
+    EXPECT_TRUE(SpoolFiles(dir + "/_spool", ".tmp").empty());
+    auto scan = ScanSpool(dir, key);
+    ASSERT_TRUE(scan.ok());
+    EXPECT_TRUE(scan->ok()) << scan->problems[0].file << ": " << scan->problems[0].detail;
     auto moved = j->IngestSpool();
     ASSERT_TRUE(moved.ok()) << moved.status().message();
-    EXPECT_EQ(*moved, names->size());  // a whole record each: none is left as malformed
+    EXPECT_EQ(*moved, names.size());  // a whole record each: none is left as malformed
     ingested += *moved;
     EXPECT_EQ(j->Size(std::string(kSystemTree)), ingested);
-    saw_none = saw_none || names->empty();
-    saw_one = saw_one || names->size() == 1;
+    saw_none = saw_none || names.empty();
+    saw_one = saw_one || names.size() == 1;
   }
   EXPECT_TRUE(saw_none);
   EXPECT_TRUE(saw_one);
+  EXPECT_TRUE(j->SpoolProblems().empty());
 }
 
 TEST_F(JournalTest, SpooledRecordsReachTheirTree) {
   auto j = OpenJournal();
   ASSERT_NE(j, nullptr);
   const std::string dir = dir_.path() + "/audit";
-  ASSERT_TRUE(SpoolRecord(dir, MakeRecord(clock_.NowMicros(), 1)).ok());
-  ASSERT_TRUE(SpoolRecord(dir, MakeRecord(clock_.NowMicros() + 1, 2), "acme").ok());
-  ASSERT_TRUE(SpoolRecord(dir, MakeRecord(clock_.NowMicros() + 2, 3), "two-part").ok());
-  EXPECT_FALSE(SpoolRecord(dir, MakeRecord(clock_.NowMicros(), 4), "../etc").ok());
-  EXPECT_FALSE(SpoolRecord(dir, MakeRecord(clock_.NowMicros(), 4), "A").ok());
+  const crypto::SecretKey key = TestSpoolKey();
+  ASSERT_TRUE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros(), 1), kSystemTree).ok());
+  ASSERT_TRUE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros() + 1, 2), "acme").ok());
+  ASSERT_TRUE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros() + 2, 3), "two-part").ok());
+  EXPECT_FALSE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros(), 4), "../etc").ok());
+  EXPECT_FALSE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros(), 4), "A").ok());
   auto moved = j->IngestSpool();
   ASSERT_TRUE(moved.ok()) << moved.status().message();
   EXPECT_EQ(*moved, 3u);
@@ -688,6 +711,154 @@ TEST_F(JournalTest, SpooledRecordsReachTheirTree) {
   auto again = j->IngestSpool();
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, 0u) << "ingested records leave the spool";
+  // Nothing in a spooled file is usable without the seal: a record from another installation's
+  // key is refused.
+  auto other = SpoolKey(SeedFor("another installation"));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(
+      SpoolRecord(dir + "-other", *other, MakeRecord(clock_.NowMicros(), 9), kSystemTree).ok());
+  fs::copy_file(dir + "-other/_spool/00000000000000000001.rec",
+                dir + "/_spool/00000000000000000004.rec");
+  auto scan = ScanSpool(dir, key);
+  ASSERT_TRUE(scan.ok());
+  ASSERT_EQ(scan->problems.size(), 1u);
+  EXPECT_EQ(scan->problems[0].kind, SpoolProblem::kAltered);
+}
+
+// Someone with access to the files alters, removes, reorders and replays spooled records while
+// a server runs: each is found (ScanSpool, which `hygie audit verify` prints), none reaches a
+// tree, each is recorded in the system tree, and what was wrong stays in _spool/rejected.
+TEST_F(JournalTest, AlteredRemovedReorderedAndReplayedSpooledRecordsAreEachCaught) {
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  const std::string dir = dir_.path() + "/audit";
+  const std::string spool = dir + "/_spool";
+  const crypto::SecretKey key = TestSpoolKey();
+  auto spool_one = [&](int n) {
+    ASSERT_TRUE(
+        SpoolRecord(dir, key, MakeRecord(clock_.NowMicros() + n, n), std::string("acme")).ok());
+  };
+  auto name = [](uint64_t n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%020llu.rec", static_cast<unsigned long long>(n));
+    return std::string(buf);
+  };
+  for (int n = 1; n <= 3; ++n) spool_one(n);
+  const std::string two = Slurp(spool + "/" + name(2));
+  ASSERT_EQ(*j->IngestSpool(), 3u);
+  for (int n = 4; n <= 9; ++n) spool_one(n);
+  // 4: one changed byte in the record. 5: removed. 6 and 7: swapped. 8 and 9 stay sound.
+  std::string four = Slurp(spool + "/" + name(4));
+  size_t at = four.find("dr-house");
+  ASSERT_NE(at, std::string::npos);
+  four[at] = 'D';
+  fs::permissions(spool + "/" + name(4), fs::perms::owner_read | fs::perms::owner_write);
+  Spit(spool + "/" + name(4), four);
+  fs::remove(spool + "/" + name(5));
+  fs::rename(spool + "/" + name(6), spool + "/swap");
+  fs::rename(spool + "/" + name(7), spool + "/" + name(6));
+  fs::rename(spool + "/swap", spool + "/" + name(7));
+  auto scan = ScanSpool(dir, key);
+  ASSERT_TRUE(scan.ok());
+  std::map<std::string, SpoolProblem::Kind> found;
+  for (const SpoolProblem& p : scan->problems) found[p.file.substr(p.file.rfind('/') + 1)] = p.kind;
+  EXPECT_EQ(found[name(4)], SpoolProblem::kAltered);
+  EXPECT_EQ(found[name(5)], SpoolProblem::kMissing);
+  EXPECT_EQ(found[name(6)], SpoolProblem::kAltered);
+  EXPECT_EQ(found[name(7)], SpoolProblem::kAltered);
+  EXPECT_EQ(found.count(name(8)), 0u);
+  EXPECT_EQ(found.count(name(9)), 0u);
+  ASSERT_EQ(scan->pending.size(), 2u);
+
+  uint64_t system_before = j->Size(std::string(kSystemTree));
+  auto moved = j->IngestSpool();
+  ASSERT_TRUE(moved.ok()) << moved.status().message();
+  EXPECT_EQ(*moved, 2u) << "only records 8 and 9 reach their tree";
+  EXPECT_EQ(j->Size("acme"), 5u);
+  EXPECT_EQ(j->Size(std::string(kSystemTree)), system_before + 4) << "one record per problem";
+  std::vector<std::string> evidence;
+  uint64_t next = 0;
+  ASSERT_TRUE(j->Read(std::string(kSystemTree), system_before, 4, &evidence, &next).ok());
+  std::string all;
+  for (const std::string& e : evidence) all += e;
+  EXPECT_NE(all.find("audit-spool-rejected"), std::string::npos) << all;
+  EXPECT_NE(all.find("audit-spool-missing"), std::string::npos) << all;
+  // Set aside, reported on every later scan (and so on /readyz) until the operator looks.
+  EXPECT_EQ(SpoolFiles(spool + "/rejected", "").size(), 4u);
+  auto later = ScanSpool(dir, key);
+  ASSERT_TRUE(later.ok());
+  EXPECT_FALSE(later->ok());
+  for (const SpoolProblem& p : later->problems) EXPECT_EQ(p.kind, SpoolProblem::kRejected);
+  ASSERT_TRUE(j->IngestSpool().ok());
+  EXPECT_EQ(j->SpoolProblems().size(), 4u);
+  EXPECT_EQ(j->Size(std::string(kSystemTree)), system_before + 4) << "recorded once";
+
+  // A replay: a sound record that was moved in long ago (record 2), put back under its name.
+  spool_one(10);
+  std::string ten = Slurp(spool + "/" + name(10));
+  ASSERT_EQ(*j->IngestSpool(), 1u);
+  Spit(spool + "/" + name(2), two);
+  auto replayed = ScanSpool(dir, key);
+  ASSERT_TRUE(replayed.ok());
+  bool saw_replay = false;
+  for (const SpoolProblem& p : replayed->problems) {
+    saw_replay = saw_replay || (p.kind == SpoolProblem::kReplayed && p.file.ends_with(name(2)));
+  }
+  EXPECT_TRUE(saw_replay);
+  // A record of the last batch put back looks like what a crash leaves: removed, not journaled.
+  Spit(spool + "/" + name(10), ten);
+  uint64_t acme = j->Size("acme");
+  ASSERT_TRUE(j->IngestSpool().ok());
+  EXPECT_EQ(j->Size("acme"), acme) << "a replayed record is not journaled twice";
+  EXPECT_TRUE(SpoolFiles(spool).empty());
+
+  // The newest record and the counter removed together: the ingested mark still tells.
+  fs::remove_all(spool + "/rejected");
+  spool_one(11);
+  fs::remove(spool + "/" + name(11));
+  fs::remove(spool + "/counter");
+  auto gone = ScanSpool(dir, key);
+  ASSERT_TRUE(gone.ok());
+  ASSERT_FALSE(gone->ok());
+  EXPECT_EQ(gone->problems[0].kind, SpoolProblem::kCounter);
+  // Meanwhile the command line refuses to spool on an unsound counter (fail closed).
+  EXPECT_EQ(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros(), 12), kSystemTree).code(),
+            Code::kDataLoss);
+  // The server records it, seals the counter again, and the command line spools on.
+  ASSERT_TRUE(j->IngestSpool().ok());
+  EXPECT_TRUE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros(), 12), kSystemTree).ok());
+}
+
+// A crash after the records were moved in but before their files were removed: the next scan
+// removes them silently (they are the last batch, by digest), never journaling them twice.
+TEST_F(JournalTest, ACrashAfterIngestingLeavesNoDuplicateAndNoFalseAlarm) {
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  const std::string dir = dir_.path() + "/audit";
+  const crypto::SecretKey key = TestSpoolKey();
+  ASSERT_TRUE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros(), 1), "acme").ok());
+  ASSERT_TRUE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros() + 1, 2), "acme").ok());
+  auto scan = ScanSpool(dir, key);
+  ASSERT_TRUE(scan.ok());
+  // What IngestSpool does, cut before the files are removed.
+  for (const SpoolEntry& e : scan->pending) ASSERT_TRUE(j->AppendSync(e.tree, {e.record}).ok());
+  // The ingested mark is written; every call on a record file fails from then on.
+  FaultInjectionEnv env;
+  FaultInjectionEnv::FaultSpec crash;
+  crash.count = FaultInjectionEnv::kForever;
+  crash.path_prefix = dir + "/_spool/0";
+  env.FailCalls(crash);
+  EXPECT_FALSE(FinishIngest(dir, key, scan->counter, scan->pending, *scan, env).ok());
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  ASSERT_EQ(SpoolFiles(dir + "/_spool").size(), 2u);
+  auto after = ScanSpool(dir, key);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->ok()) << after->problems[0].file << ": " << after->problems[0].detail;
+  auto moved = j->IngestSpool();
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(*moved, 0u);
+  EXPECT_EQ(j->Size("acme"), 2u) << "journaled once";
+  EXPECT_TRUE(SpoolFiles(dir + "/_spool").empty());
 }
 
 }  // namespace

@@ -70,14 +70,7 @@ Status RecordInTenantTree(const Installation& inst, const std::string& tenant,
                           audit::Record record) {
   record.time_us = SystemClock::Get().NowMicros();
   record.peer = "local";
-  HYGIE_ASSIGN_OR_RETURN(auto journal, inst.OpenJournal(SystemClock::Get()));
-  Status s = journal->AppendSync(tenant, {record});
-  if (s.code() == Code::kFailedPrecondition) {
-    // A server owns the journal: it moves the spooled record to the tenant's tree within a
-    // second.
-    return audit::SpoolRecord(inst.audit_dir, record, tenant, *inst.env);
-  }
-  return s;
+  return JournalOrSpool(inst, tenant, record);
 }
 
 // Records the act in the system tree (and, when `tenant_record` is set, in the tenant's tree)

@@ -523,6 +523,26 @@ int RunAuditVerify(const Options& o) {
     }
     std::cout << "\n";
   }
+  if (o.tenant.empty()) {
+    // Records the command line spooled while a server ran: sealed, numbered, none missing.
+    auto seed = inst->SystemAuditSeed();
+    auto key = seed.ok() ? audit::SpoolKey(*seed) : Result<crypto::SecretKey>(seed.status());
+    auto scan = key.ok() ? audit::ScanSpool(inst->audit_dir, *key, *inst->env)
+                         : Result<audit::SpoolScan>(key.status());
+    if (!scan.ok()) {
+      std::cout << "spool: FAILED: " << scan.status().message() << "\n";
+      ++failures;
+    } else {
+      for (const audit::SpoolProblem& p : scan->problems) {
+        std::cout << "spool: " << audit::SpoolProblemName(p.kind) << "\t" << p.file << "\t"
+                  << p.detail << "\n";
+      }
+      if (!scan->ok()) ++failures;
+      std::cout << "spool: " << (scan->ok() ? "OK" : "DAMAGED") << ": " << scan->pending.size()
+                << " records waiting for the server, " << scan->ingested << " moved in, "
+                << scan->problems.size() << " problems\n";
+    }
+  }
   return failures == 0 ? 0 : 1;
 }
 

@@ -238,13 +238,21 @@ Status RecordCliAct(const Installation& inst, audit::Record record) {
     if (user == nullptr) user = std::getenv("USER");
     record.subject = user != nullptr ? user : "unknown";
   }
+  return JournalOrSpool(inst, audit::kSystemTree, record);
+}
+
+Status JournalOrSpool(const Installation& inst, std::string_view tree,
+                      const audit::Record& record) {
   HYGIE_ASSIGN_OR_RETURN(auto journal, inst.OpenJournal(SystemClock::Get()));
-  Status s = journal->AppendSync(std::string(audit::kSystemTree), {record});
+  Status s = journal->AppendSync(std::string(tree), {record});
   if (s.code() == Code::kFailedPrecondition) {
-    // A server owns the journal: it ingests the spool within a second.
-    return audit::SpoolRecord(inst.audit_dir, record, audit::kSystemTree, *inst.env);
+    // A server owns the journal: it moves the spooled record into the tree within a second.
+    HYGIE_ASSIGN_OR_RETURN(crypto::SecretKey seed, inst.SystemAuditSeed());
+    HYGIE_ASSIGN_OR_RETURN(crypto::SecretKey key, audit::SpoolKey(seed));
+    return audit::SpoolRecord(inst.audit_dir, key, record, tree, *inst.env);
   }
   if (s.ok()) {
+    // What waited in the spool (a server stopped before moving it) goes in now.
     auto moved = journal->IngestSpool();
     if (!moved.ok()) return moved.status();
   }

@@ -63,6 +63,10 @@ struct Installation {
 // journal, else through the spool that the server ingests. The act must not proceed on error.
 Status RecordCliAct(const Installation& inst, audit::Record record);
 
+// Appends `record` to `tree` of the journal, durably; when a running server owns the journal,
+// spools it instead (numbered and sealed, audit/spool.h) for the server to move in.
+Status JournalOrSpool(const Installation& inst, std::string_view tree, const audit::Record& record);
+
 // Creates a new data directory. Refuses an existing non-empty directory. On failure, removes
 // what it created.
 Status InitInstallation(const InitOptions& options);

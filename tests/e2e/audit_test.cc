@@ -363,7 +363,9 @@ TEST(AuditTest, VerifyProofsAndCommandLineActs) {
   }
   EXPECT_EQ(creates, 2u) << "acme (before the server) and beta (through the spool)";
   EXPECT_NE(system_records.find("token-issue"), std::string::npos);
-  EXPECT_TRUE(fs::is_empty(data + "/audit/_spool"));
+  for (const auto& e : fs::directory_iterator(data + "/audit/_spool")) {
+    EXPECT_NE(e.path().extension(), ".rec") << "moved into the journal: " << e.path();
+  }
 
   // One changed byte in a record: verify fails and names the record.
   std::string seg = data + "/audit/acme/seg-00000000000000000000.log";
@@ -445,6 +447,62 @@ TEST(AuditTest, JournalOnAFullDiskFailsClosed) {
   server->Stop();
   CommandResult v = RunHygie({"audit", "verify", "--data", inst.data(), "--tenant", "acme"});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// Someone with access to the data directory slips records into the spool while the server runs:
+// an unsealed one, one sealed by another key. Neither reaches the journal; both are recorded as
+// rejected, /readyz warns (and stays 200: the service goes on) and `hygie audit verify` fails,
+// naming them.
+TEST(AuditTest, ASpooledRecordThatIsNotSealedIsRejectedReportedAndVerifyFails) {
+  Installation inst;
+  inst.CreateTenant("acme");
+  ServerProcess server(inst.data());
+  HttpClient c(server.port());
+  // A command-line act while the server runs: spooled, sealed, moved in.
+  CommandResult beta = RunHygie({"tenant", "create", "beta", "--data", inst.data()});
+  ASSERT_EQ(beta.exit_code, 0) << beta.err;
+  const std::string spool = inst.data() + "/audit/_spool";
+  auto pending = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(spool)) n += e.path().extension() == ".rec";
+    return n;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return pending() == 0; }));
+  CommandResult clean = RunHygie({"audit", "verify", "--data", inst.data()});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_NE(clean.out.find("spool: OK"), std::string::npos) << clean.out;
+
+  const std::string forged =
+      R"({"i":"forged","t":1,"int":"tenant-delete","act":"D","ten":"acme","st":200})";
+  {
+    std::ofstream(spool + "/00000000000000000099.rec") << R"({"v":1,"n":99,"tree":"_system"})"
+                                                       << "\n"
+                                                       << forged << "\n"
+                                                       << "AAAA\n";
+    std::ofstream(spool + "/20261207-x.json") << forged;
+  }
+  // Found (ALTERED), then set aside and reported until the operator looks (REJECTED).
+  ASSERT_TRUE(WaitUntil(
+      [&] { return c.Request("GET", "/readyz").body.find("REJECTED") != std::string::npos; }));
+  HttpResponse ready = c.Request("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_NE(ready.body.find("00000000000000000099.rec"), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("REJECTED"), std::string::npos) << ready.body;
+  EXPECT_EQ(pending(), 0u);
+  EXPECT_TRUE(fs::exists(spool + "/rejected/00000000000000000099.rec"));
+  CommandResult damaged = RunHygie({"audit", "verify", "--data", inst.data()});
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.out;
+  EXPECT_NE(damaged.out.find("spool: REJECTED"), std::string::npos) << damaged.out;
+  EXPECT_NE(damaged.out.find("00000000000000000099.rec"), std::string::npos) << damaged.out;
+  EXPECT_NE(damaged.out.find("_system: OK"), std::string::npos) << damaged.out;
+  ASSERT_EQ(server.Stop(), 0);
+  // The forged act is nowhere in the journal; the rejection is.
+  std::string system_records;
+  for (const auto& e : fs::directory_iterator(inst.data() + "/audit/_system")) {
+    if (e.path().filename().string().rfind("seg-", 0) == 0) system_records += Slurp(e.path());
+  }
+  EXPECT_EQ(system_records.find("forged"), std::string::npos);
+  EXPECT_NE(system_records.find("audit-spool-rejected"), std::string::npos);
 }
 
 }  // namespace
