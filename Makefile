@@ -7,7 +7,7 @@ DATA ?= var/data
 LISTEN ?= 127.0.0.1:8080
 TENANT ?= demo
 
-.PHONY: all deps build run test test-unit test-e2e test-sanitize format format-check bench clean
+.PHONY: all deps build run test test-long test-unit test-e2e test-sanitize format format-check bench clean
 
 all: build
 
@@ -34,6 +34,10 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
+
+# The opt-in long suite (not in CI): TLS as testssl.sh scans it (about a minute).
+test-long: build
+	bash tests/tls/testssl.sh $(BUILD)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: deps

@@ -14,6 +14,7 @@ PACKAGES=(
   python3-boto3
   libexpat1-dev
   radosgw ceph-mon ceph-osd ceph-common
+  testssl.sh
 )
 
 missing=()

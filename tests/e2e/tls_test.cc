@@ -184,5 +184,29 @@ TEST(TlsDefaultsTest, BadTlsSettingsAreRefusedAtStart) {
   EXPECT_EQ(bad_listen.exit_code, 2) << bad_listen.err;
 }
 
+// What a scanner checks (tests/tls/testssl.sh runs testssl.sh itself, in the long suite): the
+// server's order of suites wins over the client's, and every answer over TLS carries HSTS and
+// the headers that keep health data out of caches and frames.
+TEST_F(TlsTest, TheServerPicksTheSuiteAndAnswersWithSecurityHeaders) {
+  TlsProbe p = Verified(inst_.data(), TLS1_2_VERSION);
+  // The client prefers the weaker of two suites the server accepts.
+  p.ciphers =
+      "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384";
+  TlsResult r = TlsConnect(server_->port(), p);
+  ASSERT_TRUE(r.handshake_ok) << r.error;
+  EXPECT_NE(r.cipher.find("AES256-GCM-SHA384"), std::string::npos) << r.cipher;
+  EXPECT_NE(r.response.find("Strict-Transport-Security: max-age=31536000"), std::string::npos)
+      << r.response;
+  EXPECT_NE(r.response.find("X-Content-Type-Options: nosniff"), std::string::npos) << r.response;
+  EXPECT_NE(r.response.find("Cache-Control: no-store"), std::string::npos) << r.response;
+  // An error answer too (the router's 404).
+  p.request = "GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  TlsResult missing = TlsConnect(server_->port(), p);
+  ASSERT_TRUE(missing.handshake_ok);
+  EXPECT_TRUE(missing.response.starts_with("HTTP/1.1 404")) << missing.response;
+  EXPECT_NE(missing.response.find("Strict-Transport-Security"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hygie::e2e

@@ -456,6 +456,7 @@ TlsResult TlsConnect(uint16_t port, const TlsProbe& probe, const std::string& ho
     }
     result.handshake_ok = true;
     result.protocol = SSL_get_version(ssl);
+    result.cipher = SSL_get_cipher_name(ssl);
     if (probe.request.empty()) break;
     if (SSL_write(ssl, probe.request.data(), static_cast<int>(probe.request.size())) <= 0) {
       fail("write");

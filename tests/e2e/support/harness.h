@@ -164,6 +164,7 @@ struct TlsProbe {
 struct TlsResult {
   bool handshake_ok = false;
   std::string protocol;  // "TLSv1.2", "TLSv1.3"
+  std::string cipher;    // the suite negotiated (OpenSSL's name)
   std::string error;     // OpenSSL's reason when the handshake failed
   std::string response;  // bytes read after sending `request`
 };
