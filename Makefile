@@ -22,9 +22,10 @@ build: deps $(BUILD)/build.ninja
 
 # Starts the server on the embedded default (SQLite in $(DATA)), with a demo tenant, and prints
 # a token to use against it.
-run: build
-	@if [ ! -f $(DATA)/hygie.json ]; then \
-	  mkdir -p $(dir $(DATA)) && $(BUILD)/hygie init --data $(DATA); fi
+# Builds the hygie binary and its libraries only (no tests, no benchmarks).
+run: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS) hygie
+	@if [ ! -f $(DATA)/hygie.json ]; then $(BUILD)/hygie init --data $(DATA); fi
 	@$(BUILD)/hygie tenant list --data $(DATA) | grep -qx $(TENANT) || \
 	  $(BUILD)/hygie tenant create $(TENANT) --data $(DATA)
 	@echo "Token for tenant '$(TENANT)' (1 hour, all resource types):"

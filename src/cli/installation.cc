@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/clock.h"
+#include "core/env.h"
 #include "crypto/primitives.h"
 #include "crypto/signing.h"
 
@@ -137,14 +138,23 @@ Status InitInstallation(const InitOptions& options) {
                            " exists and is not empty; Hygie will not touch it");
     }
     ::chmod(dir.c_str(), 0700);
-  } else if (::mkdir(dir.c_str(), 0700) != 0) {
-    return Unavailable("cannot create " + dir + ": " + std::strerror(errno));
+  }
+  // The outermost folder this init creates (missing parents are created too, mode 0700).
+  fs::path created;
+  if (!existed) {
+    fs::path p = fs::absolute(dir, ec);
+    while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) {
+      created = p;
+      p = p.parent_path();
+    }
+    Status made = Env::Default().CreateDirs(dir, 0700);
+    if (!made.ok()) return Unavailable("cannot create " + dir + ": " + made.message());
   }
   Status s = DoInit(options, dir);
   if (!s.ok()) {
     // Leave nothing half-made behind.
     for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
-    if (!existed) fs::remove(dir, ec);
+    if (!existed && !created.empty()) fs::remove_all(created, ec);
     if (!options.kek_file.empty()) fs::remove(options.kek_file, ec);
   }
   return s;

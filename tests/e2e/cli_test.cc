@@ -152,6 +152,19 @@ TEST(CliTest, InitCreatesPrivateDirectoryAndKeyFile) {
   TempDir empty;
   EXPECT_EQ(RunHygie({"init", "--data", empty.path()}).exit_code, 0);
   EXPECT_EQ(ModeOf(empty.path()), 0700u);
+  // Missing parent folders are created, private.
+  TempDir parent;
+  const std::string nested = parent.path() + "/srv/hygie/data";
+  CommandResult made = RunHygie({"init", "--data", nested});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_TRUE(fs::exists(nested + "/hygie.json"));
+  EXPECT_EQ(ModeOf(parent.path() + "/srv"), 0700u);
+  EXPECT_EQ(ModeOf(parent.path() + "/srv/hygie"), 0700u);
+  // A parent that is a file: a clear error, nothing left behind.
+  std::ofstream(parent.path() + "/file") << "x";
+  CommandResult under_file = RunHygie({"init", "--data", parent.path() + "/file/data"});
+  EXPECT_NE(under_file.exit_code, 0);
+  EXPECT_NE(under_file.err.find("not a directory"), std::string::npos) << under_file.err;
 }
 
 TEST(CliTest, InitRefusesNonEmptyDirectoryAndLeavesItUnchanged) {
