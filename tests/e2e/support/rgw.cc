@@ -93,6 +93,26 @@ Rgw::Rgw() {
     return;
   }
   endpoint_ = values_["endpoint"];
+  // Ready means every user's signed requests are answered (a gateway that just started may not
+  // know a user yet): a bucket that does not exist is NoSuchBucket (404) for each of them.
+  std::string last;
+  bool users_known = WaitUntil(
+      [&] {
+        for (const char* user : {"owner", "server", "prune"}) {
+          backup::S3Client probe(Config(user, "hygie-readiness-probe"));
+          auto listed = probe.ListObjects("");
+          if (listed.status().code() != Code::kNotFound) {
+            last = std::string(user) + ": " + listed.status().ToString();
+            return false;
+          }
+        }
+        return true;
+      },
+      60000);
+  if (!users_known) {
+    error_ = "the gateway does not know its users yet: " + last;
+    return;
+  }
   ok_ = true;
 }
 
