@@ -1,11 +1,8 @@
 #include "audit/spool.h"
 
-#include <fcntl.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -13,6 +10,7 @@
 #include <set>
 
 #include "core/bytes.h"
+#include "core/file_lock.h"
 #include "crypto/primitives.h"
 
 namespace hygie::audit {
@@ -148,22 +146,6 @@ Result<SpoolEntry> OpenRecordFile(const crypto::SecretKey& key, const std::strin
   return e;
 }
 
-class SpoolLock {
- public:
-  ~SpoolLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status Take(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) return Unavailable("cannot open " + path);
-    if (::flock(fd_, LOCK_EX) != 0) return Unavailable("cannot lock " + path);
-    return Status::Ok();
-  }
-
- private:
-  int fd_ = -1;
-};
-
 }  // namespace
 
 Result<crypto::SecretKey> SpoolKey(const crypto::SecretKey& system_seed) {
@@ -283,8 +265,7 @@ Status SpoolRecord(const std::string& audit_dir, const crypto::SecretKey& key, c
   if (!IsSpoolTree(tree)) return InvalidArgument("not a journal tree: " + std::string(tree));
   const std::string dir = SpoolDir(audit_dir);
   HYGIE_RETURN_IF_ERROR(env.CreateDirs(dir, 0700));
-  SpoolLock lock;
-  HYGIE_RETURN_IF_ERROR(lock.Take(dir + "/lock"));
+  HYGIE_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(dir + "/lock"));
   HYGIE_ASSIGN_OR_RETURN(SpoolScan scan, ScanSpool(audit_dir, key, env));
   for (const SpoolProblem& p : scan.problems) {
     if (p.kind == SpoolProblem::kCounter) {

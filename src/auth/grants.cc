@@ -1,5 +1,7 @@
 #include "auth/grants.h"
 
+#include "core/file_lock.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -76,31 +78,6 @@ std::string FileIdentity(const std::string& path) {
          std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
          std::to_string(st.st_mtim.tv_nsec);
 }
-
-// An exclusive flock held for the object's lifetime.
-class DirLock {
- public:
-  static Result<DirLock> Take(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return Errno("cannot open", path);
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("cannot lock", path);
-      ::close(fd);
-      return s;
-    }
-    return DirLock(fd);
-  }
-  DirLock(DirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  DirLock& operator=(DirLock&&) = delete;
-  ~DirLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the flock
-  }
-
- private:
-  explicit DirLock(int fd) : fd_(fd) {}
-  int fd_;
-};
 
 std::string EncodeFile(const std::string& tenant, const std::vector<Grant>& grants) {
   rapidjson::StringBuffer buf;
@@ -407,7 +384,7 @@ Status GrantStore::Update(const std::string& tenant,
                           const std::function<Status(std::vector<Grant>& grants)>& change) {
   if (!tenancy::IsValidTenantName(tenant)) return InvalidArgument("invalid tenant name");
   std::lock_guard write_lock(write_mu_);
-  HYGIE_ASSIGN_OR_RETURN(DirLock lock, DirLock::Take(dir_ + "/.lock"));
+  HYGIE_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(dir_ + "/.lock"));
   std::string identity;
   HYGIE_ASSIGN_OR_RETURN(std::vector<Grant> grants, ReadTenantFile(tenant, &identity));
   {

@@ -39,6 +39,30 @@ Result<std::map<uint64_t, std::string>> ListManifest(Target& target, const Chain
   return out;
 }
 
+// Every object of a chain on the target, by kind.
+struct ChainObjects {
+  std::map<uint64_t, std::string> manifest;  // entry number -> name
+  std::map<std::string, uint64_t> packs;     // name -> size
+  std::vector<std::string> others;           // objects of no chain's shape
+};
+
+Result<ChainObjects> ListChain(Target& target, const ChainId& chain) {
+  HYGIE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, target.List(ChainPrefix(chain)));
+  ChainObjects out;
+  for (const ObjectInfo& o : objects) {
+    std::string rel = Relative(chain, o.name);
+    uint64_t n = 0;
+    if (ParseManifestName(rel, &n)) {
+      out.manifest.emplace(n, o.name);
+    } else if (rel.compare(0, 6, "packs/") == 0) {
+      out.packs.emplace(o.name, o.size);
+    } else {
+      out.others.push_back(o.name);
+    }
+  }
+  return out;
+}
+
 size_t VersionBytes(const storage::VersionRecord& r) {
   return 40 + r.type.size() + r.id.size() + r.body.size();
 }
@@ -329,18 +353,19 @@ Result<BaseResult> MakeBase(Target& target, const ChainId& chain, const ChainKey
 
   PackContents pending;
   size_t pending_bytes = 0;
+  uint64_t created = 0;  // packs written for this base
   auto flush = [&]() -> Status {
     if (pending.versions.empty() && pending.journal.empty()) return Status::Ok();
     HYGIE_ASSIGN_OR_RETURN(std::string object, SealPack(pending, keys.pack_key, chain));
     std::string digest = ObjectDigest(object);
     HYGIE_RETURN_IF_ERROR(target.Put(PackName(chain, digest), object));
     list.push_back(digest);
+    created += 1;
     result.bytes += object.size();
     pending = PackContents();
     pending_bytes = 0;
     return Status::Ok();
   };
-  uint64_t created = 0;
   for (uint64_t n = start; n < head->entries; ++n) {
     HYGIE_ASSIGN_OR_RETURN(EntryObject e, ReadEntry(target, chain, keys, n, kWhat));
     if (e.entry.prev != prev_digest || e.entry.is_base()) {
@@ -352,9 +377,7 @@ Result<BaseResult> MakeBase(Target& target, const ChainId& chain, const ChainKey
       if (present.count(PackName(chain, e.entry.pack)) == 0) {
         return DataLoss("base snapshot: pack " + PackName(chain, e.entry.pack) + " is missing");
       }
-      size_t before = list.size();
       HYGIE_RETURN_IF_ERROR(flush());
-      created += list.size() - before;
       list.push_back(e.entry.pack);
       result.reused += 1;
     } else {
@@ -374,17 +397,11 @@ Result<BaseResult> MakeBase(Target& target, const ChainId& chain, const ChainKey
         pending.journal.push_back(std::move(c));
       }
       result.merged += 1;
-      if (pending_bytes >= options.max_pack_bytes) {
-        size_t before = list.size();
-        HYGIE_RETURN_IF_ERROR(flush());
-        created += list.size() - before;
-      }
+      if (pending_bytes >= options.max_pack_bytes) HYGIE_RETURN_IF_ERROR(flush());
     }
     if (progress) progress(n + 1 - start, head->entries - start);
   }
-  size_t before = list.size();
   HYGIE_RETURN_IF_ERROR(flush());
-  created += list.size() - before;
   if (prev_digest != head->digest) {
     return FailedPrecondition("base snapshot: the chain's head moved while the snapshot was made");
   }
@@ -416,20 +433,12 @@ Result<BaseResult> MakeBase(Target& target, const ChainId& chain, const ChainKey
 Result<VerifyReport> VerifyChain(Target& target, const ChainId& chain, const ChainKeys& keys,
                                  const std::function<void(uint64_t, uint64_t)>& progress) {
   VerifyReport report;
-  HYGIE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, target.List(ChainPrefix(chain)));
-  std::map<uint64_t, std::string> manifest;
-  std::map<std::string, uint64_t> packs;  // name -> size
+  HYGIE_ASSIGN_OR_RETURN(ChainObjects listed, ListChain(target, chain));
+  const std::map<uint64_t, std::string>& manifest = listed.manifest;
+  const std::map<std::string, uint64_t>& packs = listed.packs;
   std::set<std::string> referenced;
-  for (const ObjectInfo& o : objects) {
-    std::string rel = Relative(chain, o.name);
-    uint64_t n = 0;
-    if (ParseManifestName(rel, &n)) {
-      manifest.emplace(n, o.name);
-    } else if (rel.compare(0, 6, "packs/") == 0) {
-      packs.emplace(o.name, o.size);
-    } else {
-      report.problems.push_back({Problem::kExtra, o.name, "not an object of a backup chain"});
-    }
+  for (const std::string& name : listed.others) {
+    report.problems.push_back({Problem::kExtra, name, "not an object of a backup chain"});
   }
   // Every entry present, read once.
   struct Read {
@@ -713,18 +722,9 @@ Status RestoreChain(Target& target, const ChainId& chain, const ChainKeys& keys,
 Result<PrunePlan> PlanPrune(Target& target, const ChainId& chain, const ChainKeys& keys,
                             const RetentionPolicy& policy, int64_t locked_after_us) {
   PrunePlan plan;
-  HYGIE_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, target.List(ChainPrefix(chain)));
-  std::map<uint64_t, std::string> manifest;
-  std::map<std::string, uint64_t> pack_sizes;
-  for (const ObjectInfo& o : objects) {
-    std::string rel = Relative(chain, o.name);
-    uint64_t n = 0;
-    if (ParseManifestName(rel, &n)) {
-      manifest.emplace(n, o.name);
-    } else if (rel.compare(0, 6, "packs/") == 0) {
-      pack_sizes.emplace(o.name, o.size);
-    }
-  }
+  HYGIE_ASSIGN_OR_RETURN(ChainObjects listed, ListChain(target, chain));
+  const std::map<uint64_t, std::string>& manifest = listed.manifest;
+  const std::map<std::string, uint64_t>& pack_sizes = listed.packs;
   // Every entry present must verify and chain (gaps only before a base): a prune never acts
   // on a chain it cannot read.
   std::map<uint64_t, EntryObject> entries;

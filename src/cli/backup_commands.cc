@@ -31,6 +31,7 @@
 #include "cli/cli_support.h"
 #include "core/clock.h"
 #include "core/env.h"
+#include "core/file_lock.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/thread_name.h"
@@ -80,31 +81,17 @@ std::function<void()> Run(int (*fn)(const BackupOptions&), std::shared_ptr<Backu
 }
 
 // The installation's shipping lock (one shipper per installation: a server, or `backup now`).
-class ShipLock {
- public:
-  ~ShipLock() {
-    if (fd_ >= 0) ::close(fd_);
+Result<std::unique_ptr<FileLock>> TakeShipLock(const std::string& data_dir) {
+  HYGIE_RETURN_IF_ERROR(Env::Default().CreateDirs(data_dir + "/backup", 0700));
+  auto lock = FileLock::TryTake(data_dir + "/backup/ship.lock");
+  if (lock.status().code() == Code::kFailedPrecondition) {
+    return FailedPrecondition(
+        "another process ships this installation's backups (a running hygie serve ships "
+        "continuously)");
   }
-  static Result<std::unique_ptr<ShipLock>> Take(const std::string& data_dir) {
-    HYGIE_RETURN_IF_ERROR(Env::Default().CreateDirs(data_dir + "/backup", 0700));
-    std::string path = data_dir + "/backup/ship.lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return Unavailable("cannot open " + path);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
-      return FailedPrecondition(
-          "another process ships this installation's backups (a running hygie serve ships "
-          "continuously)");
-    }
-    auto lock = std::unique_ptr<ShipLock>(new ShipLock());
-    lock->fd_ = fd;
-    return lock;
-  }
-
- private:
-  ShipLock() = default;
-  int fd_ = -1;
-};
+  HYGIE_RETURN_IF_ERROR(lock.status());
+  return std::make_unique<FileLock>(std::move(*lock));
+}
 
 std::string StatusFile(const std::string& data_dir) { return data_dir + "/backup/status.json"; }
 
@@ -257,6 +244,7 @@ Result<std::vector<backup::TargetConfig>> SelectTargets(const BackupOptions& o) 
 
 // What ForEachChain hands each (target, chain) pair.
 struct ChainCall {
+  const Installation& inst;
   const backup::TargetConfig& config;
   backup::Target& target;
   const backup::ChainSpec& spec;
@@ -272,9 +260,9 @@ int ForEachChain(const BackupOptions& o, bool ship_lock,
   if (!inst.ok()) return Fail(inst.status());
   auto targets = SelectTargets(o);
   if (!targets.ok()) return Fail(targets.status());
-  std::unique_ptr<ShipLock> lock;
+  std::unique_ptr<FileLock> lock;
   if (ship_lock) {
-    auto taken = ShipLock::Take(o.data_dir);
+    auto taken = TakeShipLock(o.data_dir);
     if (!taken.ok()) return Fail(taken.status());
     lock = std::move(*taken);
   }
@@ -291,7 +279,7 @@ int ForEachChain(const BackupOptions& o, bool ship_lock,
       if (!seed.ok()) return Fail(seed.status());
       auto keys = backup::ChainKeys::Derive(*seed);
       if (!keys.ok()) return Fail(keys.status());
-      rc = std::max(rc, each({tc, **target, spec, *keys}));
+      rc = std::max(rc, each({*inst, tc, **target, spec, *keys}));
     }
   }
   (*store)->Close();
@@ -304,13 +292,18 @@ int ChainError(const ChainCall& c, const Status& s) {
   return 1;
 }
 
+// Ships what the chain's store and journal hold beyond the target's newest entry; *head is
+// then the target's head.
+Result<backup::ShipResult> ShipWhatIsNew(const ChainCall& c, backup::ChainHead* head) {
+  HYGIE_ASSIGN_OR_RETURN(*head, backup::ReadHead(c.target, c.spec.id, c.keys));
+  return backup::ShipChain(c.target, c.spec.id, c.keys, {c.spec.store.get(), c.spec.tree_dir},
+                           SystemClock::Get(), {}, head);
+}
+
 int RunNow(const BackupOptions& o) {
   return ForEachChain(o, /*ship_lock=*/true, [](const ChainCall& c) {
-    auto head = backup::ReadHead(c.target, c.spec.id, c.keys);
-    if (!head.ok()) return ChainError(c, head.status());
-    auto shipped =
-        backup::ShipChain(c.target, c.spec.id, c.keys, {c.spec.store.get(), c.spec.tree_dir},
-                          SystemClock::Get(), {}, &*head);
+    backup::ChainHead head;
+    auto shipped = ShipWhatIsNew(c, &head);
     if (!shipped.ok()) return ChainError(c, shipped.status());
     std::cout << c.config.name << "\t" << c.spec.id.tenant << "\tpacks=" << shipped->packs
               << "\tversions=" << shipped->versions << "\tjournal_bytes=" << shipped->journal_bytes
@@ -503,25 +496,22 @@ int RunVerify(const BackupOptions& o) {
 
 int RunSnapshot(const BackupOptions& o) {
   return ForEachChain(o, /*ship_lock=*/true, [](const ChainCall& c) {
-    auto head = backup::ReadHead(c.target, c.spec.id, c.keys);
-    if (!head.ok()) return ChainError(c, head.status());
     // What is committed now goes into the snapshot.
-    auto shipped =
-        backup::ShipChain(c.target, c.spec.id, c.keys, {c.spec.store.get(), c.spec.tree_dir},
-                          SystemClock::Get(), {}, &*head);
+    backup::ChainHead head;
+    auto shipped = ShipWhatIsNew(c, &head);
     if (!shipped.ok()) return ChainError(c, shipped.status());
-    if (head->empty) {
+    if (head.empty) {
       std::cout << c.config.name << "\t" << c.spec.id.tenant << "\tnothing to snapshot\n";
       return 0;
     }
     std::optional<uint64_t> todo;
-    if (!head->last.is_base()) {
-      todo = head->entries - (head->last.last_base ? *head->last.last_base + 1 : 0);
+    if (!head.last.is_base()) {
+      todo = head.entries - (head.last.last_base ? *head.last.last_base + 1 : 0);
     }
     auto progress = MakeProgress("snapshot " + c.config.name + " " + c.spec.id.tenant, todo,
                                  std::nullopt, "entries");
     uint64_t seen = 0;
-    auto base = backup::MakeBase(c.target, c.spec.id, c.keys, SystemClock::Get(), {}, &*head,
+    auto base = backup::MakeBase(c.target, c.spec.id, c.keys, SystemClock::Get(), {}, &head,
                                  [&](uint64_t done, uint64_t) {
                                    progress->Add(done - seen, 0);
                                    seen = done;
@@ -602,12 +592,6 @@ int RunPrune(const BackupOptions& o) {
       s3 ? now - int64_t{config->retention_days} * 86'400'000'000 - 300'000'000 : now;
   BackupOptions one = o;
   one.target = config->name;
-  std::optional<Installation> inst_for_record;
-  if (!o.dry_run) {
-    auto inst = OpenFor(o);
-    if (!inst.ok()) return Fail(inst.status());
-    inst_for_record.emplace(std::move(*inst));
-  }
   return ForEachChain(one, /*ship_lock=*/false, [&](const ChainCall& c) {
     auto plan = backup::PlanPrune(c.target, c.spec.id, c.keys, c.config.keep, locked_after);
     if (!plan.ok()) return ChainError(c, plan.status());
@@ -632,8 +616,7 @@ int RunPrune(const BackupOptions& o) {
                  {"entries", std::to_string(plan->entries.size())},
                  {"packs", std::to_string(plan->packs.size())}};
     backup::PruneReport report;
-    int rc = Recorded(*inst_for_record, act,
-                      [&] { return backup::ApplyPrune(*deleter, *plan, &report); });
+    int rc = Recorded(c.inst, act, [&] { return backup::ApplyPrune(*deleter, *plan, &report); });
     std::cout << "\tdeleted_entries=" << report.entries << "\tdeleted_packs=" << report.packs
               << "\tfreed=" << HumanBytes(report.bytes) << "\n";
     for (const backup::Problem& p : report.failed) {
@@ -751,7 +734,7 @@ int RestoreAs(const BackupOptions& o, const Installation& inst, const crypto::Te
       return Fail(FailedPrecondition(dir + " exists and is not empty"));
     }
   }
-  auto lock = ShipLock::Take(inst.data_dir);
+  auto lock = TakeShipLock(inst.data_dir);
   if (!lock.ok()) {
     return Fail(FailedPrecondition(
         "a server runs on this data directory: stop it first, or restore into a new data "
@@ -1108,7 +1091,7 @@ Result<std::unique_ptr<backup::Shipper>> StartShipper(const Installation& inst,
                                                       int64_t base_interval_us) {
   HYGIE_ASSIGN_OR_RETURN(auto configs, backup::LoadTargets(inst.data_dir));
   if (configs.empty()) return std::unique_ptr<backup::Shipper>();
-  HYGIE_ASSIGN_OR_RETURN(auto lock, ShipLock::Take(inst.data_dir));
+  HYGIE_ASSIGN_OR_RETURN(auto lock, TakeShipLock(inst.data_dir));
   std::vector<backup::Shipper::NamedTarget> targets;
   for (const backup::TargetConfig& c : configs) {
     HYGIE_ASSIGN_OR_RETURN(auto target, backup::OpenTarget(c));
@@ -1118,7 +1101,7 @@ Result<std::unique_ptr<backup::Shipper>> StartShipper(const Installation& inst,
   so.interval_us = interval_us;
   so.base_interval_us = base_interval_us;
   so.status_file = StatusFile(inst.data_dir);
-  std::shared_ptr<ShipLock> held(std::move(lock));
+  std::shared_ptr<FileLock> held(std::move(lock));
   auto shipper = std::make_unique<backup::Shipper>(
       so, std::move(targets), [&inst, &store, held]() { return InstallationChains(inst, store); },
       SystemClock::Get());

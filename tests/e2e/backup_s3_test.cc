@@ -143,16 +143,7 @@ TEST_F(BackupS3, TheServersCredentialCanAddButNeverRemoveAndARestoreComesBack) {
 
   CommandResult verify = RunHygie({"backup", "verify", "--data", inst_.data()});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
-  std::string restored = dir_.Path("restored");
-  CommandResult r = RunHygie({"restore", "--data", inst_.data(), "--target", "cloud", "--tenant",
-                              "acme", "--to", restored});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(RunHygie({"audit", "verify", "--data", restored, "--tenant", "acme"}).exit_code, 0);
-  ServerProcess back(restored);
-  HttpClient c(back.port());
-  for (const auto& [id, body] : bodies) {
-    EXPECT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + id, token_).body, body) << id;
-  }
+  ExpectRestoreGivesBack(inst_.data(), "cloud", "acme", dir_.Path("restored"), token_, bodies);
 }
 
 TEST_F(BackupS3, TheStoreGoingDownStopsNoWriteAndShippingCatchesUp) {

@@ -710,6 +710,21 @@ bool WaitUntil(const std::function<bool()>& done, int timeout_ms) {
   return done();
 }
 
+void ExpectRestoreGivesBack(const std::string& data_dir, const std::string& target,
+                            const std::string& tenant, const std::string& to,
+                            const std::string& token,
+                            const std::map<std::string, std::string>& bodies) {
+  CommandResult r =
+      RunHygie({"restore", "--data", data_dir, "--target", target, "--tenant", tenant, "--to", to});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(RunHygie({"audit", "verify", "--data", to, "--tenant", tenant}).exit_code, 0);
+  ServerProcess back(to);
+  HttpClient c(back.port());
+  for (const auto& [id, body] : bodies) {
+    EXPECT_EQ(c.Fhir("GET", "/fhir/" + tenant + "/Patient/" + id, token).body, body) << id;
+  }
+}
+
 void AddBackupSites(const std::string& data_dir) {
   for (const std::vector<std::string>& site :
        {std::vector<std::string>{"dc1", "--country", "FR", "--data-site"},

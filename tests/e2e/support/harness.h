@@ -135,6 +135,13 @@ bool WaitUntil(const std::function<bool()>& done, int timeout_ms = 60000);
 // Registers the sites of a backup test in the data directory: dc1 (FR, holds the data), dc2
 // (DE) and us-east (US, outside the EEA). A test failure if a command fails.
 void AddBackupSites(const std::string& data_dir);
+// Restores tenant `tenant` of `data_dir` from backup target `target` into the new data directory
+// `to`, then checks (gtest assertions) that its audit trail verifies and that every Patient of
+// `bodies` (id -> body) reads back byte for byte through a server started on `to`.
+void ExpectRestoreGivesBack(const std::string& data_dir, const std::string& target,
+                            const std::string& tenant, const std::string& to,
+                            const std::string& token,
+                            const std::map<std::string, std::string>& bodies);
 
 // Files under `dir` (recursively) whose bytes contain `needle`.
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);
