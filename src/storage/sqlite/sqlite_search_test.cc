@@ -443,6 +443,71 @@ TEST_F(SqliteSearchTest, OffsetPagingAndCount) {
   EXPECT_EQ(Count(Query({{HashTerm({kFemale})}})), 0u);
 }
 
+// Many candidates share the driving hash, few pass the filter (every 37th, by its body): pages,
+// offsets and counts are those of the results, across many pages of candidates.
+TEST_F(SqliteSearchTest, FilterPagesAndCountsResultsNotCandidates) {
+  constexpr int kCandidates = 5000;
+  std::vector<std::string> want;
+  std::vector<VersionWrite> writes;
+  for (int i = 0; i < kCandidates; ++i) {
+    std::string id = Numbered("p", i);
+    if (i % 37 == 5) want.push_back(id);
+    // Timestamps descend, so that a sort by _lastUpdated reverses the row id order.
+    writes.push_back(Write("Patient", id, 1, Hashes({kMale}), 1000000 - i));
+  }
+  Commit(std::move(writes));
+  const std::vector<std::string> want_sorted(want.rbegin(), want.rend());
+  int calls = 0;
+  auto filter = [&calls](const SearchHit& h) -> Result<bool> {
+    ++calls;
+    EXPECT_FALSE(h.record.body.empty());  // the filter sees the body, whatever with_bodies
+    int n = std::stoi(h.record.id.substr(1));
+    return n % 37 == 5;
+  };
+  SearchQuery q = Query({{HashTerm({kMale})}});
+  q.filter = filter;
+  q.with_bodies = false;
+  EXPECT_EQ(Count(q), want.size());
+  EXPECT_EQ(calls, kCandidates);
+  // Keyset pages of 7 results.
+  q.limit = 7;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 100; ++pages) {
+    std::vector<SearchHit> page = Hits(q);
+    for (const SearchHit& h : page) {
+      EXPECT_TRUE(h.record.body.empty());
+      seen.push_back(h.record.id);
+    }
+    if (page.size() < q.limit) break;
+    q.after_rowid = page.back().rowid;
+  }
+  EXPECT_EQ(seen, want);
+  // A first page stops reading candidates soon after its last result.
+  q.after_rowid = 0;
+  q.limit = 2;
+  calls = 0;
+  EXPECT_THAT(Ids(q), ElementsAre("p5", "p42"));
+  EXPECT_LE(calls, 64);
+  // Sorted pages by offset: the offset counts results.
+  q.sort = {SortKey{SortKey::kLastUpdated, 0, false}};
+  q.limit = 10;
+  seen.clear();
+  for (q.offset = 0; q.offset < want.size() + 10; q.offset += q.limit) {
+    for (const std::string& id : Ids(q)) seen.push_back(id);
+  }
+  EXPECT_EQ(seen, want_sorted);
+  EXPECT_EQ(Count(q), want.size());
+  // An error from the filter fails the search and the count.
+  q.filter = [](const SearchHit&) -> Result<bool> { return DataLoss("cannot open"); };
+  EXPECT_EQ(t_->Search(q).status().code(), Code::kDataLoss);
+  EXPECT_EQ(t_->SearchCount(q).status().code(), Code::kDataLoss);
+  // Nothing passes: empty pages, a zero count.
+  q.filter = [](const SearchHit&) -> Result<bool> { return false; };
+  q.offset = 0;
+  EXPECT_THAT(Ids(q), IsEmpty());
+  EXPECT_EQ(Count(q), 0u);
+}
+
 TEST_F(SqliteSearchTest, ReindexReplacesEntriesOfTheCurrentVersion) {
   Commit({Write("Patient", "a", 1, Hashes({kMale})), Write("Patient", "b", 1, Hashes({kMale}))});
   Commit({Write("Patient", "b", 2, Hashes({kMale}))});

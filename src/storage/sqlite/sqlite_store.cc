@@ -1521,6 +1521,9 @@ Result<std::string> SqliteSearchSql(const SearchQuery& query, bool count) {
 }
 
 Result<std::vector<SearchHit>> SqliteTenantStore::Search(const SearchQuery& query) {
+  if (query.filter) {
+    return SearchFiltered(query, [this](const SearchQuery& q) { return Search(q); });
+  }
   SearchSqlBuilder builder(query, /*count=*/false);
   HYGIE_RETURN_IF_ERROR(builder.Build());
   std::vector<SearchHit> hits;
@@ -1564,6 +1567,9 @@ Result<std::vector<SearchHit>> SqliteTenantStore::Search(const SearchQuery& quer
 }
 
 Result<uint64_t> SqliteTenantStore::SearchCount(const SearchQuery& query) {
+  if (query.filter) {
+    return CountFiltered(query, [this](const SearchQuery& q) { return Search(q); });
+  }
   SearchSqlBuilder builder(query, /*count=*/true);
   HYGIE_RETURN_IF_ERROR(builder.Build());
   HYGIE_ASSIGN_OR_RETURN(ReadConn * raw, AcquireRead());
