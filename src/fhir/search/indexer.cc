@@ -85,8 +85,11 @@ class Sink {
     if (value.empty()) return;
     Hash(HashKind::kStringExact, value);
     std::string norm = NormalizeString(value);
-    for (size_t len : PrefixLengths(norm, kMaxPrefixChars)) {
-      Hash(HashKind::kStringPrefix, std::string_view(norm).substr(0, len));
+    // lengths[i]: the byte length of the first i + 1 code points.
+    std::vector<size_t> lengths = PrefixLengths(norm, kIndexedPrefixChars.back());
+    for (size_t chars : kIndexedPrefixChars) {
+      if (chars > lengths.size()) break;
+      Hash(HashKind::kStringPrefix, std::string_view(norm).substr(0, lengths[chars - 1]));
     }
   }
 
