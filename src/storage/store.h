@@ -236,6 +236,9 @@ struct SqliteOptions {
   size_t read_connections = 4;
   // SQLite page cache per connection, KiB.
   int cache_kib = 8192;
+  // Index rows per block of the index tables (a new block opens with the first resource created
+  // once the newest block holds this many rows; see sqlite_store.h).
+  size_t index_block_rows = 65536;
 };
 
 // Embedded engine: one SQLite database per tenant at `dir`/<tenant>/data.db (directories mode
