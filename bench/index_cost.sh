@@ -5,7 +5,8 @@
 # fresh data directory. After each run the server is stopped and the tenant's database is
 # measured: index rows per resource (keyed hashes in idx_hash, date and number entries) and
 # index bytes per resource (dbstat pages of the index tables and indexes, plus resource_current,
-# which holds each resource's own hash list). Prints a Markdown table of the medians and the
+# which holds each resource's own hash list), and the bytes the server wrote (write(2) calls:
+# WAL, checkpoints, journal) per resource. Prints a Markdown table of the medians and the
 # B/A ratios. Needs the sqlite3 command line tool (scripts/install-deps.sh installs it).
 # Usage: bench/index_cost.sh BUILD_A BUILD_B   (DURATION, WARMUP, CLIENTS, REPS, TYPES, PORT,
 #   WORKDIR may be set; the raw lines are kept in $WORKDIR/runs.jsonl when WORKDIR is given)
@@ -42,10 +43,12 @@ for rep in $(seq "$REPS"); do
       bench_install "$build/hygie" "$WORK/data" bench "$WORK/token"
       start_server "$build/hygie" "$WORK/data" "$PORT" "$WORK/server.log"
       ticks0=$(awk '{print $14 + $15}' /proc/$SERVER_PID/stat)
+      wchar0=$(awk '/^wchar/{print $2}' /proc/$SERVER_PID/io)
       out=$("$build/bench/loadgen" --url http://127.0.0.1:$PORT --tenant bench \
         --token-file "$WORK/token" --mode create --type "$type" --concurrency "$CLIENTS" \
         --duration "$DURATION" --warmup "$WARMUP" --json) || true
       ticks1=$(awk '{print $14 + $15}' /proc/$SERVER_PID/stat)
+      wchar1=$(awk '/^wchar/{print $2}' /proc/$SERVER_PID/io)
       stop_server
       db=$WORK/data/tenants/bench/data.db
       sizes=$(sqlite3 "$db" "SELECT (SELECT count(*) FROM resource_current),
@@ -57,9 +60,9 @@ for rep in $(seq "$REPS"); do
         (SELECT coalesce(sum(pgsize), 0) FROM dbstat)")
       [ -n "$out" ] || out='{"rps":0,"latency_us":{"p50":0,"p99":0},"non2xx":0,"errors":{"no_run":1}}'
       python3 - "$side" "$rep" "$type" "$out" "$sizes" "$((ticks1 - ticks0))" \
-        "$(getconf CLK_TCK)" "$DURATION" "$WARMUP" >>"$RUNS" <<'EOF'
+        "$(getconf CLK_TCK)" "$DURATION" "$WARMUP" "$((wchar1 - wchar0))" >>"$RUNS" <<'EOF'
 import json, sys
-side, rep, typ, line, sizes, ticks, hz, duration, warmup = sys.argv[1:]
+side, rep, typ, line, sizes, ticks, hz, duration, warmup, written = sys.argv[1:]
 r = json.loads(line)
 n, hashes, dates, numbers, index_bytes, current_bytes, db_bytes = map(int, sizes.split("|"))
 r.update(side=side, rep=int(rep), type=typ, resources=n,
@@ -70,6 +73,7 @@ r.update(side=side, rep=int(rep), type=typ, resources=n,
          db_bytes=db_bytes / n if n else 0)
 served = r["rps"] * (float(duration) + float(warmup))
 r["server_cpu_us_per_req"] = int(ticks) / int(hz) * 1e6 / served if served else 0
+r["written_bytes"] = int(written) / n if n else 0  # write(2) bytes of the server per resource
 print(json.dumps(r))
 lat = r["latency_us"]
 print(f"{side} #{rep} create {typ}: {r['rps']:,.0f} req/s, p99 {lat['p99'] / 1000:.2f} ms, "
@@ -93,7 +97,8 @@ cols = [("rps", "creates/s", ",.0f"), ("p99", "p99 ms", ".2f"),
         ("server_cpu_us_per_req", "server CPU µs/create", ",.0f"),
         ("hash_rows", "hash rows/resource", ".1f"), ("index_rows", "index rows/resource", ".1f"),
         ("index_and_current_bytes", "index bytes/resource", ",.0f"),
-        ("db_bytes", "data.db bytes/resource", ",.0f")]
+        ("db_bytes", "data.db bytes/resource", ",.0f"),
+        ("written_bytes", "bytes written/resource", ",.0f")]
 print(f"| create, {clients} clients | " + " | ".join(c[1] + " A / B" for c in cols) + " | B/A creates/s |")
 print("|---|" + "---|" * (len(cols) + 1))
 for typ in types:

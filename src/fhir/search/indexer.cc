@@ -287,7 +287,17 @@ Indexer::Indexer() {
     TypeParams tp;
     tp.type = type;
     for (const r4::SearchParamDef* def : r4::SearchParamsFor(type)) {
-      Param p{def, nullptr};
+      Param p{def, nullptr, def->code};
+      if (def->type == SearchParamType::kString && !def->expression.empty()) {
+        for (const Param& earlier : tp.params) {
+          if (earlier.def->type == SearchParamType::kString &&
+              earlier.def->expression == def->expression &&
+              earlier.indexed_code == earlier.def->code) {
+            p.indexed_code = earlier.def->code;
+            break;
+          }
+        }
+      }
       // _id and _lastUpdated are columns of the store, not index entries.
       if (Indexable(def->type) && !def->expression.empty() && def->code != "_id" &&
           def->code != "_lastUpdated") {
@@ -332,7 +342,7 @@ storage::IndexEntries Indexer::Index(const rapidjson::Value& resource, std::stri
   if (tp == nullptr) return out;
   Sink sink(hasher, type, tenant, &out);
   for (const Param& p : tp->params) {
-    if (!p.expression) continue;
+    if (!p.expression || p.indexed_code != p.def->code) continue;
     sink.Start(p.def->code);
     IndexNodes(p.def->type, p.expression->Evaluate(resource, type), sink);
     sink.Finish();
@@ -340,6 +350,15 @@ storage::IndexEntries Indexer::Index(const rapidjson::Value& resource, std::stri
   std::sort(out.hashes.begin(), out.hashes.end());
   out.hashes.erase(std::unique(out.hashes.begin(), out.hashes.end()), out.hashes.end());
   return out;
+}
+
+std::string_view Indexer::IndexedCode(std::string_view type, std::string_view code) const {
+  const TypeParams* tp = For(type);
+  if (tp == nullptr) return code;
+  for (const Param& p : tp->params) {
+    if (p.def->code == code) return p.indexed_code;
+  }
+  return code;
 }
 
 std::vector<std::string> Indexer::References(const rapidjson::Value& resource,

@@ -58,6 +58,12 @@ class Indexer {
   std::vector<std::string> StringValues(const rapidjson::Value& resource, std::string_view type,
                                         std::string_view code) const;
 
+  // The parameter whose hashes a string parameter's values are indexed under: the first string
+  // parameter of the type with the same expression (Patient.phonetic is Patient.name: its values
+  // are indexed once, as name's), else `code` itself. The planner hashes search values of string
+  // parameters (and their :missing) under it.
+  std::string_view IndexedCode(std::string_view type, std::string_view code) const;
+
   // Parameters whose expression could not be compiled ("Type.code: reason"), for diagnostics.
   const std::vector<std::string>& Unsupported() const { return unsupported_; }
 
@@ -66,6 +72,7 @@ class Indexer {
   struct Param {
     const r4::SearchParamDef* def;
     std::unique_ptr<fhirpath::Expression> expression;
+    std::string_view indexed_code;  // see IndexedCode(); not indexed on its own when not def->code
   };
   struct TypeParams {
     std::string_view type;

@@ -317,7 +317,9 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         clause->push_back(SearchTerm{SearchTerm::kId, true});  // NOT id IN () = all
       return Status::Ok();
     }
-    hash_term({H(type, code, HashKind::kPresent)}, values[0] == "true");
+    const std::string_view present_code =
+        def.type == SearchParamType::kString ? Indexer::Get().IndexedCode(type, code) : code;
+    hash_term({H(type, present_code, HashKind::kPresent)}, values[0] == "true");
     return Status::Ok();
   }
   if (code == "_id") {
@@ -380,12 +382,14 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         return Bad(display, "modifier ':" + std::string(modifier) + "' is not supported");
       }
       std::vector<uint64_t> hashes;
+      // The values may be indexed under another parameter with the same expression.
+      const std::string_view hcode = Indexer::Get().IndexedCode(type, code);
       StringCheck check{std::string(type), std::string(code), {}};
       bool needs_check = false;
       for (const std::string& v : values) {
         if (v.empty()) return Bad(display, "empty value");
         if (modifier == "exact") {
-          hashes.push_back(H(type, code, HashKind::kStringExact, v));
+          hashes.push_back(H(type, hcode, HashKind::kStringExact, v));
           continue;
         }
         std::string norm = NormalizeString(v);
@@ -393,7 +397,7 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         // The longest indexed prefix drives; a longer value is checked on the candidates.
         std::vector<size_t> lengths = PrefixLengths(norm, kIndexedPrefixChars.back());
         const size_t chars = IndexedPrefixChars(lengths.size());
-        hashes.push_back(H(type, code, HashKind::kStringPrefix,
+        hashes.push_back(H(type, hcode, HashKind::kStringPrefix,
                            std::string_view(norm).substr(0, lengths[chars - 1])));
         needs_check |= CodePointCount(norm) != chars;
         check.normalized.push_back(std::move(norm));

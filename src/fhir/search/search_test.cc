@@ -217,6 +217,21 @@ TEST_F(SearchTest, PrefixesOfEveryLengthFromFewIndexedOnes) {
   EXPECT_EQ(Find("Patient", {{"family", "eleonore-helx"}}), Ids{});
 }
 
+// Patient.phonetic has the expression of Patient.name: its values are indexed once, under name.
+TEST_F(SearchTest, ParametersWithTheSameExpressionShareTheirEntries) {
+  Add("p1", R"({"resourceType":"Patient","name":[{"family":"Lefèvre","given":["Éloïse"]}]})");
+  Add("p2", R"({"resourceType":"Patient","gender":"male"})");
+  EXPECT_EQ(Indexer::Get().IndexedCode("Patient", "phonetic"), "name");
+  EXPECT_EQ(Indexer::Get().IndexedCode("Patient", "name"), "name");
+  EXPECT_EQ(Indexer::Get().IndexedCode("Patient", "family"), "family");
+  EXPECT_EQ(Find("Patient", {{"phonetic", "ELO"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic", "lefevre"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic:exact", "Lefèvre"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic:missing", "true"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"phonetic:missing", "false"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic", "x"}}), Ids{});
+}
+
 TEST_F(SearchTest, IndexRowsOfAStringDoNotGrowWithItsLength) {
   auto count = [this](const std::string& family) {
     auto r =
