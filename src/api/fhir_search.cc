@@ -131,8 +131,10 @@ bool PassesChecks(const rapidjson::Value& doc, std::string_view type,
   for (const fhir::search::StringCheck& check : checks) {
     if (check.type != type) continue;
     bool any = false;
-    for (const std::string& v : indexer.StringValues(doc, type, check.param)) {
-      for (const std::string& want : check.normalized) any = any || v.starts_with(want);
+    for (const std::string& v : indexer.StringValues(doc, type, check.param, !check.exact)) {
+      for (const std::string& want : check.normalized) {
+        any = any || (check.exact ? v == want : v.starts_with(want));
+      }
       if (any) break;
     }
     if (!any) return false;

@@ -24,7 +24,8 @@ enum class HashKind : char {
   kTokenSystem = 's',      // system|
   kTokenNoSystem = 'n',    // |code (no system)
   kStringPrefix = 'p',     // a prefix of a normalized string, of a kIndexedPrefixChars length
-  kStringExact = 'x',      // the string exactly as written (:exact)
+  kStringExact = 'x',      // the string exactly as written (index format 1 only: :exact is
+                           // now checked on the candidates of the normalized prefix)
   kReference = 'r',        // Type/id of a local reference (a bare id is searched as Type/id
                            // for each target type of the parameter)
   kUri = 'u',              // an absolute reference, canonical or uri, exactly

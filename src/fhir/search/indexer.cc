@@ -83,7 +83,7 @@ class Sink {
 
   void String(std::string_view value) {
     if (value.empty()) return;
-    Hash(HashKind::kStringExact, value);
+    any_ = true;  // :missing=false finds it even when it normalizes to nothing
     std::string norm = NormalizeString(value);
     // lengths[i]: the byte length of the first i + 1 code points.
     std::vector<size_t> lengths = PrefixLengths(norm, kIndexedPrefixChars.back());
@@ -381,13 +381,16 @@ std::vector<std::string> Indexer::References(const rapidjson::Value& resource,
 }
 
 std::vector<std::string> Indexer::StringValues(const rapidjson::Value& resource,
-                                               std::string_view type, std::string_view code) const {
+                                               std::string_view type, std::string_view code,
+                                               bool normalized) const {
   std::vector<std::string> values;
   const fhirpath::Expression* e = ExpressionFor(type, code);
   if (e == nullptr) return values;
   for (const fhirpath::Node& n : e->Evaluate(resource, type)) {
     if (n.value == nullptr) continue;
-    ForEachString(n, [&](std::string_view s) { values.push_back(NormalizeString(s)); });
+    ForEachString(n, [&](std::string_view s) {
+      values.push_back(normalized ? NormalizeString(s) : std::string(s));
+    });
   }
   return values;
 }

@@ -53,10 +53,10 @@ class Indexer {
   std::vector<std::string> References(const rapidjson::Value& resource, std::string_view type,
                                       std::string_view code, std::string_view tenant) const;
 
-  // The normalized string values (normalize.h) that string parameter `code` of `type` indexes
-  // in `resource` (to check a value longer than the indexed prefixes).
+  // The string values that string parameter `code` of `type` indexes in `resource`, normalized
+  // (normalize.h) or as written (for :exact), to check search values on candidates.
   std::vector<std::string> StringValues(const rapidjson::Value& resource, std::string_view type,
-                                        std::string_view code) const;
+                                        std::string_view code, bool normalized = true) const;
 
   // The parameter whose hashes a string parameter's values are indexed under: the first string
   // parameter of the type with the same expression (Patient.phonetic is Patient.name: its values

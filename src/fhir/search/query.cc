@@ -386,21 +386,30 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
       const std::string_view hcode = Indexer::Get().IndexedCode(type, code);
       StringCheck check{std::string(type), std::string(code), {}};
       bool needs_check = false;
+      check.exact = modifier == "exact";
       for (const std::string& v : values) {
         if (v.empty()) return Bad(display, "empty value");
-        if (modifier == "exact") {
-          hashes.push_back(H(type, hcode, HashKind::kStringExact, v));
-          continue;
-        }
         std::string norm = NormalizeString(v);
-        if (norm.empty()) return Bad(display, "empty value");
+        if (check.exact) {
+          // Candidates by the normalized prefix, then compared as written.
+          needs_check = true;
+          check.normalized.push_back(v);
+          if (norm.empty()) {
+            hashes.push_back(H(type, hcode, HashKind::kPresent));
+            continue;
+          }
+        } else if (norm.empty()) {
+          return Bad(display, "empty value");
+        }
         // The longest indexed prefix drives; a longer value is checked on the candidates.
         std::vector<size_t> lengths = PrefixLengths(norm, kIndexedPrefixChars.back());
         const size_t chars = IndexedPrefixChars(lengths.size());
         hashes.push_back(H(type, hcode, HashKind::kStringPrefix,
                            std::string_view(norm).substr(0, lengths[chars - 1])));
-        needs_check |= CodePointCount(norm) != chars;
-        check.normalized.push_back(std::move(norm));
+        if (!check.exact) {
+          needs_check |= CodePointCount(norm) != chars;
+          check.normalized.push_back(std::move(norm));
+        }
       }
       // One value of the OR checked means all of them are: a candidate found by another value
       // must pass the check too (for a value of an indexed length the check is what the hash

@@ -39,12 +39,15 @@ struct IncludeSpec {
 };
 
 // A string parameter whose value (or one of whose OR values) is not of an indexed prefix length
-// (index_keys.h): the candidates found by the longest indexed prefix must be checked against the
-// resource (one of its normalized values starts with one of `normalized`).
+// (index_keys.h), or any :exact one: the candidates found by the longest indexed prefix must be
+// checked against the resource (one of its normalized values starts with one of `normalized`).
 struct StringCheck {
   std::string type;
   std::string param;
   std::vector<std::string> normalized;  // OR
+  // :exact: `normalized` holds the values as written, and one of the resource's values must
+  // equal one of them (the index keeps only normalized prefixes).
+  bool exact = false;
 };
 
 enum class TotalMode { kNone, kEstimate, kAccurate };

@@ -121,8 +121,11 @@ class SearchTest : public ::testing::Test {
     for (const StringCheck& check : checks) {
       if (check.type != r.type) continue;
       bool any = false;
-      for (const std::string& v : Indexer::Get().StringValues(parsed->doc(), r.type, check.param)) {
-        for (const std::string& want : check.normalized) any |= v.starts_with(want);
+      for (const std::string& v :
+           Indexer::Get().StringValues(parsed->doc(), r.type, check.param, !check.exact)) {
+        for (const std::string& want : check.normalized) {
+          any |= check.exact ? v == want : v.starts_with(want);
+        }
       }
       if (!any) return false;
     }
@@ -197,6 +200,13 @@ TEST_F(SearchTest, PrefixesOfEveryLengthFromFewIndexedOnes) {
   }
   // Longer than the value: nothing.
   EXPECT_EQ(Find("Patient", {{"family", full + "a"}}), Ids{});
+  // :exact is the whole value as written, checked on the candidates of its normalized prefix.
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Abcdex"}}), Ids{"p3"});
+  EXPECT_EQ(Find("Patient", {{"family:exact", "abcdex"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Abcde"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Abcdex,Abcdefghijklmnopqrstuvwxyz"}}),
+            (Ids{"p1", "p3"}));
+  EXPECT_EQ(Candidates("Patient", {{"family:exact", "Abcde"}}), (Ids{"p1", "p2", "p3"}));
   // A query longer than any indexed length is found by the 12-character prefix and checked.
   auto plan = Plan("Patient", {{"family", full.substr(0, 20)}});
   ASSERT_TRUE(plan.ok());
