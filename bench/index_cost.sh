@@ -19,19 +19,9 @@ CLIENTS=${CLIENTS:-64}
 REPS=${REPS:-3}
 TYPES=${TYPES:-"Patient Observation"}
 PORT=${PORT:-18480}
-KEEP=${WORKDIR:+1}
-WORK=${WORKDIR:-$(mktemp -d /var/tmp/hygie-index-cost-XXXXXX)}
-mkdir -p "$WORK"
-RUNS=$WORK/runs.jsonl
-: >"$RUNS"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
-cleanup() {
-  stop_server
-  rm -rf "$WORK/data"
-  [ -n "$KEEP" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_workdir index-cost
 
 echo "# $(machine_line)" >&2
 for rep in $(seq "$REPS"); do
