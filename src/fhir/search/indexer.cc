@@ -56,9 +56,12 @@ class Sink {
        storage::IndexEntries* out)
       : hasher_(hasher), type_(type), tenant_(tenant), out_(out) {}
 
-  void Start(std::string_view param) {
+  // presence_only: the parameter's values are hashed under another one (Indexer::HashedCode):
+  // only its :missing marker is written.
+  void Start(std::string_view param, bool presence_only = false) {
     param_ = param;
     any_ = false;
+    presence_only_ = presence_only;
   }
   void Finish() {
     if (any_) Hash(HashKind::kPresent);
@@ -84,6 +87,7 @@ class Sink {
   void String(std::string_view value) {
     if (value.empty()) return;
     any_ = true;  // :missing=false finds it even when it normalizes to nothing
+    if (presence_only_) return;
     std::string norm = NormalizeString(value);
     // lengths[i]: the byte length of the first i + 1 code points.
     std::vector<size_t> lengths = PrefixLengths(norm, kIndexedPrefixChars.back());
@@ -123,6 +127,7 @@ class Sink {
   storage::IndexEntries* out_;
   std::string_view param_;
   bool any_ = false;
+  bool presence_only_ = false;
 };
 
 void IndexToken(const fhirpath::Node& n, Sink& sink) {
@@ -144,6 +149,18 @@ void IndexToken(const fhirpath::Node& n, Sink& sink) {
 }
 
 // Calls f for every string a string parameter indexes in node n.
+constexpr const char* kNameParts[] = {"family", "given", "prefix", "suffix", "text"};
+constexpr const char* kAddressParts[] = {"line",       "city",    "district", "state",
+                                         "postalCode", "country", "text"};
+
+bool IsNamePart(std::string_view part) {
+  return std::find(std::begin(kNameParts), std::end(kNameParts), part) != std::end(kNameParts);
+}
+bool IsAddressPart(std::string_view part) {
+  return std::find(std::begin(kAddressParts), std::end(kAddressParts), part) !=
+         std::end(kAddressParts);
+}
+
 template <typename F>
 void ForEachString(const fhirpath::Node& n, F&& f) {
   const Value& v = *n.value;
@@ -154,12 +171,9 @@ void ForEachString(const fhirpath::Node& n, F&& f) {
     });
   };
   if (t == "HumanName") {
-    for (const char* name : {"family", "given", "prefix", "suffix", "text"}) each(name);
+    for (const char* name : kNameParts) each(name);
   } else if (t == "Address") {
-    for (const char* name :
-         {"line", "city", "district", "state", "postalCode", "country", "text"}) {
-      each(name);
-    }
+    for (const char* name : kAddressParts) each(name);
   } else if (IsJsonString(v)) {
     f(std::string_view(v.GetString(), v.GetStringLength()));
   }
@@ -287,7 +301,7 @@ Indexer::Indexer() {
     TypeParams tp;
     tp.type = type;
     for (const r4::SearchParamDef* def : r4::SearchParamsFor(type)) {
-      Param p{def, nullptr, def->code};
+      Param p{def, nullptr, def->code, {}};
       if (def->type == SearchParamType::kString && !def->expression.empty()) {
         for (const Param& earlier : tp.params) {
           if (earlier.def->type == SearchParamType::kString &&
@@ -310,6 +324,27 @@ Indexer::Indexer() {
         }
       }
       tp.params.push_back(std::move(p));
+    }
+    // A string parameter over one part of the HumanName or Address values of another (its
+    // expression is the other's plus ".part") is found through the other's hashes.
+    for (Param& p : tp.params) {
+      if (p.def->type != SearchParamType::kString || p.indexed_code != p.def->code) continue;
+      for (const Param& q : tp.params) {
+        if (&q == &p || q.def->type != SearchParamType::kString || !q.expression ||
+            q.indexed_code != q.def->code || !q.covered_by.empty()) {
+          continue;
+        }
+        std::string_view e = p.def->expression;
+        std::string_view base = q.def->expression;
+        if (e.size() <= base.size() + 1 || !e.starts_with(base) || e[base.size()] != '.') continue;
+        std::string_view part = e.substr(base.size() + 1);
+        const bool name_part = base.ends_with(".name") && IsNamePart(part);
+        const bool address_part = base.ends_with(".address") && IsAddressPart(part);
+        if (name_part || address_part) {
+          p.covered_by = q.def->code;
+          break;
+        }
+      }
     }
     types_.push_back(std::move(tp));
   }
@@ -343,7 +378,7 @@ storage::IndexEntries Indexer::Index(const rapidjson::Value& resource, std::stri
   Sink sink(hasher, type, tenant, &out);
   for (const Param& p : tp->params) {
     if (!p.expression || p.indexed_code != p.def->code) continue;
-    sink.Start(p.def->code);
+    sink.Start(p.def->code, !p.covered_by.empty());
     IndexNodes(p.def->type, p.expression->Evaluate(resource, type), sink);
     sink.Finish();
   }
@@ -357,6 +392,22 @@ std::string_view Indexer::IndexedCode(std::string_view type, std::string_view co
   if (tp == nullptr) return code;
   for (const Param& p : tp->params) {
     if (p.def->code == code) return p.indexed_code;
+  }
+  return code;
+}
+
+std::string_view Indexer::HashedCode(std::string_view type, std::string_view code,
+                                     bool* covered) const {
+  *covered = false;
+  const TypeParams* tp = For(type);
+  if (tp == nullptr) return code;
+  for (const Param& p : tp->params) {
+    if (p.def->code != code) continue;
+    if (!p.covered_by.empty()) {
+      *covered = true;
+      return p.covered_by;
+    }
+    return p.indexed_code;
   }
   return code;
 }

@@ -382,10 +382,12 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         return Bad(display, "modifier ':" + std::string(modifier) + "' is not supported");
       }
       std::vector<uint64_t> hashes;
-      // The values may be indexed under another parameter with the same expression.
-      const std::string_view hcode = Indexer::Get().IndexedCode(type, code);
+      // The values may be indexed under another parameter: one with the same expression, or
+      // one whose values include them (then every candidate is checked).
+      bool covered = false;
+      const std::string_view hcode = Indexer::Get().HashedCode(type, code, &covered);
       StringCheck check{std::string(type), std::string(code), {}};
-      bool needs_check = false;
+      bool needs_check = covered;
       check.exact = modifier == "exact";
       for (const std::string& v : values) {
         if (v.empty()) return Bad(display, "empty value");

@@ -215,8 +215,8 @@ TEST_F(SearchTest, PrefixesOfEveryLengthFromFewIndexedOnes) {
   EXPECT_EQ(Candidates("Patient", {{"family", full.substr(0, 20)}}), (Ids{"p1", "p2"}));
   EXPECT_EQ(Find("Patient", {{"family", full.substr(0, 25) + "q"}}), Ids{"p2"});
   // An indexed length needs no check; another length does, and so does every value of its OR.
-  EXPECT_TRUE(Plan("Patient", {{"family", "abcd"}})->checks.empty());
-  EXPECT_TRUE(Plan("Patient", {{"family", "abcdefghijkl"}})->checks.empty());
+  EXPECT_TRUE(Plan("Patient", {{"name", "abcd"}})->checks.empty());
+  EXPECT_TRUE(Plan("Patient", {{"name", "abcdefghijkl"}})->checks.empty());
   auto mixed = Plan("Patient", {{"family", "abcde,zz"}});
   ASSERT_EQ(mixed->checks.size(), 1u);
   EXPECT_EQ(mixed->checks[0].normalized, (std::vector<std::string>{"abcde", "zz"}));
@@ -240,6 +240,38 @@ TEST_F(SearchTest, ParametersWithTheSameExpressionShareTheirEntries) {
   EXPECT_EQ(Find("Patient", {{"phonetic:missing", "true"}}), Ids{"p2"});
   EXPECT_EQ(Find("Patient", {{"phonetic:missing", "false"}}), Ids{"p1"});
   EXPECT_EQ(Find("Patient", {{"phonetic", "x"}}), Ids{});
+}
+
+// Patient.family and .given are parts of Patient.name, address-city of address: their values are
+// found through name's (address's) hashes and checked on the candidates; :missing stays theirs.
+TEST_F(SearchTest, PartsOfNamesAndAddressesAreFoundThroughTheWhole) {
+  Add("p1", R"({"resourceType":"Patient","name":[{"family":"Lefèvre","given":["Éloïse"]}],)"
+            R"("address":[{"city":"Lyon","postalCode":"69002"}]})");
+  Add("p2", R"({"resourceType":"Patient","name":[{"family":"Eloi","given":["Lefranc"]}]})");
+  bool covered = false;
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "family", &covered), "name");
+  EXPECT_TRUE(covered);
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "given", &covered), "name");
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "address-city", &covered), "address");
+  EXPECT_EQ(Indexer::Get().HashedCode("Practitioner", "family", &covered), "name");
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "name", &covered), "name");
+  EXPECT_FALSE(covered);
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "phonetic", &covered), "name");
+  EXPECT_FALSE(covered);
+  // The index finds both for "lef" and "elo"; the checks keep the part searched.
+  EXPECT_EQ(Candidates("Patient", {{"family", "lef"}}), (Ids{"p1", "p2"}));
+  EXPECT_EQ(Find("Patient", {{"family", "lef"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"given", "lef"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"family", "elo"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"given", "elo"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"name", "elo"}}), (Ids{"p1", "p2"}));
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Lefèvre"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"given:exact", "Lefèvre"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"address-city", "LY"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"address-city", "69"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"address-postalcode", "69"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"address-city:missing", "true"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"family:missing", "false"}}), (Ids{"p1", "p2"}));
 }
 
 TEST_F(SearchTest, IndexRowsOfAStringDoNotGrowWithItsLength) {
