@@ -20,19 +20,9 @@ CLIENTS=${CLIENTS:-64}
 REPS=${REPS:-3}
 PRELOAD=${PRELOAD:-2000}
 PORT=${PORT:-18470}
-KEEP=${WORKDIR:+1}
-WORK=${WORKDIR:-$(mktemp -d /var/tmp/hygie-journal-cost-XXXXXX)}
-mkdir -p "$WORK"
-RUNS=$WORK/runs.jsonl
-: >"$RUNS"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
-cleanup() {
-  stop_server
-  rm -rf "$WORK/data"
-  [ -n "$KEEP" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_workdir journal-cost
 
 # journal_server BUILD: a fresh data directory, tenant "bench", a token, `hygie serve`.
 journal_server() {

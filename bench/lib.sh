@@ -43,3 +43,20 @@ machine_line() {
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo |
     cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# bench_workdir NAME: sets WORK (WORKDIR when given, then kept; else a fresh
+# /var/tmp/hygie-NAME-XXXXXX, removed on exit) and RUNS (WORK/runs.jsonl, emptied), and traps
+# the exit to stop the server and remove WORK/data.
+bench_workdir() {
+  KEEP=${WORKDIR:+1}
+  WORK=${WORKDIR:-$(mktemp -d /var/tmp/hygie-"$1"-XXXXXX)}
+  mkdir -p "$WORK"
+  RUNS=$WORK/runs.jsonl
+  : >"$RUNS"
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  stop_server
+  rm -rf "$WORK/data"
+  [ -n "$KEEP" ] || rm -rf "$WORK"
+}

@@ -81,18 +81,18 @@ Result<fhir::search::SearchPlan> PlanScopeQuery(FhirApi::Call& call, const std::
   in.now_us = now_us;
   // Chained parameters: the targets are resolved without the token's own restrictions (the ids
   // only become hashes of the scope's clauses; nothing of them reaches the client).
-  in.resolve_chain = [&call,
-                      resolve](const storage::SearchQuery& q) -> Result<std::vector<std::string>> {
+  in.resolve_chain = [&call, resolve](const storage::SearchQuery& chained,
+                                      const std::vector<fhir::search::StringCheck>& checks)
+      -> Result<std::vector<std::string>> {
     std::vector<std::string> ids;
     if (!resolve) return ids;
+    storage::SearchQuery q = chained;
+    q.filter = StringCheckFilter(call, checks);
     HYGIE_ASSIGN_OR_RETURN(auto hits, call.store->Search(q));
     for (auto& h : hits) ids.push_back(std::move(h.record.id));
     return ids;
   };
   HYGIE_ASSIGN_OR_RETURN(fhir::search::SearchPlan plan, fhir::search::PlanSearch(in));
-  if (!plan.checks.empty()) {
-    return InvalidArgument("the scope's query has a string value longer than the index keeps");
-  }
   if (plan.query.clauses.empty()) return InvalidArgument("the scope's query selects nothing");
   return plan;
 }
@@ -249,6 +249,7 @@ Result<std::shared_ptr<const ReachClauses>> ReachFor(FhirApi::Call& call, const 
   for (const auth::Restriction& r : reach.restrictions) {
     if (out->all) break;
     std::vector<SearchClause> filter;
+    std::vector<fhir::search::StringCheck> checks;
     if (r.compartment) {
       SearchClause clause = CompartmentClause(*call.hasher, type, call.scopes.patient());
       if (clause.empty()) continue;  // not in the compartment: this scope reaches nothing here
@@ -263,8 +264,11 @@ Result<std::shared_ptr<const ReachClauses>> ReachFor(FhirApi::Call& call, const 
         return plan.status();
       }
       for (SearchClause& c : plan->query.clauses) filter.push_back(std::move(c));
+      checks = std::move(plan->checks);
     }
+    out->has_checks = out->has_checks || !checks.empty();
     out->filters.push_back(std::move(filter));
+    out->checks.push_back(std::move(checks));
   }
   std::shared_ptr<const ReachClauses> shared = std::move(out);
   call.reach_cache.emplace(std::move(key), shared);
@@ -272,11 +276,17 @@ Result<std::shared_ptr<const ReachClauses>> ReachFor(FhirApi::Call& call, const 
 }
 
 bool Matches(const ReachClauses& reach, const storage::IndexEntries& index, std::string_view id,
-             int64_t last_updated_us) {
+             int64_t last_updated_us, const rapidjson::Value* doc) {
   if (reach.all) return true;
   std::vector<uint64_t> hashes = index.hashes;
   std::sort(hashes.begin(), hashes.end());
-  for (const std::vector<SearchClause>& filter : reach.filters) {
+  for (size_t f = 0; f < reach.filters.size(); ++f) {
+    const std::vector<SearchClause>& filter = reach.filters[f];
+    const std::vector<fhir::search::StringCheck>& checks = reach.checks[f];
+    if (!checks.empty()) {
+      // Checks name their type; a filter is planned for one type, so any check's will do.
+      if (doc == nullptr || !PassesChecks(*doc, checks.front().type, checks)) continue;
+    }
     bool all = true;
     for (const SearchClause& clause : filter) {
       bool any = false;
@@ -304,7 +314,7 @@ Result<bool> ReachesResource(FhirApi::Call& call, const std::string& type, const
   if (reach->filters.empty()) return false;
   storage::IndexEntries index =
       fhir::search::Indexer::Get().Index(resource, type, *call.hasher, call.tenant);
-  return Matches(*reach, index, id, last_updated_us);
+  return Matches(*reach, index, id, last_updated_us, &resource);
 }
 
 Result<bool> ReachesRecord(FhirApi::Call& call, const storage::VersionRecord& record,
@@ -332,8 +342,34 @@ Result<bool> ReachesRecord(FhirApi::Call& call, const storage::VersionRecord& re
   }
   storage::IndexEntries index =
       fhir::search::Indexer::Get().Index(doc, content->type, *call.hasher, call.tenant);
-  return Matches(*reach, index, content->id, content->last_updated_us);
+  return Matches(*reach, index, content->id, content->last_updated_us, &doc);
 }
+
+namespace {
+
+// When the scopes' queries have string checks, the clauses of `reach` only select candidates:
+// the query's filter then also decides, on each candidate, whether it is within reach.
+void AddReachFilter(FhirApi::Call& call, storage::SearchQuery& query,
+                    std::shared_ptr<const ReachClauses> reach) {
+  if (!reach->has_checks) return;
+  query.filter = [&call, reach = std::move(reach),
+                  inner = std::move(query.filter)](const storage::SearchHit& h) -> Result<bool> {
+    if (inner) {
+      HYGIE_ASSIGN_OR_RETURN(bool keep, inner(h));
+      if (!keep) return false;
+    }
+    const storage::VersionRecord& r = h.record;
+    HYGIE_ASSIGN_OR_RETURN(std::string json,
+                           OpenResource(*call.keys, r.type, r.id, r.version, r.key_id, r.body));
+    auto doc = ParseStored(json);
+    if (!doc) return DataLoss("a stored resource is not valid JSON");
+    storage::IndexEntries index =
+        fhir::search::Indexer::Get().Index(*doc, r.type, *call.hasher, call.tenant);
+    return Matches(*reach, index, r.id, r.last_updated_us, doc.get());
+  };
+}
+
+}  // namespace
 
 Status RestrictQuery(FhirApi::Call& call, storage::SearchQuery& query, auth::Permission permission,
                      int64_t now_us) {
@@ -342,6 +378,7 @@ Status RestrictQuery(FhirApi::Call& call, storage::SearchQuery& query, auth::Per
   if (reach->all) return Status::Ok();
   HYGIE_ASSIGN_OR_RETURN(std::vector<SearchClause> clauses, UnionClauses(reach->filters));
   for (SearchClause& c : clauses) query.clauses.push_back(std::move(c));
+  AddReachFilter(call, query, reach);
   return Status::Ok();
 }
 
@@ -372,8 +409,10 @@ Result<std::vector<storage::SearchQuery>> RestrictSearch(FhirApi::Call& call,
       continue;
     }
     if (reach->filters.empty()) continue;
-    bool all_anchored = std::all_of(reach->filters.begin(), reach->filters.end(),
-                                    [](const auto& f) { return IsAnchored(f); });
+    // Filters with string checks need the type's own query (its filter decides on each type).
+    bool all_anchored =
+        !reach->has_checks && std::all_of(reach->filters.begin(), reach->filters.end(),
+                                          [](const auto& f) { return IsAnchored(f); });
     if (all_anchored) {
       anchored.push_back(type);
       for (const auto& f : reach->filters) anchored_filters.push_back(f);
@@ -383,6 +422,7 @@ Result<std::vector<storage::SearchQuery>> RestrictSearch(FhirApi::Call& call,
     q.types = {type};
     HYGIE_ASSIGN_OR_RETURN(std::vector<SearchClause> clauses, UnionClauses(reach->filters));
     for (SearchClause& c : clauses) q.clauses.push_back(std::move(c));
+    AddReachFilter(call, q, reach);
     out.push_back(std::move(q));
   }
   if (!anchored.empty()) {

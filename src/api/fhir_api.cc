@@ -748,10 +748,11 @@ namespace {
 // 403 unless the version about to be written is within what the scopes reach for `permission`
 // (patient/ scopes: the token's patient compartment; narrowed scopes: their query).
 std::optional<Response> CheckWritten(FhirApi::Call& call, const storage::VersionWrite& write,
-                                     auth::Permission permission, int64_t now) {
+                                     const rapidjson::Value& doc, auth::Permission permission,
+                                     int64_t now) {
   auto reach = ReachFor(call, call.type, permission, now);
   if (!reach.ok()) return FromStatus(reach.status());
-  if (Matches(**reach, write.index, write.record.id, write.record.last_updated_us)) {
+  if (Matches(**reach, write.index, write.record.id, write.record.last_updated_us, &doc)) {
     return std::nullopt;
   }
   return Outcome(403, "forbidden",
@@ -813,7 +814,8 @@ asio::awaitable<Response> FhirApi::Create(Call& call) {
   int64_t now = clock_.NowMicros();
   auto prepared = PrepareVersion(*call.keys, *call.hasher, resource, call.type, id, 1, 0, now);
   if (!prepared.ok()) co_return FromStatus(prepared.status());
-  if (auto denied = CheckWritten(call, prepared->write, auth::Permission::kCreate, now)) {
+  if (auto denied =
+          CheckWritten(call, prepared->write, resource.doc(), auth::Permission::kCreate, now)) {
     co_return *denied;
   }
   std::string json = std::move(prepared->json);
@@ -871,7 +873,7 @@ asio::awaitable<Response> FhirApi::Update(Call& call) {
                                    cur_version, now);
     if (!prepared.ok()) co_return FromStatus(prepared.status());
     if (auto denied =
-            CheckWritten(call, prepared->write,
+            CheckWritten(call, prepared->write, resource.doc(),
                          creates ? auth::Permission::kCreate : auth::Permission::kUpdate, now)) {
       co_return *denied;
     }
@@ -950,7 +952,8 @@ asio::awaitable<Response> FhirApi::Patch(Call& call) {
     auto prepared = PrepareVersion(*call.keys, *call.hasher, *reparsed, call.type, call.id, version,
                                    cur.version, now);
     if (!prepared.ok()) co_return FromStatus(prepared.status());
-    if (auto denied = CheckWritten(call, prepared->write, auth::Permission::kUpdate, now)) {
+    if (auto denied =
+            CheckWritten(call, prepared->write, reparsed->doc(), auth::Permission::kUpdate, now)) {
       co_return *denied;
     }
     std::string out = std::move(prepared->json);

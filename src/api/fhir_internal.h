@@ -9,6 +9,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "audit/record.h"
 #include "auth/scopes.h"
 #include "fhir/outcome.h"
+#include "fhir/search/query.h"
 #include "http/inbox.h"
 
 #include <rapidjson/document.h>
@@ -50,6 +52,10 @@ struct AuditContext {
 struct ReachClauses {
   bool all = false;
   std::vector<std::vector<storage::SearchClause>> filters;
+  // checks[i]: the string checks of filters[i] (values of a scope's query that are not of an
+  // indexed prefix length), decided on the resource itself.
+  std::vector<std::vector<fhir::search::StringCheck>> checks;
+  bool has_checks = false;
 };
 
 // Everything known about one request (or one bundle entry) as it moves down the path.
@@ -90,14 +96,31 @@ struct FhirApi::Call {
   }
 };
 
+// --- fhir_search.cc ---
+
+// The store filter (storage::SearchQuery::filter) that keeps the candidates passing `checks`:
+// string values not of an indexed prefix length, checked on the decrypted resource. Empty when
+// there is no check. The filter refers to `call`, which must outlive the query.
+std::function<Result<bool>(const storage::SearchHit&)> StringCheckFilter(
+    FhirApi::Call& call, std::vector<fhir::search::StringCheck> checks);
+// Whether a resource of `type` passes every check of its type.
+bool PassesChecks(const rapidjson::Value& doc, std::string_view type,
+                  const std::vector<fhir::search::StringCheck>& checks);
+// Parses a resource body read back from the store: the server wrote it (Resource::Serialize) and
+// it opened under its AEAD key, so it is trusted JSON, parsed without the checks of client input.
+// nullptr if it is not a JSON object.
+std::unique_ptr<rapidjson::Document> ParseStored(const std::string& json);
+
 // --- fhir_access.cc: what the token's scopes reach (auth/scopes.h for the rules) ---
 
 // The clauses of what the call's scopes reach of `type` for `permission` (cached in the call).
 Result<std::shared_ptr<const ReachClauses>> ReachFor(FhirApi::Call& call, const std::string& type,
                                                      auth::Permission permission, int64_t now_us);
-// Whether one resource version, given its index entries, is among what `reach` reaches.
+// Whether one resource version, given its index entries and its document (for the string checks
+// of scope queries; without it, a filter with checks does not match), is among what `reach`
+// reaches.
 bool Matches(const ReachClauses& reach, const storage::IndexEntries& index, std::string_view id,
-             int64_t last_updated_us);
+             int64_t last_updated_us, const rapidjson::Value* doc);
 // Whether a resource about to be written (parsed) is reached for `permission`.
 Result<bool> ReachesResource(FhirApi::Call& call, const std::string& type, const std::string& id,
                              int64_t last_updated_us, const rapidjson::Value& resource,

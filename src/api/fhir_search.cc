@@ -107,16 +107,6 @@ void CollectReferences(const rapidjson::Value& v, std::string_view tenant,
   }
 }
 
-// Parses a resource body read back from the store: the server wrote it (Resource::Serialize) and
-// it opened under its AEAD key, so it is trusted JSON, parsed without the checks of client input.
-// Numbers stay native (only strings and references are read from it here).
-std::unique_ptr<rapidjson::Document> ParseStored(const std::string& json) {
-  auto doc = std::make_unique<rapidjson::Document>();
-  doc->Parse(json.data(), json.size());
-  if (doc->HasParseError() || !doc->IsObject()) return nullptr;
-  return doc;
-}
-
 // A resource of the result, opened.
 struct Found {
   std::string type;
@@ -126,6 +116,44 @@ struct Found {
 };
 
 }  // namespace
+
+// Numbers stay native (only strings and references are read from it).
+std::unique_ptr<rapidjson::Document> ParseStored(const std::string& json) {
+  auto doc = std::make_unique<rapidjson::Document>();
+  doc->Parse(json.data(), json.size());
+  if (doc->HasParseError() || !doc->IsObject()) return nullptr;
+  return doc;
+}
+
+bool PassesChecks(const rapidjson::Value& doc, std::string_view type,
+                  const std::vector<fhir::search::StringCheck>& checks) {
+  const auto& indexer = fhir::search::Indexer::Get();
+  for (const fhir::search::StringCheck& check : checks) {
+    if (check.type != type) continue;
+    bool any = false;
+    for (const std::string& v : indexer.StringValues(doc, type, check.param, !check.exact)) {
+      for (const std::string& want : check.normalized) {
+        any = any || (check.exact ? v == want : v.starts_with(want));
+      }
+      if (any) break;
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+std::function<Result<bool>(const storage::SearchHit&)> StringCheckFilter(
+    FhirApi::Call& call, std::vector<fhir::search::StringCheck> checks) {
+  if (checks.empty()) return nullptr;
+  return [&call, checks = std::move(checks)](const storage::SearchHit& h) -> Result<bool> {
+    const storage::VersionRecord& r = h.record;
+    HYGIE_ASSIGN_OR_RETURN(std::string json,
+                           OpenResource(*call.keys, r.type, r.id, r.version, r.key_id, r.body));
+    auto parsed = ParseStored(json);
+    if (!parsed) return DataLoss("a stored resource is not valid JSON");
+    return PassesChecks(*parsed, r.type, checks);
+  };
+}
 
 Result<std::vector<std::string>> FhirApi::MatchIds(Call& call, std::string_view type,
                                                    std::string_view query, size_t limit) {
@@ -141,7 +169,11 @@ Result<std::vector<std::string>> FhirApi::MatchIds(Call& call, std::string_view 
   in.hasher = call.hasher.get();
   in.strict = true;  // an ignored parameter would widen the match
   in.now_us = clock_.NowMicros();
-  in.resolve_chain = [&call](const storage::SearchQuery& q) -> Result<std::vector<std::string>> {
+  in.resolve_chain = [&call](const storage::SearchQuery& chained,
+                             const std::vector<fhir::search::StringCheck>& checks)
+      -> Result<std::vector<std::string>> {
+    storage::SearchQuery q = chained;
+    q.filter = StringCheckFilter(call, checks);
     HYGIE_ASSIGN_OR_RETURN(auto hits, call.store->Search(q));
     std::vector<std::string> ids;
     for (auto& h : hits) ids.push_back(std::move(h.record.id));
@@ -152,7 +184,8 @@ Result<std::vector<std::string>> FhirApi::MatchIds(Call& call, std::string_view 
   plan.query.limit = limit + 1;
   plan.query.offset = 0;
   plan.query.after_rowid = 0;
-  plan.query.with_bodies = !plan.checks.empty();
+  plan.query.with_bodies = false;
+  plan.query.filter = StringCheckFilter(call, plan.checks);
   // A condition sees only what the token may search: under patient/ or narrowed scopes, other
   // resources neither match nor reveal that they exist.
   plan.query.types = {std::string(type)};
@@ -195,8 +228,9 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
   in.max_count = options_.search_max_count;
   in.now_us = clock_.NowMicros();
   const int64_t now_us = in.now_us;
-  in.resolve_chain =
-      [&call, now_us](const storage::SearchQuery& chained) -> Result<std::vector<std::string>> {
+  in.resolve_chain = [&call, now_us](const storage::SearchQuery& chained,
+                                     const std::vector<fhir::search::StringCheck>& checks)
+      -> Result<std::vector<std::string>> {
     for (const std::string& t : chained.types) {
       if (!call.scopes.Allows(t, auth::Permission::kSearch)) {
         return PermissionDenied("the token's scopes do not allow search on " + t);
@@ -204,6 +238,7 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     }
     // The chained targets are searched within what the token reaches of their type.
     storage::SearchQuery q = chained;
+    q.filter = StringCheckFilter(call, checks);
     HYGIE_RETURN_IF_ERROR(RestrictQuery(call, q, auth::Permission::kSearch, now_us));
     HYGIE_ASSIGN_OR_RETURN(auto hits, call.store->Search(q));
     std::vector<std::string> ids;
@@ -245,6 +280,9 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     if (!max.ok()) return FromStatus(max.status());
     plan.query.max_rowid = std::max<uint64_t>(*max, 1);
   }
+  // Values the index cannot decide are checked on the candidates, inside the store's paging, so
+  // that pages, cursors and totals count results only.
+  plan.query.filter = StringCheckFilter(call, plan.checks);
   // What the token reaches (patient compartment, scope queries) joins the query; across types,
   // this may take several queries, merged in row id order.
   auto restricted = RestrictSearch(call, plan.query, auth::Permission::kSearch, now_us);
@@ -275,31 +313,14 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
     if (more) hits.resize(count);
   }
 
-  // Open the matches; drop those failing a check on a value longer than the indexed prefixes.
+  // Open the matches (the store already dropped the candidates failing a string check).
   const auto& indexer = fhir::search::Indexer::Get();
   std::vector<Found> matches;
   for (const storage::SearchHit& h : hits) {
     const storage::VersionRecord& r = h.record;
     auto json = OpenResource(*call.keys, r.type, r.id, r.version, r.key_id, r.body);
     if (!json.ok()) return FromStatus(json.status());
-    Found f{r.type, r.id, std::move(json).value(), nullptr};
-    if (!plan.checks.empty()) {
-      auto parsed = ParseStored(f.json);
-      if (!parsed) return FromStatus(DataLoss("a stored resource is not valid JSON"));
-      bool ok = true;
-      for (const auto& check : plan.checks) {
-        if (check.type != r.type) continue;
-        std::vector<std::string> values = indexer.StringValues(*parsed, r.type, check.param);
-        bool any = false;
-        for (const std::string& v : values) {
-          for (const std::string& want : check.normalized) any |= v.starts_with(want);
-        }
-        ok &= any;
-      }
-      if (!ok) continue;
-      f.parsed = std::move(parsed);
-    }
-    matches.push_back(std::move(f));
+    matches.push_back(Found{r.type, r.id, std::move(json).value(), nullptr});
   }
 
   std::optional<uint64_t> total;
@@ -311,7 +332,7 @@ Response FhirApi::Search(Call& call, const std::string& compartment_patient) {
       sum += *n;
     }
     total = sum;
-  } else if (first_page && !more && plan.checks.empty()) {
+  } else if (first_page && !more) {
     total = matches.size();
   }
 

@@ -17,8 +17,10 @@
 namespace hygie::api {
 
 // The version of the blind index format; a tenant whose store reports another version is
-// reindexed when first opened.
-inline constexpr int64_t kIndexVersion = 1;
+// reindexed when first opened (its entries are replaced from its decrypted current versions).
+//   1: string prefixes of every length from 1 to 24 code points.
+//   2: string prefixes at the lengths of fhir::search::kIndexedPrefixChars only.
+inline constexpr int64_t kIndexVersion = 2;
 
 // Indexes every current version (decrypting each under the tenant's keys) and sets the store's
 // index version. `progress` (optional) is called after each batch with the resources done.

@@ -126,6 +126,11 @@ struct SortKey {
   // the largest hi.
 };
 
+struct SearchHit {
+  uint64_t rowid = 0;    // stable per (type, id) for the life of the resource row
+  VersionRecord record;  // the current version
+};
+
 struct SearchQuery {
   std::vector<std::string> types;     // empty: every type (system-level search)
   std::vector<SearchClause> clauses;  // AND
@@ -139,12 +144,22 @@ struct SearchQuery {
   uint64_t max_rowid = 0;
   size_t limit = 50;
   bool with_bodies = true;  // false: records come without body (ids and versions only)
+  // When set, the clauses select candidates and a candidate is a result only if `filter` (called
+  // with its body, on the caller's thread) returns true: the FHIR layer decides there what the
+  // index cannot (a string value longer than its indexed prefixes, checked on the decrypted
+  // resource). `offset`, `limit` and SearchCount() then count results, not candidates, so pages
+  // and totals stay exact. An error from `filter` fails the search.
+  std::function<Result<bool>(const SearchHit&)> filter;
 };
 
-struct SearchHit {
-  uint64_t rowid = 0;    // stable per (type, id) for the life of the resource row
-  VersionRecord record;  // the current version
-};
+// For engines: Search() and SearchCount() of a query with a filter, from pages of unfiltered
+// candidates that `search` returns (the same query without filter, with bodies, its own limit,
+// offset and after_rowid). Candidates are read in growing pages and filtered one at a time,
+// so that a page of results costs about as many filter calls as it has candidates before its end.
+using CandidateSearch = std::function<Result<std::vector<SearchHit>>(const SearchQuery&)>;
+Result<std::vector<SearchHit>> SearchFiltered(const SearchQuery& query,
+                                              const CandidateSearch& search);
+Result<uint64_t> CountFiltered(const SearchQuery& query, const CandidateSearch& search);
 
 struct HistoryQuery {
   std::string type;         // empty: every type (system history)
@@ -221,6 +236,9 @@ struct SqliteOptions {
   size_t read_connections = 4;
   // SQLite page cache per connection, KiB.
   int cache_kib = 8192;
+  // Index rows per block of the index tables (a new block opens with the first resource created
+  // once the newest block holds this many rows; see sqlite_store.h).
+  size_t index_block_rows = 65536;
 };
 
 // Embedded engine: one SQLite database per tenant at `dir`/<tenant>/data.db (directories mode

@@ -526,6 +526,135 @@ TEST_F(SearchTest, PagingVisitsEachResourceOnce) {
   EXPECT_EQ(big.matches.size(), 23u);
 }
 
+// The index keeps string prefixes of a few lengths only (1, 2, 3, 4, 6, 8, 12 characters): a
+// value of another length is looked up by its longest indexed prefix and checked on the
+// candidates. Here most candidates fail the check: pages, next links, totals, sorted pages,
+// chains and conditional creates must count only the resources that match.
+TEST_F(SearchTest, ManyCandidatesShareAnIndexedPrefixFewMatch) {
+  // 7 characters: driven by the 6-character prefix "martin", shared by 60 others.
+  std::vector<std::string> match7;
+  for (int i = 0; i < 60; ++i) Create(PatientJson("Martin", "C" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i) {
+    match7.push_back(Create(PatientJson("Martinez", "M" + std::to_string(i))));
+    for (int j = 0; j < 4; ++j) Create(PatientJson("Martin", "D" + std::to_string(i * 4 + j)));
+  }
+  // Longer than any indexed length: driven by "bernadotte-l" (12), shared by 30 others.
+  std::vector<std::string> match16;
+  for (int i = 0; i < 30; ++i) Create(PatientJson("Bernadotte-Leblanc", "L" + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) {
+    match16.push_back(Create(PatientJson("Bernadotte-Lebœuf", "B" + std::to_string(i))));
+  }
+  const Ids all7(match7.begin(), match7.end());
+
+  EXPECT_EQ(Match("/Patient?family=Martine"), Ids(all7));
+  EXPECT_EQ(Match("/Patient?family=MARTINEZ"), Ids(all7));
+  EXPECT_EQ(Match("/Patient?family=bernadotte-leboeuf"), Ids(match16.begin(), match16.end()));
+  EXPECT_EQ(Match("/Patient?family=bernadotte-leb%C5%93"), Ids(match16.begin(), match16.end()));
+  EXPECT_EQ(Match("/Patient?family=bernadotte-leboeufs"), Ids());
+  EXPECT_EQ(Match("/Patient?family=bernadotte-leb").size(), 33u);
+  // An OR of a checked value and an indexed one keeps both.
+  Ids or_ids(match16.begin(), match16.end());
+  or_ids.insert(match7.begin(), match7.end());
+  EXPECT_EQ(Match("/Patient?family=bernadotte-leboe,martinez"), or_ids);
+
+  // Pages of 2 in creation order: 3 pages, each full but the last, no total until asked.
+  int pages = 0;
+  int64_t total = -2;
+  std::vector<std::string> seen = Walk("/Patient?family=Martine&_count=2", &pages, &total);
+  EXPECT_EQ(seen, match7);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(total, -1);
+  Page first = Get("/Patient?family=Martine&_count=2&_total=accurate");
+  EXPECT_EQ(first.total, 5);
+  EXPECT_EQ(first.matches, std::vector<std::string>(match7.begin(), match7.begin() + 2));
+  EXPECT_FALSE(first.next.empty());
+  // A first page holding every match carries the exact total.
+  EXPECT_EQ(Get("/Patient?family=Martine&_count=5").total, 5);
+  EXPECT_EQ(Get("/Patient?family=Martine&_count=5").next, "");
+  EXPECT_EQ(Get("/Patient?family=bernadotte-leboeuf").total, 3);
+  Page count = Get("/Patient?family=Martine&_summary=count");
+  EXPECT_EQ(count.total, 5);
+  EXPECT_EQ(count.entries, 0u);
+  EXPECT_EQ(Get("/Patient?family=Martine&_count=0&_total=accurate").total, 5);
+  EXPECT_EQ(Get("/Patient?family=bernadotte-leboeuf&_summary=count").total, 3);
+  // Sorted pages (offsets count matches): each match once, in order.
+  std::vector<std::string> by_id(all7.begin(), all7.end());
+  EXPECT_EQ(Walk("/Patient?family=Martine&_count=2&_sort=_id", &pages, nullptr), by_id);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(Walk("/Patient?family=Martine&_count=3&_sort=-_id", &pages, nullptr),
+            std::vector<std::string>(by_id.rbegin(), by_id.rend()));
+  EXPECT_EQ(Get("/Patient?family=Martine&_count=2&_sort=_id&_total=accurate").total, 5);
+  // AND of a checked value and another parameter.
+  EXPECT_EQ(Match("/Patient?family=Martine&given=M3"), Ids({match7[3]}));
+  EXPECT_EQ(Match("/Patient?family=Martine&given=D3"), Ids());
+
+  // Chaining through a checked value: only the observations of the matching patients.
+  const std::string o_match = Create(ObservationJson(match16[1], "chain"));
+  Create(ObservationJson(match7[0], "chain"));
+  EXPECT_EQ(Match("/Observation?subject:Patient.family=bernadotte-leboeuf"), Ids({o_match}));
+  EXPECT_EQ(Match("/Observation?patient.family=Bernadotte-Leb%C5%93u&code=chain"), Ids({o_match}));
+
+  // Conditional create: the condition matches the one resource that passes the check.
+  HttpResponse again = client_.Fhir("POST", dep_.Base() + "/Patient", dep_.token(),
+                                    PatientJson("Bernadotte-Lebœuf", "B1"),
+                                    {{"If-None-Exist", "family=bernadotte-leboeuf&given=B1"}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ("Patient/" + JsonString(ParseJson(again.body), "id"), match16[1]);
+  HttpResponse fresh = client_.Fhir("POST", dep_.Base() + "/Patient", dep_.token(),
+                                    PatientJson("Bernadotte-Lebœuf", "Z"),
+                                    {{"If-None-Exist", "family=bernadotte-leboeuf&given=Z"}});
+  EXPECT_EQ(fresh.status, 201) << fresh.body;
+
+  // A narrowed scope whose query needs the check: searches, totals and reads stay within it.
+  const std::string narrowed = dep_.inst().Token("acme", "user/Patient.rs?family=Martine");
+  Page scoped =
+      ParsePage(client_.Fhir("GET", dep_.Base() + "/Patient?_count=2&_total=accurate", narrowed));
+  EXPECT_EQ(scoped.status, 200) << scoped.body;
+  EXPECT_EQ(scoped.total, 5);
+  EXPECT_EQ(scoped.matches, std::vector<std::string>(match7.begin(), match7.begin() + 2));
+  Page scoped_all = ParsePage(client_.Fhir("GET", dep_.Base() + "/Patient?given=M1,C1", narrowed));
+  EXPECT_EQ(scoped_all.matches, std::vector<std::string>{match7[1]});
+  EXPECT_EQ(client_.Fhir("GET", dep_.Base() + "/" + match7[2], narrowed).status, 200);
+  EXPECT_EQ(client_.Fhir("GET", dep_.Base() + "/" + match16[0], narrowed).status, 404);
+}
+
+// A tenant whose index is of an older format (version 1 kept every prefix of 1 to 24
+// characters) is reindexed when the server opens it: the rows only the old format had are gone,
+// and searches find what they found.
+TEST_F(SearchTest, AnIndexOfAnOlderFormatIsRebuiltWhenOpened) {
+  const std::string a = Create(PatientJson("Lefèvre-Dubois", "Ana"));
+  const std::string b = Create(PatientJson("Lefebvre", "Léa"));
+  const std::string db = dep_.data() + "/tenants/acme/data.db";
+  dep_.StopServer();
+  SqlResult rows = Sql(db, "SELECT count(*) FROM idx_hash");
+  ASSERT_TRUE(rows.ok) << rows.error;
+  const std::string count_before = rows.rows.at(0).at(0);
+  // What version 1 left: its version number and, for each resource, a row of a prefix length
+  // that version 2 does not keep (hash 1, the smallest, first in each resource's sorted list).
+  for (const char* sql :
+       {"UPDATE meta SET value = 1 WHERE name = 'index_version'",
+        "UPDATE resource_current SET idx = x'0100000000000000' || idx",
+        "INSERT INTO idx_hash(b, h, rid) SELECT rid >> 12, 1, rid FROM resource_current"}) {
+    SqlResult r = Sql(db, sql);
+    ASSERT_TRUE(r.ok) << sql << ": " << r.error;
+  }
+  dep_.StartServer();
+  HttpClient client(dep_.port());  // the server listens on a new port
+  auto match = [&](const std::string& query) {
+    Page p = ParsePage(client.Fhir("GET", Enc(dep_.Base() + query), dep_.token()));
+    EXPECT_EQ(p.status, 200) << query << " -> " << p.body;
+    return Ids(p.matches.begin(), p.matches.end());
+  };
+  EXPECT_EQ(match("/Patient?family=lefevre-dubo"), Ids({a}));
+  EXPECT_EQ(match("/Patient?family=lef"), Ids({a, b}));
+  EXPECT_EQ(match("/Patient?name=lea"), Ids({b}));
+  dep_.StopServer();
+  EXPECT_EQ(Sql(db, "SELECT value FROM meta WHERE name = 'index_version'").rows.at(0).at(0), "2");
+  EXPECT_EQ(Sql(db, "SELECT count(*) FROM idx_hash WHERE h = 1").rows.at(0).at(0), "0");
+  EXPECT_EQ(Sql(db, "SELECT count(*) FROM idx_hash").rows.at(0).at(0), count_before);
+  dep_.StartServer();
+}
+
 TEST_F(SearchTest, WritesBetweenPagesNeitherSkipNorRepeat) {
   std::vector<std::string> created;
   for (int i = 0; i < 12; ++i) created.push_back(Create(PatientJson("Between", "B")));

@@ -20,6 +20,14 @@ uint64_t IndexHash(const crypto::KeyedHasher& hasher, std::string_view type, std
   return hasher.Hash64(text);
 }
 
+size_t IndexedPrefixChars(size_t chars) {
+  size_t best = 0;
+  for (size_t n : kIndexedPrefixChars) {
+    if (n <= chars) best = n;
+  }
+  return best;
+}
+
 std::optional<std::string> LocalReference(std::string_view ref, std::string_view tenant) {
   // Drop a version suffix.
   if (size_t h = ref.find("/_history/"); h != std::string_view::npos) ref = ref.substr(0, h);

@@ -6,6 +6,8 @@
 // under the tenant's index key (crypto::KeyedHasher: HMAC-SHA256 truncated to 64 bits).
 // Stateless free functions; thread-safe.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,8 +23,9 @@ enum class HashKind : char {
   kTokenSystemCode = 'k',  // system|code
   kTokenSystem = 's',      // system|
   kTokenNoSystem = 'n',    // |code (no system)
-  kStringPrefix = 'p',     // a prefix (1..kMaxPrefixChars code points) of a normalized string
-  kStringExact = 'x',      // the string exactly as written (:exact)
+  kStringPrefix = 'p',     // a prefix of a normalized string, of a kIndexedPrefixChars length
+  kStringExact = 'x',      // the string exactly as written (index format 1 only: :exact is
+                           // now checked on the candidates of the normalized prefix)
   kReference = 'r',        // Type/id of a local reference (a bare id is searched as Type/id
                            // for each target type of the parameter)
   kUri = 'u',              // an absolute reference, canonical or uri, exactly
@@ -31,9 +34,14 @@ enum class HashKind : char {
   kNumberKey = 'q',        // the key of number/quantity entries (a = system, b = unit)
 };
 
-// Prefixes longer than this are not indexed: a string search value longer than this is looked up
-// by its first kMaxPrefixChars code points, then checked against the resource.
-inline constexpr size_t kMaxPrefixChars = 24;
+// The prefix lengths, in code points, that the index keeps of a normalized string: a value costs
+// at most this many prefix hashes (plus its exact hash), whatever its length. A search value of
+// another length is looked up by its longest indexed prefix (IndexedPrefixChars), and the
+// candidates are checked against the decrypted resource (fhir/search/query.h, StringCheck).
+inline constexpr std::array<size_t, 7> kIndexedPrefixChars = {1, 2, 3, 4, 6, 8, 12};
+
+// The longest indexed prefix length of a string of `chars` code points (0 when chars is 0).
+size_t IndexedPrefixChars(size_t chars);
 
 uint64_t IndexHash(const crypto::KeyedHasher& hasher, std::string_view type, std::string_view param,
                    HashKind kind, std::string_view a = {}, std::string_view b = {});

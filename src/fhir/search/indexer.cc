@@ -56,9 +56,12 @@ class Sink {
        storage::IndexEntries* out)
       : hasher_(hasher), type_(type), tenant_(tenant), out_(out) {}
 
-  void Start(std::string_view param) {
+  // presence_only: the parameter's values are hashed under another one (Indexer::HashedCode):
+  // only its :missing marker is written.
+  void Start(std::string_view param, bool presence_only = false) {
     param_ = param;
     any_ = false;
+    presence_only_ = presence_only;
   }
   void Finish() {
     if (any_) Hash(HashKind::kPresent);
@@ -83,10 +86,14 @@ class Sink {
 
   void String(std::string_view value) {
     if (value.empty()) return;
-    Hash(HashKind::kStringExact, value);
+    any_ = true;  // :missing=false finds it even when it normalizes to nothing
+    if (presence_only_) return;
     std::string norm = NormalizeString(value);
-    for (size_t len : PrefixLengths(norm, kMaxPrefixChars)) {
-      Hash(HashKind::kStringPrefix, std::string_view(norm).substr(0, len));
+    // lengths[i]: the byte length of the first i + 1 code points.
+    std::vector<size_t> lengths = PrefixLengths(norm, kIndexedPrefixChars.back());
+    for (size_t chars : kIndexedPrefixChars) {
+      if (chars > lengths.size()) break;
+      Hash(HashKind::kStringPrefix, std::string_view(norm).substr(0, lengths[chars - 1]));
     }
   }
 
@@ -120,6 +127,7 @@ class Sink {
   storage::IndexEntries* out_;
   std::string_view param_;
   bool any_ = false;
+  bool presence_only_ = false;
 };
 
 void IndexToken(const fhirpath::Node& n, Sink& sink) {
@@ -141,6 +149,18 @@ void IndexToken(const fhirpath::Node& n, Sink& sink) {
 }
 
 // Calls f for every string a string parameter indexes in node n.
+constexpr const char* kNameParts[] = {"family", "given", "prefix", "suffix", "text"};
+constexpr const char* kAddressParts[] = {"line",       "city",    "district", "state",
+                                         "postalCode", "country", "text"};
+
+bool IsNamePart(std::string_view part) {
+  return std::find(std::begin(kNameParts), std::end(kNameParts), part) != std::end(kNameParts);
+}
+bool IsAddressPart(std::string_view part) {
+  return std::find(std::begin(kAddressParts), std::end(kAddressParts), part) !=
+         std::end(kAddressParts);
+}
+
 template <typename F>
 void ForEachString(const fhirpath::Node& n, F&& f) {
   const Value& v = *n.value;
@@ -151,12 +171,9 @@ void ForEachString(const fhirpath::Node& n, F&& f) {
     });
   };
   if (t == "HumanName") {
-    for (const char* name : {"family", "given", "prefix", "suffix", "text"}) each(name);
+    for (const char* name : kNameParts) each(name);
   } else if (t == "Address") {
-    for (const char* name :
-         {"line", "city", "district", "state", "postalCode", "country", "text"}) {
-      each(name);
-    }
+    for (const char* name : kAddressParts) each(name);
   } else if (IsJsonString(v)) {
     f(std::string_view(v.GetString(), v.GetStringLength()));
   }
@@ -284,7 +301,17 @@ Indexer::Indexer() {
     TypeParams tp;
     tp.type = type;
     for (const r4::SearchParamDef* def : r4::SearchParamsFor(type)) {
-      Param p{def, nullptr};
+      Param p{def, nullptr, def->code, {}};
+      if (def->type == SearchParamType::kString && !def->expression.empty()) {
+        for (const Param& earlier : tp.params) {
+          if (earlier.def->type == SearchParamType::kString &&
+              earlier.def->expression == def->expression &&
+              earlier.indexed_code == earlier.def->code) {
+            p.indexed_code = earlier.def->code;
+            break;
+          }
+        }
+      }
       // _id and _lastUpdated are columns of the store, not index entries.
       if (Indexable(def->type) && !def->expression.empty() && def->code != "_id" &&
           def->code != "_lastUpdated") {
@@ -297,6 +324,27 @@ Indexer::Indexer() {
         }
       }
       tp.params.push_back(std::move(p));
+    }
+    // A string parameter over one part of the HumanName or Address values of another (its
+    // expression is the other's plus ".part") is found through the other's hashes.
+    for (Param& p : tp.params) {
+      if (p.def->type != SearchParamType::kString || p.indexed_code != p.def->code) continue;
+      for (const Param& q : tp.params) {
+        if (&q == &p || q.def->type != SearchParamType::kString || !q.expression ||
+            q.indexed_code != q.def->code || !q.covered_by.empty()) {
+          continue;
+        }
+        std::string_view e = p.def->expression;
+        std::string_view base = q.def->expression;
+        if (e.size() <= base.size() + 1 || !e.starts_with(base) || e[base.size()] != '.') continue;
+        std::string_view part = e.substr(base.size() + 1);
+        const bool name_part = base.ends_with(".name") && IsNamePart(part);
+        const bool address_part = base.ends_with(".address") && IsAddressPart(part);
+        if (name_part || address_part) {
+          p.covered_by = q.def->code;
+          break;
+        }
+      }
     }
     types_.push_back(std::move(tp));
   }
@@ -329,14 +377,39 @@ storage::IndexEntries Indexer::Index(const rapidjson::Value& resource, std::stri
   if (tp == nullptr) return out;
   Sink sink(hasher, type, tenant, &out);
   for (const Param& p : tp->params) {
-    if (!p.expression) continue;
-    sink.Start(p.def->code);
+    if (!p.expression || p.indexed_code != p.def->code) continue;
+    sink.Start(p.def->code, !p.covered_by.empty());
     IndexNodes(p.def->type, p.expression->Evaluate(resource, type), sink);
     sink.Finish();
   }
   std::sort(out.hashes.begin(), out.hashes.end());
   out.hashes.erase(std::unique(out.hashes.begin(), out.hashes.end()), out.hashes.end());
   return out;
+}
+
+std::string_view Indexer::IndexedCode(std::string_view type, std::string_view code) const {
+  const TypeParams* tp = For(type);
+  if (tp == nullptr) return code;
+  for (const Param& p : tp->params) {
+    if (p.def->code == code) return p.indexed_code;
+  }
+  return code;
+}
+
+std::string_view Indexer::HashedCode(std::string_view type, std::string_view code,
+                                     bool* covered) const {
+  *covered = false;
+  const TypeParams* tp = For(type);
+  if (tp == nullptr) return code;
+  for (const Param& p : tp->params) {
+    if (p.def->code != code) continue;
+    if (!p.covered_by.empty()) {
+      *covered = true;
+      return p.covered_by;
+    }
+    return p.indexed_code;
+  }
+  return code;
 }
 
 std::vector<std::string> Indexer::References(const rapidjson::Value& resource,
@@ -359,13 +432,16 @@ std::vector<std::string> Indexer::References(const rapidjson::Value& resource,
 }
 
 std::vector<std::string> Indexer::StringValues(const rapidjson::Value& resource,
-                                               std::string_view type, std::string_view code) const {
+                                               std::string_view type, std::string_view code,
+                                               bool normalized) const {
   std::vector<std::string> values;
   const fhirpath::Expression* e = ExpressionFor(type, code);
   if (e == nullptr) return values;
   for (const fhirpath::Node& n : e->Evaluate(resource, type)) {
     if (n.value == nullptr) continue;
-    ForEachString(n, [&](std::string_view s) { values.push_back(NormalizeString(s)); });
+    ForEachString(n, [&](std::string_view s) {
+      values.push_back(normalized ? NormalizeString(s) : std::string(s));
+    });
   }
   return values;
 }

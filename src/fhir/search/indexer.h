@@ -53,10 +53,22 @@ class Indexer {
   std::vector<std::string> References(const rapidjson::Value& resource, std::string_view type,
                                       std::string_view code, std::string_view tenant) const;
 
-  // The normalized string values (normalize.h) that string parameter `code` of `type` indexes
-  // in `resource` (to check a value longer than the indexed prefixes).
+  // The string values that string parameter `code` of `type` indexes in `resource`, normalized
+  // (normalize.h) or as written (for :exact), to check search values on candidates.
   std::vector<std::string> StringValues(const rapidjson::Value& resource, std::string_view type,
-                                        std::string_view code) const;
+                                        std::string_view code, bool normalized = true) const;
+
+  // The parameter whose hashes a string parameter's values are indexed under: the first string
+  // parameter of the type with the same expression (Patient.phonetic is Patient.name: its values
+  // are indexed once, as name's), else `code` itself. The planner hashes search values of string
+  // parameters (and their :missing) under it.
+  std::string_view IndexedCode(std::string_view type, std::string_view code) const;
+  // The parameter under whose hashes the values of string parameter `code` are found: a
+  // parameter whose values include them (Patient.family and Patient.given are parts of
+  // Patient.name, Patient.address-city of Patient.address), which `code` then does not hash on
+  // its own (it keeps its :missing marker), or IndexedCode(). *covered tells the first case: the
+  // candidates must then be checked on the parameter itself.
+  std::string_view HashedCode(std::string_view type, std::string_view code, bool* covered) const;
 
   // Parameters whose expression could not be compiled ("Type.code: reason"), for diagnostics.
   const std::vector<std::string>& Unsupported() const { return unsupported_; }
@@ -66,6 +78,8 @@ class Indexer {
   struct Param {
     const r4::SearchParamDef* def;
     std::unique_ptr<fhirpath::Expression> expression;
+    std::string_view indexed_code;  // see IndexedCode(); not indexed on its own when not def->code
+    std::string_view covered_by;    // see HashedCode(); only its :missing marker when not empty
   };
   struct TypeParams {
     std::string_view type;

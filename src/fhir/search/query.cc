@@ -317,7 +317,9 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         clause->push_back(SearchTerm{SearchTerm::kId, true});  // NOT id IN () = all
       return Status::Ok();
     }
-    hash_term({H(type, code, HashKind::kPresent)}, values[0] == "true");
+    const std::string_view present_code =
+        def.type == SearchParamType::kString ? Indexer::Get().IndexedCode(type, code) : code;
+    hash_term({H(type, present_code, HashKind::kPresent)}, values[0] == "true");
     return Status::Ok();
   }
   if (code == "_id") {
@@ -380,21 +382,41 @@ Status Planner::Terms(std::string_view type, const SearchParamDef& def, std::str
         return Bad(display, "modifier ':" + std::string(modifier) + "' is not supported");
       }
       std::vector<uint64_t> hashes;
+      // The values may be indexed under another parameter: one with the same expression, or
+      // one whose values include them (then every candidate is checked).
+      bool covered = false;
+      const std::string_view hcode = Indexer::Get().HashedCode(type, code, &covered);
       StringCheck check{std::string(type), std::string(code), {}};
+      bool needs_check = covered;
+      check.exact = modifier == "exact";
       for (const std::string& v : values) {
         if (v.empty()) return Bad(display, "empty value");
-        if (modifier == "exact") {
-          hashes.push_back(H(type, code, HashKind::kStringExact, v));
-          continue;
-        }
         std::string norm = NormalizeString(v);
-        if (norm.empty()) return Bad(display, "empty value");
-        std::vector<size_t> lengths = PrefixLengths(norm, kMaxPrefixChars);
-        hashes.push_back(H(type, code, HashKind::kStringPrefix,
-                           std::string_view(norm).substr(0, lengths.back())));
-        if (CodePointCount(norm) > kMaxPrefixChars) check.normalized.push_back(norm);
+        if (check.exact) {
+          // Candidates by the normalized prefix, then compared as written.
+          needs_check = true;
+          check.normalized.push_back(v);
+          if (norm.empty()) {
+            hashes.push_back(H(type, hcode, HashKind::kPresent));
+            continue;
+          }
+        } else if (norm.empty()) {
+          return Bad(display, "empty value");
+        }
+        // The longest indexed prefix drives; a longer value is checked on the candidates.
+        std::vector<size_t> lengths = PrefixLengths(norm, kIndexedPrefixChars.back());
+        const size_t chars = IndexedPrefixChars(lengths.size());
+        hashes.push_back(H(type, hcode, HashKind::kStringPrefix,
+                           std::string_view(norm).substr(0, lengths[chars - 1])));
+        if (!check.exact) {
+          needs_check |= CodePointCount(norm) != chars;
+          check.normalized.push_back(std::move(norm));
+        }
       }
-      if (!check.normalized.empty()) plan_.checks.push_back(std::move(check));
+      // One value of the OR checked means all of them are: a candidate found by another value
+      // must pass the check too (for a value of an indexed length the check is what the hash
+      // already ensured, up to collisions).
+      if (needs_check) plan_.checks.push_back(std::move(check));
       hash_term(std::move(hashes), false);
       return Status::Ok();
     }
@@ -560,11 +582,11 @@ Status Planner::FilterParam(const std::string& name, const std::string& value) {
       sub.strict = true;
       sub.now_us = in_.now_us;
       HYGIE_ASSIGN_OR_RETURN(SearchPlan sub_plan, PlanSearch(sub));
-      if (!sub_plan.checks.empty()) return Bad(name, "chained string value is too long");
       sub_plan.query.limit = in_.max_chain_ids + 1;
       sub_plan.query.with_bodies = false;
       if (!in_.resolve_chain) return Bad(name, "chaining is not available here");
-      HYGIE_ASSIGN_OR_RETURN(std::vector<std::string> ids, in_.resolve_chain(sub_plan.query));
+      HYGIE_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                             in_.resolve_chain(sub_plan.query, sub_plan.checks));
       if (ids.size() > in_.max_chain_ids) {
         return Bad(name, "the chained search matches more than " +
                              std::to_string(in_.max_chain_ids) + " resources; narrow it");

@@ -38,12 +38,16 @@ struct IncludeSpec {
   bool iterate = false;     // also applied (once) to the included resources
 };
 
-// A string value longer than the indexed prefixes: the candidates found by the prefix must be
-// checked against the resource (normalized value starts with `normalized`).
+// A string parameter whose value (or one of whose OR values) is not of an indexed prefix length
+// (index_keys.h), or any :exact one: the candidates found by the longest indexed prefix must be
+// checked against the resource (one of its normalized values starts with one of `normalized`).
 struct StringCheck {
   std::string type;
   std::string param;
   std::vector<std::string> normalized;  // OR
+  // :exact: `normalized` holds the values as written, and one of the resource's values must
+  // equal one of them (the index keeps only normalized prefixes).
+  bool exact = false;
 };
 
 enum class TotalMode { kNone, kEstimate, kAccurate };
@@ -63,9 +67,11 @@ struct SearchPlan {
   std::vector<std::pair<std::string, std::string>> link_params;
 };
 
-// Resolves one chained step: the ids of current resources of `type` matching `query` (at most
-// `limit` + 1, so the planner can tell when there are too many).
-using ChainResolver = std::function<Result<std::vector<std::string>>(const storage::SearchQuery&)>;
+// Resolves one chained step: the ids of current resources of `type` matching `query` and passing
+// `checks` (string values longer than the indexed prefixes, checked on the resources), at most
+// `limit` + 1, so the planner can tell when there are too many.
+using ChainResolver = std::function<Result<std::vector<std::string>>(
+    const storage::SearchQuery& query, const std::vector<StringCheck>& checks)>;
 
 struct PlanInput {
   std::string type;  // empty: system-level search

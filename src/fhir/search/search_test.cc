@@ -26,6 +26,7 @@ struct Indexed {
   std::string type;
   std::string id;
   storage::IndexEntries entries;
+  std::string json;
 };
 
 bool RangeOk(const std::vector<storage::RangeCmp>& conj, double lo, double hi, bool number) {
@@ -93,7 +94,7 @@ class SearchTest : public ::testing::Test {
     auto r = Resource::Parse(json);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     std::string type(r->resource_type());
-    resources_.push_back({type, id, Indexer::Get().Index(r->doc(), type, hasher_, "acme")});
+    resources_.push_back({type, id, Indexer::Get().Index(r->doc(), type, hasher_, "acme"), json});
   }
 
   Result<SearchPlan> Plan(const std::string& type,
@@ -106,14 +107,33 @@ class SearchTest : public ::testing::Test {
     in.hasher = &hasher_;
     in.strict = strict;
     in.now_us = 1642204800000000;  // 2022-01-15T00:00:00Z
-    in.resolve_chain = [this](const storage::SearchQuery& q) {
-      std::vector<std::string> ids = Match(q);
+    in.resolve_chain = [this](const storage::SearchQuery& q, const std::vector<StringCheck>& c) {
+      std::vector<std::string> ids = Match(q, c);
       return Result<std::vector<std::string>>(std::move(ids));
     };
     return PlanSearch(in);
   }
 
-  std::vector<std::string> Match(const storage::SearchQuery& q) {
+  // The string checks on one resource, as the API applies them to the candidates.
+  static bool Passes(const Indexed& r, const std::vector<StringCheck>& checks) {
+    auto parsed = Resource::Parse(r.json);
+    if (!parsed.ok()) return false;
+    for (const StringCheck& check : checks) {
+      if (check.type != r.type) continue;
+      bool any = false;
+      for (const std::string& v :
+           Indexer::Get().StringValues(parsed->doc(), r.type, check.param, !check.exact)) {
+        for (const std::string& want : check.normalized) {
+          any |= check.exact ? v == want : v.starts_with(want);
+        }
+      }
+      if (!any) return false;
+    }
+    return true;
+  }
+
+  std::vector<std::string> Match(const storage::SearchQuery& q,
+                                 const std::vector<StringCheck>& checks = {}) {
     std::vector<std::string> ids;
     for (const Indexed& r : resources_) {
       if (!q.types.empty() && std::find(q.types.begin(), q.types.end(), r.type) == q.types.end()) {
@@ -125,9 +145,18 @@ class SearchTest : public ::testing::Test {
         for (const auto& t : clause) any |= TermMatches(t, r);
         all &= any;
       }
-      if (all) ids.push_back(r.id);
+      if (all && Passes(r, checks)) ids.push_back(r.id);
     }
     return ids;
+  }
+
+  // The candidates the index alone selects (before the string checks).
+  std::vector<std::string> Candidates(const std::string& type,
+                                      std::vector<std::pair<std::string, std::string>> params) {
+    auto plan = Plan(type, std::move(params));
+    EXPECT_TRUE(plan.ok()) << plan.status().ToString();
+    if (!plan.ok()) return {"<error>"};
+    return Match(plan->query);
   }
 
   std::vector<std::string> Find(const std::string& type,
@@ -135,7 +164,7 @@ class SearchTest : public ::testing::Test {
     auto plan = Plan(type, std::move(params));
     EXPECT_TRUE(plan.ok()) << plan.status().ToString();
     if (!plan.ok()) return {"<error>"};
-    return Match(plan->query);
+    return Match(plan->query, plan->checks);
   }
 
   crypto::SecretKey key_;
@@ -157,6 +186,109 @@ TEST_F(SearchTest, StringStartsWithCaseAndAccentInsensitive) {
   EXPECT_EQ(Find("Patient", {{"family:exact", "martin"}}), Ids{});
   auto contains = Plan("Patient", {{"family:contains", "art"}});
   EXPECT_FALSE(contains.ok());
+}
+
+TEST_F(SearchTest, PrefixesOfEveryLengthFromFewIndexedOnes) {
+  Add("p1", R"({"resourceType":"Patient","name":[{"family":"Abcdefghijklmnopqrstuvwxyz"}]})");
+  Add("p2", R"({"resourceType":"Patient","name":[{"family":"Abcdefghijklmnopqrstuvwxyq"}]})");
+  Add("p3", R"({"resourceType":"Patient","name":[{"family":"Abcdex"}]})");
+  const std::string full = "abcdefghijklmnopqrstuvwxyz";
+  for (size_t n = 1; n <= full.size(); ++n) {
+    const std::string q = full.substr(0, n);
+    Ids want = n <= 5 ? Ids{"p1", "p2", "p3"} : n <= 25 ? Ids{"p1", "p2"} : Ids{"p1"};
+    EXPECT_EQ(Find("Patient", {{"family", q}}), want) << q;
+  }
+  // Longer than the value: nothing.
+  EXPECT_EQ(Find("Patient", {{"family", full + "a"}}), Ids{});
+  // :exact is the whole value as written, checked on the candidates of its normalized prefix.
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Abcdex"}}), Ids{"p3"});
+  EXPECT_EQ(Find("Patient", {{"family:exact", "abcdex"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Abcde"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Abcdex,Abcdefghijklmnopqrstuvwxyz"}}),
+            (Ids{"p1", "p3"}));
+  EXPECT_EQ(Candidates("Patient", {{"family:exact", "Abcde"}}), (Ids{"p1", "p2", "p3"}));
+  // A query longer than any indexed length is found by the 12-character prefix and checked.
+  auto plan = Plan("Patient", {{"family", full.substr(0, 20)}});
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->checks.size(), 1u);
+  EXPECT_EQ(plan->checks[0].normalized, std::vector<std::string>{full.substr(0, 20)});
+  EXPECT_EQ(Candidates("Patient", {{"family", full.substr(0, 20)}}), (Ids{"p1", "p2"}));
+  EXPECT_EQ(Find("Patient", {{"family", full.substr(0, 25) + "q"}}), Ids{"p2"});
+  // An indexed length needs no check; another length does, and so does every value of its OR.
+  EXPECT_TRUE(Plan("Patient", {{"name", "abcd"}})->checks.empty());
+  EXPECT_TRUE(Plan("Patient", {{"name", "abcdefghijkl"}})->checks.empty());
+  auto mixed = Plan("Patient", {{"family", "abcde,zz"}});
+  ASSERT_EQ(mixed->checks.size(), 1u);
+  EXPECT_EQ(mixed->checks[0].normalized, (std::vector<std::string>{"abcde", "zz"}));
+  // Accents and case are folded before the prefix is taken (é is one code point).
+  Add("p4", R"({"resourceType":"Patient","name":[{"family":"Éléonore-Hélène"}]})");
+  EXPECT_EQ(Find("Patient", {{"family", "ELEONORE-HEL"}}), Ids{"p4"});
+  EXPECT_EQ(Find("Patient", {{"family", "eléonore-hélè"}}), Ids{"p4"});
+  EXPECT_EQ(Find("Patient", {{"family", "eleonore-helx"}}), Ids{});
+}
+
+// Patient.phonetic has the expression of Patient.name: its values are indexed once, under name.
+TEST_F(SearchTest, ParametersWithTheSameExpressionShareTheirEntries) {
+  Add("p1", R"({"resourceType":"Patient","name":[{"family":"Lefèvre","given":["Éloïse"]}]})");
+  Add("p2", R"({"resourceType":"Patient","gender":"male"})");
+  EXPECT_EQ(Indexer::Get().IndexedCode("Patient", "phonetic"), "name");
+  EXPECT_EQ(Indexer::Get().IndexedCode("Patient", "name"), "name");
+  EXPECT_EQ(Indexer::Get().IndexedCode("Patient", "family"), "family");
+  EXPECT_EQ(Find("Patient", {{"phonetic", "ELO"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic", "lefevre"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic:exact", "Lefèvre"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic:missing", "true"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"phonetic:missing", "false"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"phonetic", "x"}}), Ids{});
+}
+
+// Patient.family and .given are parts of Patient.name, address-city of address: their values are
+// found through name's (address's) hashes and checked on the candidates; :missing stays theirs.
+TEST_F(SearchTest, PartsOfNamesAndAddressesAreFoundThroughTheWhole) {
+  Add("p1", R"({"resourceType":"Patient","name":[{"family":"Lefèvre","given":["Éloïse"]}],)"
+            R"("address":[{"city":"Lyon","postalCode":"69002"}]})");
+  Add("p2", R"({"resourceType":"Patient","name":[{"family":"Eloi","given":["Lefranc"]}]})");
+  bool covered = false;
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "family", &covered), "name");
+  EXPECT_TRUE(covered);
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "given", &covered), "name");
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "address-city", &covered), "address");
+  EXPECT_EQ(Indexer::Get().HashedCode("Practitioner", "family", &covered), "name");
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "name", &covered), "name");
+  EXPECT_FALSE(covered);
+  EXPECT_EQ(Indexer::Get().HashedCode("Patient", "phonetic", &covered), "name");
+  EXPECT_FALSE(covered);
+  // The index finds both for "lef" and "elo"; the checks keep the part searched.
+  EXPECT_EQ(Candidates("Patient", {{"family", "lef"}}), (Ids{"p1", "p2"}));
+  EXPECT_EQ(Find("Patient", {{"family", "lef"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"given", "lef"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"family", "elo"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"given", "elo"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"name", "elo"}}), (Ids{"p1", "p2"}));
+  EXPECT_EQ(Find("Patient", {{"family:exact", "Lefèvre"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"given:exact", "Lefèvre"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"address-city", "LY"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"address-city", "69"}}), Ids{});
+  EXPECT_EQ(Find("Patient", {{"address-postalcode", "69"}}), Ids{"p1"});
+  EXPECT_EQ(Find("Patient", {{"address-city:missing", "true"}}), Ids{"p2"});
+  EXPECT_EQ(Find("Patient", {{"family:missing", "false"}}), (Ids{"p1", "p2"}));
+}
+
+TEST_F(SearchTest, IndexRowsOfAStringDoNotGrowWithItsLength) {
+  auto count = [this](const std::string& family) {
+    auto r =
+        Resource::Parse(R"({"resourceType":"Patient","name":[{"family":")" + family + R"("}]})");
+    EXPECT_TRUE(r.ok());
+    return Indexer::Get().Index(r->doc(), "Patient", hasher_, "acme").hashes.size();
+  };
+  const size_t at12 = count(std::string(12, 'a') + "b");
+  EXPECT_EQ(count(std::string(200, 'a') + "b"), at12);
+  EXPECT_EQ(count(std::string(13, 'c')), at12);
+  // Shorter strings have fewer prefixes: 1, 2 and 3 of them for 1 to 3 characters, then one
+  // more per indexed length.
+  EXPECT_LT(count("abc"), count("abcd"));
+  EXPECT_EQ(count("abcd"), count("abcde"));
+  EXPECT_LT(count("abcde"), count("abcdef"));
 }
 
 TEST_F(SearchTest, Tokens) {

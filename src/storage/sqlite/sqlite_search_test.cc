@@ -95,7 +95,7 @@ class SqliteSearchTest : public ::testing::Test {
   void SetUp() override { Open(); }
 
   void Open() {
-    auto store = OpenSqliteStore(tmp_.path());
+    auto store = OpenSqliteStore(tmp_.path(), options_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
     auto tenant = store_->OpenTenant("acme");
@@ -140,7 +140,24 @@ class SqliteSearchTest : public ::testing::Test {
     return n.ok() ? *n : 0;
   }
 
+  // The index block of a resource row and the number of blocks, read from the file.
+  int64_t QueryFile(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open((tmp_.path() + "/acme/data.db").c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+    int64_t v = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return v;
+  }
+  int64_t BlockOf(uint64_t rowid) {
+    return QueryFile("SELECT coalesce(b, rid >> 12) FROM resource_current WHERE rid = " +
+                     std::to_string(rowid));
+  }
+
   TempDir tmp_;
+  SqliteOptions options_;
   std::unique_ptr<Store> store_;
   std::shared_ptr<TenantStore> t_;
 };
@@ -443,6 +460,71 @@ TEST_F(SqliteSearchTest, OffsetPagingAndCount) {
   EXPECT_EQ(Count(Query({{HashTerm({kFemale})}})), 0u);
 }
 
+// Many candidates share the driving hash, few pass the filter (every 37th, by its body): pages,
+// offsets and counts are those of the results, across many pages of candidates.
+TEST_F(SqliteSearchTest, FilterPagesAndCountsResultsNotCandidates) {
+  constexpr int kCandidates = 5000;
+  std::vector<std::string> want;
+  std::vector<VersionWrite> writes;
+  for (int i = 0; i < kCandidates; ++i) {
+    std::string id = Numbered("p", i);
+    if (i % 37 == 5) want.push_back(id);
+    // Timestamps descend, so that a sort by _lastUpdated reverses the row id order.
+    writes.push_back(Write("Patient", id, 1, Hashes({kMale}), 1000000 - i));
+  }
+  Commit(std::move(writes));
+  const std::vector<std::string> want_sorted(want.rbegin(), want.rend());
+  int calls = 0;
+  auto filter = [&calls](const SearchHit& h) -> Result<bool> {
+    ++calls;
+    EXPECT_FALSE(h.record.body.empty());  // the filter sees the body, whatever with_bodies
+    int n = std::stoi(h.record.id.substr(1));
+    return n % 37 == 5;
+  };
+  SearchQuery q = Query({{HashTerm({kMale})}});
+  q.filter = filter;
+  q.with_bodies = false;
+  EXPECT_EQ(Count(q), want.size());
+  EXPECT_EQ(calls, kCandidates);
+  // Keyset pages of 7 results.
+  q.limit = 7;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 100; ++pages) {
+    std::vector<SearchHit> page = Hits(q);
+    for (const SearchHit& h : page) {
+      EXPECT_TRUE(h.record.body.empty());
+      seen.push_back(h.record.id);
+    }
+    if (page.size() < q.limit) break;
+    q.after_rowid = page.back().rowid;
+  }
+  EXPECT_EQ(seen, want);
+  // A first page stops reading candidates soon after its last result.
+  q.after_rowid = 0;
+  q.limit = 2;
+  calls = 0;
+  EXPECT_THAT(Ids(q), ElementsAre("p5", "p42"));
+  EXPECT_LE(calls, 64);
+  // Sorted pages by offset: the offset counts results.
+  q.sort = {SortKey{SortKey::kLastUpdated, 0, false}};
+  q.limit = 10;
+  seen.clear();
+  for (q.offset = 0; q.offset < want.size() + 10; q.offset += q.limit) {
+    for (const std::string& id : Ids(q)) seen.push_back(id);
+  }
+  EXPECT_EQ(seen, want_sorted);
+  EXPECT_EQ(Count(q), want.size());
+  // An error from the filter fails the search and the count.
+  q.filter = [](const SearchHit&) -> Result<bool> { return DataLoss("cannot open"); };
+  EXPECT_EQ(t_->Search(q).status().code(), Code::kDataLoss);
+  EXPECT_EQ(t_->SearchCount(q).status().code(), Code::kDataLoss);
+  // Nothing passes: empty pages, a zero count.
+  q.filter = [](const SearchHit&) -> Result<bool> { return false; };
+  q.offset = 0;
+  EXPECT_THAT(Ids(q), IsEmpty());
+  EXPECT_EQ(Count(q), 0u);
+}
+
 TEST_F(SqliteSearchTest, ReindexReplacesEntriesOfTheCurrentVersion) {
   Commit({Write("Patient", "a", 1, Hashes({kMale})), Write("Patient", "b", 1, Hashes({kMale}))});
   Commit({Write("Patient", "b", 2, Hashes({kMale}))});
@@ -560,7 +642,9 @@ TEST_F(SqliteSearchTest, TooManyValuesIsInvalidNotACrash) {
 // The index is partitioned by blocks of row ids: a search probes every block, in order, and
 // pages by row id across blocks.
 TEST_F(SqliteSearchTest, SearchAcrossManyBlocksInRowIdOrder) {
-  constexpr size_t kTotal = 3 * (size_t{1} << kBlockShift) + 10;
+  options_.index_block_rows = 3000;  // 1,000 resources of 3 index rows
+  Reopen();
+  constexpr size_t kTotal = 3 * 4096 + 10;
   constexpr size_t kEdge = 5;  // matches at each end
   std::vector<std::string> expected;
   std::vector<VersionWrite> writes;
@@ -580,8 +664,11 @@ TEST_F(SqliteSearchTest, SearchAcrossManyBlocksInRowIdOrder) {
   SearchQuery all = Query({{HashTerm({kMale})}});
   std::vector<SearchHit> hits = Hits(all);
   ASSERT_EQ(hits.size(), expected.size());
-  EXPECT_LT(hits[kEdge - 1].rowid >> kBlockShift, 1u);
-  EXPECT_GE(hits[kEdge].rowid >> kBlockShift, 3u);
+  EXPECT_EQ(BlockOf(hits[kEdge - 1].rowid), 0);
+  EXPECT_EQ(BlockOf(hits[kEdge].rowid), static_cast<int64_t>((kTotal - 1) / 1000));
+  EXPECT_EQ(QueryFile("SELECT count(*) FROM idx_blocks"), static_cast<int64_t>(kTotal / 1000 + 1));
+  EXPECT_EQ(QueryFile("SELECT max(rows) FROM (SELECT count(*) AS rows FROM idx_hash GROUP BY b)"),
+            2000);
   EXPECT_EQ(Ids(all), expected);
   EXPECT_EQ(Count(all), expected.size());
   // Keyset paging, 3 at a time, with the hash driving (alone, with a hash test, with a date).
@@ -853,6 +940,87 @@ TEST(SqliteMigrationTest, Version1DatabaseIsMigratedAtOpen) {
   ASSERT_TRUE(t2.ok());
   EXPECT_EQ((*t2)->Search(q)->size(), 1u);
   EXPECT_EQ(*(*t2)->IndexVersion(), 1);
+}
+
+// Schema version 2 had no resource_current.b: its resources keep their blocks of 4,096 row ids
+// (rid >> kBlockShift), new ones go to blocks after them, and every search still sees both, in
+// row id order.
+TEST(SqliteMigrationTest, Version2BlocksAreKeptAndNewOnesFollow) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/acme/data.db";
+  SqliteOptions options;
+  options.index_block_rows = 10;
+  {
+    auto store = OpenSqliteStore(tmp.path(), options);
+    ASSERT_TRUE(store.ok());
+    auto t = (*store)->OpenTenant("acme");
+    ASSERT_TRUE(t.ok());
+    std::vector<VersionWrite> writes;
+    for (int i = 0; i < 20; ++i)
+      writes.push_back(Write("Patient", Numbered("old", i), 1, Hashes({kMale})));
+    ASSERT_TRUE((*t)->CommitAndWait(testing::MakeBatch(std::move(writes))).ok());
+    (*store)->Close();
+  }
+  {
+    // As version 2 laid it out: one block per 4,096 row ids, no b column.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v2 =
+        "ALTER TABLE resource_current DROP COLUMN b;"
+        "UPDATE idx_hash SET b = rid >> 12; UPDATE idx_date SET b = rid >> 12;"
+        "DELETE FROM idx_blocks; INSERT INTO idx_blocks(b) SELECT DISTINCT rid >> 12 FROM "
+        "resource_current;"
+        "PRAGMA user_version=2;";
+    ASSERT_EQ(sqlite3_exec(db, v2, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = OpenSqliteStore(tmp.path(), options);
+  ASSERT_TRUE(store.ok());
+  auto t = (*store)->OpenTenant("acme");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  TenantStore& tenant = **t;
+  std::vector<VersionWrite> writes;
+  for (int i = 0; i < 25; ++i)
+    writes.push_back(Write("Patient", Numbered("new", i), 1, Hashes({kMale})));
+  ASSERT_TRUE(tenant.CommitAndWait(testing::MakeBatch(std::move(writes))).ok());
+  // An old resource updated keeps its block; its old entry is replaced.
+  ASSERT_TRUE(
+      tenant.CommitAndWait(testing::MakeBatch({Write("Patient", "old3", 2, Hashes({kFemale}))}))
+          .ok());
+  SearchQuery q = Query({{HashTerm({kMale})}});
+  std::vector<std::string> want;
+  for (int i = 0; i < 20; ++i) {
+    if (i != 3) want.push_back(Numbered("old", i));
+  }
+  for (int i = 0; i < 25; ++i) want.push_back(Numbered("new", i));
+  std::vector<std::string> got;
+  q.limit = 7;
+  for (int page = 0; page < 20; ++page) {
+    auto hits = tenant.Search(q);
+    ASSERT_TRUE(hits.ok());
+    for (const SearchHit& h : *hits) got.push_back(h.record.id);
+    if (hits->size() < q.limit) break;
+    q.after_rowid = hits->back().rowid;
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(*tenant.SearchCount(Query({{HashTerm({kMale})}})), want.size());
+  EXPECT_EQ(*tenant.SearchCount(Query({{HashTerm({kFemale})}})), 1u);
+  (*store)->Close();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  // Blocks: the old one (0), then new blocks of about 10 rows.
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*), max(b) FROM idx_blocks", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 4);  // 0 (old, 20 rows), then 1, 2, 3 (10, 10, 5)
+  EXPECT_EQ(sqlite3_column_int(stmt, 1), 3);
+  sqlite3_finalize(stmt);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), kSqliteSchemaVersion);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
 }
 
 }  // namespace

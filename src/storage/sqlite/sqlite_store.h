@@ -46,16 +46,22 @@ class Db;
 }  // namespace sqlite
 
 // Schema version written to PRAGMA user_version. A version-1 database is migrated in place at
-// open (its index is empty and its index version 0, to be rebuilt by the caller).
-inline constexpr int kSqliteSchemaVersion = 2;
+// open (its index is empty and its index version 0, to be rebuilt by the caller); a version-2
+// one gains resource_current.b (its rows keep the block rid >> kBlockShift).
+inline constexpr int kSqliteSchemaVersion = 3;
 // Most parameters a search may bind (hashes, ids, types, bounds); beyond: kInvalidArgument.
 inline constexpr size_t kMaxSearchParams = 30000;
 // The writer's page cache, KiB (at least SqliteOptions::cache_kib): it holds the upper levels
 // of every b-tree and the pages of the newest row id blocks, so that a commit reads almost
 // nothing back from disk. Pages are allocated as used: a small tenant costs what it touches.
 inline constexpr int kWriterCacheKib = 64 * 1024;
-// The index tables are partitioned by blocks of 2^kBlockShift row ids (b = rid >> kBlockShift):
-// inserts stay in the newest block's pages; a search probes each block in order.
+// The index tables are partitioned by blocks of consecutive row ids: inserts stay in the newest
+// block's pages; a search probes each block in order. Since schema version 3 a block holds about
+// SqliteOptions::index_block_rows index rows, whatever the resources' sizes (a resource's block
+// is resource_current.b): within a block the hashes are random, so a group commit dirties about
+// min(its index rows, the block's pages) pages, and a block of a bounded size bounds what a
+// commit writes per resource. Resources of schema version 2 (b NULL) keep the block of
+// 2^kBlockShift row ids they were written in.
 inline constexpr int kBlockShift = 12;
 // WAL size (pages) that wakes the checkpointer, and the size at which the writer checkpoints.
 inline constexpr int kCheckpointPages = 1000;
