@@ -194,9 +194,23 @@ xmls = [
 for i, x in enumerate(xmls):
     write("s3_xml", x)
 
-# --- bundle: the bundles of the e2e tests, posted to the base.
-for s in spread(bundles, 30):
-    write("bundle", s)
+# --- fhir_api: the first byte chooses the request (fuzz/fhir_api_fuzz.cc): bundles of the e2e
+# tests posted to the base (0, 7), resources created, updated, validated (1, 2, 4), patches (3),
+# searches as forms (5) and as targets (6).
+for i, s in enumerate(spread(bundles, 10)):
+    write("fhir_api", bytes([0 if i % 2 == 0 else 7]) + s.encode())
+for i, s in enumerate(spread(resources, 12)):
+    write("fhir_api", bytes([[1, 2, 4][i % 3]]) + s.encode())
+for p in spread(pairs, 6):
+    write("fhir_api", b"\x03" + p.split("\0", 1)[1].encode())
+for i, s in enumerate(spread(searches, 12)):
+    if i % 2 == 0 and s.startswith("Observation?"):
+        write("fhir_api", b"\x05" + s.split("?", 1)[1].encode())
+    else:
+        write("fhir_api", b"\x06" + s.encode())
+for t in ["Patient/p1", "Patient/p1/_history", "Patient/p1/$everything", "metadata", "_history?_count=2",
+          "Patient/p1/_history/1", "AuditEvent?_count=1", "Patient?_id=p1&_revinclude=Observation:subject"]:
+    write("fhir_api", b"\x06" + t.encode())
 EOF
 if [ -x "$BUILD/fuzz/corpus_gen" ]; then
   "$BUILD/fuzz/corpus_gen" fuzz/corpus
