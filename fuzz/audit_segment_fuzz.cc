@@ -31,6 +31,7 @@ constexpr const char* kFiles[] = {
     "level-0.hash",
     "level-1.hash",
     "verifier.key",
+    "seg-00000000000000000003.pruned",
 };
 constexpr size_t kFileCount = sizeof(kFiles) / sizeof(kFiles[0]);
 

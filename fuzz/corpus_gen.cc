@@ -107,7 +107,7 @@ void Checkpoints() {
 }
 
 // A journal tree: 3 records a day over 3 days (segments 0, 3, 6), a checkpoint per batch;
-// pruned: the first segment's bodies removed.
+// pruned: the bodies of the segments older than a day and a half removed.
 void Journals() {
   // The files in the order of audit_segment_fuzz.cc's kFiles.
   const char* files[] = {"seg-00000000000000000000.log",
@@ -117,7 +117,8 @@ void Journals() {
                          "checkpoints.log",
                          "level-0.hash",
                          "level-1.hash",
-                         "verifier.key"};
+                         "verifier.key",
+                         "seg-00000000000000000003.pruned"};
   for (bool prune : {false, true}) {
     test_support::TempDir dir("hygie-corpus");
     const int64_t day = 86400LL * 1000000;
