@@ -2,12 +2,14 @@
 SHELL := /bin/bash
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= 2
 DATA ?= var/data
 LISTEN ?= 127.0.0.1:8080
 TENANT ?= demo
 
-.PHONY: all deps build run test test-long test-unit test-e2e test-sanitize format format-check bench clean
+.PHONY: all deps build run test test-long test-unit test-e2e test-sanitize fuzz format format-check bench clean
 
 all: build
 
@@ -47,6 +49,14 @@ test-sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  HYGIE_TEST_SANITIZED=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800
 
+# The libFuzzer targets of fuzz/ (clang, AddressSanitizer, UndefinedBehaviorSanitizer), each run
+# for FUZZ_SECONDS with its seed corpus fuzz/corpus/<name>/ (new inputs and findings go to
+# $(FUZZ_BUILD)/fuzz-work/, not the tree); fails on any crash, leak, timeout or out-of-memory.
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DHYGIE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	ninja -C $(FUZZ_BUILD) -j $(JOBS)
+	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(JOBS)
+
 FORMAT_FILES = $(shell git ls-files '*.cc' '*.h')
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -57,4 +67,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -9,6 +9,7 @@ PACKAGES=(
   rapidjson-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
+  clang libclang-rt-14-dev
   procps curl ca-certificates
   rsyslog rsyslog-gnutls
   python3-boto3

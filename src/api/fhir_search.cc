@@ -1,7 +1,9 @@
 // Search (type, system, compartment), _include/_revinclude, and Patient/$everything.
 
 #include <algorithm>
-#include <boost/url/url.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
+#include <boost/url/rfc/pchars.hpp>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -36,10 +38,21 @@ bool PreferStrict(const http::Request& req) {
 std::string Link(const std::string& path,
                  const std::vector<std::pair<std::string, std::string>>& params,
                  std::string_view extra_key, std::string_view extra_value) {
-  boost::urls::url u;
-  for (const auto& [k, v] : params) u.params().append({k, v});
-  if (!extra_key.empty()) u.params().append({extra_key, extra_value});
-  std::string query(u.encoded_query());
+  // What stands as is in a parameter's name or value: the query's characters less those that
+  // delimit parameters and '+', which ParseTarget (as any form reader) reads as a space. (Boost
+  // 1.81's params().append leaves '+' as it is, so a value's '+', a time zone's for one, came
+  // back as a space from the link.)
+  static constexpr auto kKept =
+      boost::urls::pchars + '/' + '?' - boost::urls::grammar::lut_chars("&=+");
+  std::string query;
+  auto add = [&query](std::string_view key, std::string_view value) {
+    if (!query.empty()) query += '&';
+    query += boost::urls::encode(key, kKept);
+    query += '=';
+    query += boost::urls::encode(value, kKept);
+  };
+  for (const auto& [k, v] : params) add(k, v);
+  if (!extra_key.empty()) add(extra_key, extra_value);
   return query.empty() ? path : path + "?" + query;
 }
 

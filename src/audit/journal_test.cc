@@ -829,6 +829,33 @@ TEST_F(JournalTest, AlteredRemovedReorderedAndReplayedSpooledRecordsAreEachCaugh
   EXPECT_TRUE(SpoolRecord(dir, key, MakeRecord(clock_.NowMicros(), 12), kSystemTree).ok());
 }
 
+// Seen while writing fuzz/audit_spool_fuzz.cc, which times out on it (a sealed counter of 10^8):
+// a sealed counter far ahead of the files (here as FinishIngest writes it for a scan that says
+// so) made ScanSpool list every number in between, without end for a counter near 2^64. The scan
+// now lists the first 100 and counts the others.
+TEST_F(JournalTest, ASpoolCounterFarAheadIsOneBoundedScan) {
+  const std::string dir = dir_.path() + "/audit";
+  const crypto::SecretKey key = TestSpoolKey();
+  ASSERT_TRUE(SpoolRecord(dir, key, MakeRecord(kStart, 1), std::string("acme")).ok());
+  for (uint64_t counter : {uint64_t{1} << 40, ~uint64_t{0}}) {
+    SpoolScan claimed;
+    claimed.counter = counter;  // unsound: FinishIngest seals it again as this number
+    ASSERT_TRUE(FinishIngest(dir, key, 0, {}, claimed).ok());
+    auto scan = ScanSpool(dir, key);
+    ASSERT_TRUE(scan.ok());
+    EXPECT_EQ(scan->counter, counter);
+    ASSERT_EQ(scan->pending.size(), 1u);
+    ASSERT_EQ(scan->missing.size(), 100u);
+    EXPECT_EQ(scan->missing.front(), 2u);
+    EXPECT_EQ(scan->missing.back(), 101u);
+    ASSERT_EQ(scan->problems.size(), 101u);
+    EXPECT_EQ(scan->problems.back().kind, SpoolProblem::kMissing);
+    EXPECT_NE(scan->problems.back().detail.find(std::to_string(counter - 101) + " more records"),
+              std::string::npos)
+        << scan->problems.back().detail;
+  }
+}
+
 // A crash after the records were moved in but before their files were removed: the next scan
 // removes them silently (they are the last batch, by digest), never journaling them twice.
 TEST_F(JournalTest, ACrashAfterIngestingLeavesNoDuplicateAndNoFalseAlarm) {

@@ -21,6 +21,8 @@ constexpr std::string_view kRecordLabel = "hygie audit spool record v1\n";
 constexpr std::string_view kCounterLabel = "hygie audit spool counter v1\n";
 constexpr std::string_view kIngestedLabel = "hygie audit spool ingested v1\n";
 constexpr size_t kMaxSpoolFile = 1u << 20;
+// Missing records listed one by one in a scan; the others are counted in one problem.
+constexpr uint64_t kMaxMissingListed = 100;
 
 // The system tree, or a tenant's: [a-z0-9-], 2 to 63 characters.
 bool IsSpoolTree(std::string_view tree) {
@@ -241,14 +243,35 @@ Result<SpoolScan> ScanSpool(const std::string& audit_dir, const crypto::SecretKe
   }
   scan.counter = std::max({counter.n, highest, ingested.n});
   scan.counter_sound = counter.exists && counter.n == scan.counter;
-  for (uint64_t n = ingested.n + 1; n <= scan.counter; ++n) {
-    if (sound.count(n) != 0) continue;
-    bool altered = std::any_of(scan.bad_files.begin(), scan.bad_files.end(),
-                               [&](const std::string& f) { return f == dir + "/" + FileName(n); });
-    if (altered) continue;
+  // The numbers after the ingested mark that no file answers for. The counter may name any
+  // number (a sealed counter far ahead of the files): the first kMaxMissingListed are listed one
+  // by one and the rest in one problem, so that a scan takes as long as the spool has files, not
+  // as the counter says (a counter near 2^64 made this loop endless).
+  std::set<uint64_t> accounted = sound;
+  for (const std::string& f : scan.bad_files) {
+    uint64_t m = 0;
+    if (ParseFileName(f.substr(f.rfind('/') + 1), &m) && m > ingested.n && m <= scan.counter) {
+      accounted.insert(m);
+    }
+  }
+  const uint64_t unaccounted = scan.counter - ingested.n - accounted.size();
+  const uint64_t listed = std::min<uint64_t>(unaccounted, kMaxMissingListed);
+  uint64_t n = ingested.n;
+  while (scan.missing.size() < listed) {
+    ++n;
+    if (accounted.count(n) != 0) continue;
     scan.missing.push_back(n);
     scan.problems.push_back({SpoolProblem::kMissing, dir + "/" + FileName(n),
                              "record " + std::to_string(n) + " was spooled and is gone"});
+  }
+  if (unaccounted > listed) {
+    do {
+      ++n;
+    } while (accounted.count(n) != 0);
+    scan.problems.push_back({SpoolProblem::kMissing, dir + "/" + FileName(n),
+                             std::to_string(unaccounted - listed) + " more records from " +
+                                 std::to_string(n) + " to " + std::to_string(scan.counter) +
+                                 " were spooled and are gone"});
   }
   if (auto rejected = env.ListDir(dir + "/rejected"); rejected.ok()) {
     for (const std::string& name : *rejected) {

@@ -59,7 +59,9 @@ struct SpoolScan {
   uint64_t ingested = 0;            // the highest number moved into the journal
   bool counter_sound = false;       // the counter file exists, verifies and is not behind
   std::vector<SpoolEntry> pending;  // sealed files after `ingested`, in number order
-  std::vector<uint64_t> missing;    // numbers after `ingested` without any file
+  // Numbers after `ingested` without any file, the first 100 of them (one more problem counts
+  // the others).
+  std::vector<uint64_t> missing;
   std::vector<std::string> bad_files;  // altered or replayed files (to set aside)
   std::vector<std::string> leftovers;  // files of the last batch moved (a crash before removal)
   std::vector<SpoolProblem> problems;  // everything wrong, by file

@@ -1,6 +1,5 @@
 #include "backup/s3_client.h"
 
-#include <expat.h>
 #include <openssl/evp.h>
 #include <time.h>
 
@@ -9,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "backup/s3_xml.h"
 #include "backup/sigv4.h"
 #include "core/bytes.h"
 #include "crypto/primitives.h"
@@ -17,98 +17,7 @@
 namespace hygie::backup {
 namespace {
 
-constexpr int kMaxXmlDepth = 32;
 constexpr size_t kMaxErrorMessage = 200;
-
-// ---- A small XML tree over expat (S3 answers are small documents) ----
-
-struct XmlNode {
-  std::string name;  // local name as written (S3 uses a default namespace, no prefixes)
-  std::string text;
-  std::vector<XmlNode> children;
-
-  const XmlNode* Child(std::string_view child) const {
-    for (const XmlNode& node : children) {
-      if (node.name == child) return &node;
-    }
-    return nullptr;
-  }
-  std::string ChildText(std::string_view child) const {
-    const XmlNode* node = Child(child);
-    return node == nullptr ? "" : node->text;
-  }
-};
-
-struct XmlBuilder {
-  XmlNode root;
-  std::vector<XmlNode*> stack;
-  bool too_deep = false;
-  bool has_root = false;
-};
-
-void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char** /*attributes*/) {
-  auto* b = static_cast<XmlBuilder*>(data);
-  if (b->stack.size() >= kMaxXmlDepth) {
-    b->too_deep = true;
-    return;
-  }
-  if (b->stack.empty()) {
-    b->root.name = name;
-    b->has_root = true;
-    b->stack.push_back(&b->root);
-    return;
-  }
-  // Only the innermost open element's children grow: the pointers to its ancestors stay valid.
-  XmlNode& child = b->stack.back()->children.emplace_back();
-  child.name = name;
-  b->stack.push_back(&child);
-}
-
-void XMLCALL OnEnd(void* data, const XML_Char* /*name*/) {
-  auto* b = static_cast<XmlBuilder*>(data);
-  if (b->too_deep || b->stack.empty()) return;
-  b->stack.pop_back();
-}
-
-void XMLCALL OnText(void* data, const XML_Char* text, int length) {
-  auto* b = static_cast<XmlBuilder*>(data);
-  if (b->too_deep || b->stack.empty()) return;
-  b->stack.back()->text.append(text, static_cast<size_t>(length));
-}
-
-Result<XmlNode> ParseXml(std::string_view text) {
-  XML_Parser parser = XML_ParserCreate(nullptr);
-  if (parser == nullptr) return Internal("cannot create an XML parser");
-  XmlBuilder builder;
-  XML_SetUserData(parser, &builder);
-  XML_SetElementHandler(parser, OnStart, OnEnd);
-  XML_SetCharacterDataHandler(parser, OnText);
-  const XML_Status status =
-      XML_Parse(parser, text.data(), static_cast<int>(text.size()), /*isFinal=*/1);
-  std::string error;
-  if (status != XML_STATUS_OK) error = XML_ErrorString(XML_GetErrorCode(parser));
-  XML_ParserFree(parser);
-  if (!error.empty()) return Unavailable("malformed S3 answer (XML: " + error + ")");
-  if (builder.too_deep) return Unavailable("malformed S3 answer (XML nested too deep)");
-  if (!builder.has_root) return Unavailable("malformed S3 answer (no XML element)");
-  return std::move(builder.root);
-}
-
-// ---- Small helpers ----
-
-std::string StripQuotes(std::string etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  return etag;
-}
-
-int64_t ParseInt(const std::string& text) {
-  if (text.empty()) return 0;
-  char* end = nullptr;
-  const long long value = std::strtoll(text.c_str(), &end, 10);
-  return end != nullptr && *end == '\0' ? value : 0;
-}
 
 // "2030-01-01T00:00:00Z", with or without a fraction of a second; 0 if unreadable.
 int64_t ParseIsoTime(const std::string& text) {
@@ -124,12 +33,6 @@ int64_t ParseIsoTime(const std::string& text) {
 
 std::string FormatIsoTime(int64_t unix_seconds) {
   return FormatInstant(unix_seconds * 1000000);  // "2030-01-01T00:00:00.000Z"
-}
-
-LockMode ParseLockMode(const std::string& text) {
-  if (text == "COMPLIANCE") return LockMode::kCompliance;
-  if (text == "GOVERNANCE") return LockMode::kGovernance;
-  return LockMode::kNone;
 }
 
 std::string ContentMd5(std::string_view body) {
@@ -249,12 +152,9 @@ Result<S3Client::Response> S3Client::Send(const Call& call) const {
   // An S3 error: <Error><Code>...</Code><Message>...</Message></Error> (none for HEAD).
   std::string s3_code;
   std::string s3_message;
-  if (!answer->body.empty()) {
-    Result<XmlNode> xml = ParseXml(answer->body);
-    if (xml.ok() && xml->name == "Error") {
-      s3_code = Sanitize(xml->ChildText("Code"));
-      s3_message = Sanitize(xml->ChildText("Message"));
-    }
+  if (std::optional<S3ErrorBody> error = ParseS3Error(answer->body)) {
+    s3_code = Sanitize(error->code);
+    s3_message = Sanitize(error->message);
   }
   std::string message = what + ": " + (s3_code.empty() ? "error" : s3_code) + " (HTTP " +
                         std::to_string(status) + ")";
@@ -311,7 +211,7 @@ namespace {
 
 S3ObjectInfo InfoFromHeaders(const http::HttpResponse& response) {
   S3ObjectInfo info;
-  info.size = ParseInt(response.Header("content-length"));
+  info.size = ParseS3Int(response.Header("content-length"));
   info.etag = StripQuotes(response.Header("etag"));
   info.version_id = response.Header("x-amz-version-id");
   info.lock_mode = ParseLockMode(response.Header("x-amz-object-lock-mode"));
@@ -357,15 +257,10 @@ Result<std::vector<ListedObject>> S3Client::ListObjects(const std::string& prefi
     if (!prefix.empty()) call.query.emplace_back("prefix", prefix);
     if (!token.empty()) call.query.emplace_back("continuation-token", token);
     HYGIE_ASSIGN_OR_RETURN(Response response, Send(call));
-    HYGIE_ASSIGN_OR_RETURN(XmlNode xml, ParseXml(response.http.body));
-    if (xml.name != "ListBucketResult") return Unavailable("S3 ListObjectsV2: unexpected answer");
-    for (const XmlNode& node : xml.children) {
-      if (node.name != "Contents") continue;
-      objects.push_back(ListedObject{node.ChildText("Key"), ParseInt(node.ChildText("Size")),
-                                     StripQuotes(node.ChildText("ETag"))});
-    }
-    if (xml.ChildText("IsTruncated") != "true") break;
-    std::string next = xml.ChildText("NextContinuationToken");
+    HYGIE_ASSIGN_OR_RETURN(ListObjectsPage page, ParseListObjectsPage(response.http.body));
+    for (ListedObject& object : page.objects) objects.push_back(std::move(object));
+    if (!page.truncated) break;
+    std::string next = std::move(page.next_token);
     if (next.empty() || next == token) {
       return Unavailable("S3 ListObjectsV2: truncated answer without a continuation token");
     }
@@ -389,24 +284,11 @@ Result<std::vector<ObjectVersion>> S3Client::ListObjectVersions(const std::strin
     if (!key_marker.empty()) call.query.emplace_back("key-marker", key_marker);
     if (!version_marker.empty()) call.query.emplace_back("version-id-marker", version_marker);
     HYGIE_ASSIGN_OR_RETURN(Response response, Send(call));
-    HYGIE_ASSIGN_OR_RETURN(XmlNode xml, ParseXml(response.http.body));
-    if (xml.name != "ListVersionsResult") {
-      return Unavailable("S3 ListObjectVersions: unexpected answer");
-    }
-    for (const XmlNode& node : xml.children) {
-      if (node.name != "Version" && node.name != "DeleteMarker") continue;
-      ObjectVersion version;
-      version.key = node.ChildText("Key");
-      version.version_id = node.ChildText("VersionId");
-      version.is_latest = node.ChildText("IsLatest") == "true";
-      version.is_delete_marker = node.name == "DeleteMarker";
-      version.size = ParseInt(node.ChildText("Size"));
-      version.etag = StripQuotes(node.ChildText("ETag"));
-      versions.push_back(std::move(version));
-    }
-    if (xml.ChildText("IsTruncated") != "true") break;
-    std::string next_key = xml.ChildText("NextKeyMarker");
-    std::string next_version = xml.ChildText("NextVersionIdMarker");
+    HYGIE_ASSIGN_OR_RETURN(ListVersionsPage page, ParseListVersionsPage(response.http.body));
+    for (ObjectVersion& version : page.versions) versions.push_back(std::move(version));
+    if (!page.truncated) break;
+    std::string next_key = std::move(page.next_key_marker);
+    std::string next_version = std::move(page.next_version_marker);
     if (next_key.empty() || (next_key == key_marker && next_version == version_marker)) {
       return Unavailable("S3 ListObjectVersions: truncated answer without a marker");
     }
@@ -477,19 +359,7 @@ Result<ObjectLockConfiguration> S3Client::GetObjectLockConfiguration() const {
   Result<Response> response = Send(call);
   if (response.status().code() == Code::kNotFound) return ObjectLockConfiguration{};
   if (!response.ok()) return response.status();
-  HYGIE_ASSIGN_OR_RETURN(XmlNode xml, ParseXml(response->http.body));
-  if (xml.name != "ObjectLockConfiguration") {
-    return Unavailable("S3 GetObjectLockConfiguration: unexpected answer");
-  }
-  ObjectLockConfiguration config;
-  config.enabled = xml.ChildText("ObjectLockEnabled") == "Enabled";
-  if (const XmlNode* rule = xml.Child("Rule"); rule != nullptr) {
-    if (const XmlNode* retention = rule->Child("DefaultRetention"); retention != nullptr) {
-      config.default_mode = ParseLockMode(retention->ChildText("Mode"));
-      config.default_days = static_cast<int>(ParseInt(retention->ChildText("Days")));
-    }
-  }
-  return config;
+  return ParseObjectLockConfiguration(response->http.body);
 }
 
 Status S3Client::PutObjectLockConfiguration(LockMode default_mode, int default_days) const {

@@ -347,8 +347,8 @@ Result<std::unique_ptr<rapidjson::Document>> ParseJson(std::string_view json,
                                                        const ParseLimits& limits) {
   // RapidJSON's memory stream reports '\0' at the end of input, so a NUL byte would end the
   // document early ("{}\0junk" would parse as "{}"). JSON never allows a raw NUL.
-  if (const void* nul = std::memchr(json.data(), '\0', json.size()); nul != nullptr) {
-    const size_t offset = static_cast<const char*>(nul) - json.data();
+  // (find, not memchr: an empty view may have a null data(), which memchr must not get.)
+  if (const size_t offset = json.find('\0'); offset != std::string_view::npos) {
     return InvalidArgument(std::string(kMsgJsonSyntax) + std::to_string(offset) +
                            ": NUL byte in body.");
   }

@@ -658,6 +658,19 @@ TEST(ParseJsonTest, AnyTopLevelValue) {
   EXPECT_TRUE((**object)["a"]["b"][0].GetBool());
 }
 
+// Found by fuzz/json_patch_fuzz.cc: an empty view (null data()) reached memchr, which must not
+// get a null pointer (UndefinedBehaviorSanitizer stops the sanitizer suite on it).
+TEST(ParseJsonTest, EmptyViewIsASyntaxError) {
+  for (std::string_view empty : {std::string_view(), std::string_view("", 0)}) {
+    auto parsed = ParseJson(empty);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument);
+    auto resource = Resource::Parse(empty);
+    ASSERT_FALSE(resource.ok());
+    EXPECT_EQ(resource.status().code(), Code::kInvalidArgument);
+  }
+}
+
 TEST(ParseJsonTest, SameChecksAsResourceParse) {
   struct Case {
     std::string_view json;
