@@ -44,7 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   in.now_us = 1642204800000000;
   const size_t chain_ids = (control >> 1) % 12;
   size_t resolved = 0;
-  in.resolve_chain = [&](const storage::SearchQuery& q) -> Result<std::vector<std::string>> {
+  in.resolve_chain =
+      [&](const storage::SearchQuery& q,
+          const std::vector<fhir::search::StringCheck>&) -> Result<std::vector<std::string>> {
     FUZZ_CHECK(q.limit <= in.max_chain_ids + 1);
     if (++resolved > 64) return FailedPrecondition("too many chained lookups");
     std::vector<std::string> ids;

@@ -87,6 +87,7 @@ free_port() {
 ceph_cli() { ceph -c "$conf" --connect-timeout 10 "$@"; }
 
 mon_ready() { ceph_cli mon stat; }
+crush_add() { ceph_cli osd crush add osd.0 1.0 root=default >"$dir/log/osd-crush.out" 2>&1; }
 osd_ready() {
   local pid
   pid=$(pid_of osd)
@@ -243,12 +244,15 @@ start() {
     # id is idempotent).
     wait_for "the mon" 30 mon ceph_cli osd new "$osd_uuid" 0
     phase "mon ready, osd.0 registered"
-    # The crush entry and the OSD's mkfs do not depend on each other.
-    ceph_cli osd crush add osd.0 1.0 root=default >"$dir/log/osd-crush.out" 2>&1 &
+    # The crush entry and the OSD's mkfs do not depend on each other. The mon may refuse the
+    # crush entry for a moment after answering "osd new" (seen once in CI): the entry is polled
+    # until it holds ("crush add" of an item already at its place succeeds).
+    wait_for "the crush entry of osd.0" 30 mon crush_add &
     crush_pid=$!
     ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 ||
       die "ceph-osd --mkfs failed (see $dir/log/osd-mkfs.out)"
-    wait "$crush_pid" || die "ceph osd crush add failed (see $dir/log/osd-crush.out)"
+    wait "$crush_pid" ||
+      die "ceph osd crush add failed: $(tail -3 "$dir/log/osd-crush.out" 2>/dev/null | tr '\n' ' ')"
   else
     wait_for "the mon" 30 mon mon_ready
     phase "mon ready"
