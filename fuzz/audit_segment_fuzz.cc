@@ -21,19 +21,8 @@ namespace io = audit::journal_io;
 
 namespace {
 
-// What corpus_gen.cc writes too.
-constexpr const char* kFiles[] = {
-    "seg-00000000000000000000.log",
-    "seg-00000000000000000000.pruned",
-    "seg-00000000000000000003.log",
-    "seg-00000000000000000006.log",
-    "checkpoints.log",
-    "level-0.hash",
-    "level-1.hash",
-    "verifier.key",
-    "seg-00000000000000000003.pruned",
-};
-constexpr size_t kFileCount = sizeof(kFiles) / sizeof(kFiles[0]);
+constexpr const auto& kFiles = fuzz::kAuditTreeFiles;
+constexpr size_t kFileCount = std::size(kFiles);
 
 struct Fixture {
   test_support::TempDir dir{"hygie-fuzz-audit"};

@@ -15,6 +15,7 @@
 #include "core/temp_dir.h"
 #include "crypto/jwk_test_keys.h"
 #include "crypto/primitives.h"
+#include "fuzz/fuzz_support.h"
 
 using namespace hygie;
 namespace fs = std::filesystem;
@@ -109,16 +110,7 @@ void Checkpoints() {
 // A journal tree: 3 records a day over 3 days (segments 0, 3, 6), a checkpoint per batch;
 // pruned: the bodies of the segments older than a day and a half removed.
 void Journals() {
-  // The files in the order of audit_segment_fuzz.cc's kFiles.
-  const char* files[] = {"seg-00000000000000000000.log",
-                         "seg-00000000000000000000.pruned",
-                         "seg-00000000000000000003.log",
-                         "seg-00000000000000000006.log",
-                         "checkpoints.log",
-                         "level-0.hash",
-                         "level-1.hash",
-                         "verifier.key",
-                         "seg-00000000000000000003.pruned"};
+  const auto& files = fuzz::kAuditTreeFiles;
   for (bool prune : {false, true}) {
     test_support::TempDir dir("hygie-corpus");
     const int64_t day = 86400LL * 1000000;
@@ -155,7 +147,7 @@ void Journals() {
       journal->Close();
     }
     std::string input;
-    for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); ++k) {
+    for (size_t k = 0; k < std::size(files); ++k) {
       std::string bytes = Slurp(dir.path() + "/acme/" + files[k]);
       // The zeros laid ahead of the records end the frames as the end of the file does.
       while (!bytes.empty() && bytes.back() == '\0' && std::string(files[k]).ends_with(".log") &&

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -36,6 +37,20 @@ inline std::vector<std::string_view> Parts(std::string_view text, size_t n) {
   parts.resize(n);
   return parts;
 }
+
+// The files of a journal tree that audit_segment_fuzz.cc's inputs write (one byte of an input
+// names one by its index) and that corpus_gen.cc reads into its seeds, in that order.
+inline constexpr const char* kAuditTreeFiles[] = {
+    "seg-00000000000000000000.log",
+    "seg-00000000000000000000.pruned",
+    "seg-00000000000000000003.log",
+    "seg-00000000000000000006.log",
+    "checkpoints.log",
+    "level-0.hash",
+    "level-1.hash",
+    "verifier.key",
+    "seg-00000000000000000003.pruned",
+};
 
 }  // namespace hygie::fuzz
 
