@@ -504,12 +504,14 @@ int RunSnapshot(const BackupOptions& o) {
       std::cout << c.config.name << "\t" << c.spec.id.tenant << "\tnothing to snapshot\n";
       return 0;
     }
-    std::optional<uint64_t> todo;
+    // The progress total: the entries after the last base, which the snapshot reads back. When
+    // the newest entry is a base already there is no total, and progress shows counts only.
+    std::optional<uint64_t> entries_to_read;
     if (!head.last.is_base()) {
-      todo = head.entries - (head.last.last_base ? *head.last.last_base + 1 : 0);
+      entries_to_read = head.entries - (head.last.last_base ? *head.last.last_base + 1 : 0);
     }
-    auto progress = MakeProgress("snapshot " + c.config.name + " " + c.spec.id.tenant, todo,
-                                 std::nullopt, "entries");
+    auto progress = MakeProgress("snapshot " + c.config.name + " " + c.spec.id.tenant,
+                                 entries_to_read, std::nullopt, "entries");
     uint64_t seen = 0;
     auto base = backup::MakeBase(c.target, c.spec.id, c.keys, SystemClock::Get(), {}, &head,
                                  [&](uint64_t done, uint64_t) {
