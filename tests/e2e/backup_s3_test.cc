@@ -163,7 +163,10 @@ TEST_F(BackupS3, TheStoreGoingDownStopsNoWriteAndShippingCatchesUp) {
       << server->Log();
   ASSERT_TRUE(Rgw::Get().Resume());
   ASSERT_TRUE(WaitUntil([&] { return Shipped() >= 11; }, 90000));
-  EXPECT_NE(server->Log().find("reaches cloud again"), std::string::npos);
+  // The objects are on the store before the round that put them logs its end: wait for the line.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return server->Log().find("reaches cloud again") != std::string::npos; }, 30000))
+      << server->Log();
   server->Stop();
   EXPECT_EQ(RunHygie({"backup", "verify", "--data", inst_.data()}).exit_code, 0);
 }

@@ -240,7 +240,10 @@ TEST_F(BackupE2e, ATargetThatIsDownStopsNoWriteAndShippingCatchesUpWhenItReturns
   fs::rename(target_ + ".away", target_);
   ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 11 && Lag(inst_.data()) == 0; }))
       << RunHygie({"backup", "status", "--data", inst_.data()}).out;
-  EXPECT_NE(server->Log().find("reaches offsite again"), std::string::npos);
+  // The entries are on the target before the round that wrote them logs its end: wait for it.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return server->Log().find("reaches offsite again") != std::string::npos; }, 30000))
+      << server->Log();
   server->Stop();
   EXPECT_EQ(RunHygie({"backup", "verify", "--data", inst_.data()}).exit_code, 0);
 }
