@@ -247,7 +247,13 @@ TEST_F(ChainTest, VerifyFindsEveryCorruptedPackAndRestoreRefusesPastTheDamage) {
 }
 
 TEST_F(ChainTest, VerifyFindsRemovedReorderedAndExtraObjects) {
-  for (int i = 0; i < 20; ++i) Write("p" + std::to_string(i), 1);
+  // The pack to remove is one the first entry names, so that it stays named after the entries are
+  // damaged (pack names are random: the first in order may belong to the removed entry 5).
+  Write("p0", 1);
+  Ship(/*max_pack_bytes=*/100);
+  std::vector<std::string> first_packs = Packs();
+  ASSERT_FALSE(first_packs.empty());
+  for (int i = 1; i < 20; ++i) Write("p" + std::to_string(i), 1);
   Ship(/*max_pack_bytes=*/100);
   std::string manifest_dir = dir_.Path("target") + "/" + ChainPrefix(chain_) + "manifest/";
   std::vector<std::string> entries;
@@ -259,8 +265,7 @@ TEST_F(ChainTest, VerifyFindsRemovedReorderedAndExtraObjects) {
   WriteAll(entries[2], three);
   WriteAll(entries[3], two);
   fs::remove(entries[5]);
-  std::vector<std::string> packs = Packs();
-  fs::remove(packs[0]);
+  fs::remove(first_packs[0]);
   std::ofstream(dir_.Path("target") + "/" + ChainPrefix(chain_) + "packs/stray") << "x";
 
   auto report = VerifyChain(*target_, chain_, keys_);
