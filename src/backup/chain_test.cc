@@ -249,16 +249,22 @@ TEST_F(ChainTest, VerifyFindsEveryCorruptedPackAndRestoreRefusesPastTheDamage) {
 TEST_F(ChainTest, VerifyFindsRemovedReorderedAndExtraObjects) {
   // The pack to remove is one the first entry names, so that it stays named after the entries are
   // damaged (pack names are random: the first in order may belong to the removed entry 5).
+  std::string manifest_dir = dir_.Path("target") + "/" + ChainPrefix(chain_) + "manifest/";
+  auto list_entries = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(manifest_dir)) out.push_back(e.path().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
   Write("p0", 1);
   Ship(/*max_pack_bytes=*/100);
   std::vector<std::string> first_packs = Packs();
   ASSERT_FALSE(first_packs.empty());
+  // Its entries come before the ones damaged below (2, 3 and 5).
+  ASSERT_LE(list_entries().size(), 2u);
   for (int i = 1; i < 20; ++i) Write("p" + std::to_string(i), 1);
   Ship(/*max_pack_bytes=*/100);
-  std::string manifest_dir = dir_.Path("target") + "/" + ChainPrefix(chain_) + "manifest/";
-  std::vector<std::string> entries;
-  for (const auto& e : fs::directory_iterator(manifest_dir)) entries.push_back(e.path().string());
-  std::sort(entries.begin(), entries.end());
+  std::vector<std::string> entries = list_entries();
   ASSERT_GE(entries.size(), 6u);
   // Swap entries 2 and 3, remove entry 5, remove one pack, add a stray object.
   std::string two = ReadAll(entries[2]), three = ReadAll(entries[3]);

@@ -158,15 +158,11 @@ TEST_F(BackupS3, TheStoreGoingDownStopsNoWriteAndShippingCatchesUp) {
   }
   EXPECT_EQ(ServerErrorResponses(), errors);
   EXPECT_EQ(c.Request("GET", "/readyz").status, 200);
-  ASSERT_TRUE(WaitUntil(
-      [&] { return server->Log().find("backup: acme to cloud") != std::string::npos; }, 60000))
-      << server->Log();
+  ASSERT_TRUE(server->WaitForLog("backup: acme to cloud")) << server->Log();
   ASSERT_TRUE(Rgw::Get().Resume());
   ASSERT_TRUE(WaitUntil([&] { return Shipped() >= 11; }, 90000));
   // The objects are on the store before the round that put them logs its end: wait for the line.
-  EXPECT_TRUE(WaitUntil(
-      [&] { return server->Log().find("reaches cloud again") != std::string::npos; }, 30000))
-      << server->Log();
+  EXPECT_TRUE(server->WaitForLog("reaches cloud again", 30000)) << server->Log();
   server->Stop();
   EXPECT_EQ(RunHygie({"backup", "verify", "--data", inst_.data()}).exit_code, 0);
 }

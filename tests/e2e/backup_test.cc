@@ -230,9 +230,7 @@ TEST_F(BackupE2e, ATargetThatIsDownStopsNoWriteAndShippingCatchesUpWhenItReturns
   for (int i = 0; i < 10; ++i) Create(c, "While" + std::to_string(i));
   EXPECT_EQ(ServerErrorResponses(), errors_before);
   EXPECT_EQ(c.Request("GET", "/readyz").status, 200);
-  ASSERT_TRUE(WaitUntil([&] {
-    return server->Log().find("backup: acme to offsite") != std::string::npos;
-  })) << server->Log();
+  ASSERT_TRUE(server->WaitForLog("backup: acme to offsite")) << server->Log();
   CommandResult st = RunHygie({"backup", "status", "--data", inst_.data()});
   EXPECT_EQ(st.exit_code, 1) << st.out;
   // It comes back: the shipper catches up by itself.
@@ -241,9 +239,7 @@ TEST_F(BackupE2e, ATargetThatIsDownStopsNoWriteAndShippingCatchesUpWhenItReturns
   ASSERT_TRUE(WaitUntil([&] { return Shipped(inst_.data()) >= 11 && Lag(inst_.data()) == 0; }))
       << RunHygie({"backup", "status", "--data", inst_.data()}).out;
   // The entries are on the target before the round that wrote them logs its end: wait for it.
-  EXPECT_TRUE(WaitUntil(
-      [&] { return server->Log().find("reaches offsite again") != std::string::npos; }, 30000))
-      << server->Log();
+  EXPECT_TRUE(server->WaitForLog("reaches offsite again", 30000)) << server->Log();
   server->Stop();
   EXPECT_EQ(RunHygie({"backup", "verify", "--data", inst_.data()}).exit_code, 0);
 }
@@ -338,10 +334,8 @@ TEST_F(BackupE2e, TheServerRunsDrillsOnASchedule) {
   auto server = ServerProcess::Launch(inst_.data(), so);
   HttpClient c(server->port());
   Create(c, "Scheduled");
-  ASSERT_TRUE(WaitUntil([&] {
-    return server->Log().find("backup drill of acme on offsite passed: 1 versions") !=
-           std::string::npos;
-  })) << server->Log();
+  ASSERT_TRUE(server->WaitForLog("backup drill of acme on offsite passed: 1 versions"))
+      << server->Log();
   EXPECT_EQ(RunHygie({"serve", "--data", inst_.data(), "--backup-drill-every", "soon"}).exit_code,
             2);
 }
@@ -411,9 +405,7 @@ TEST_F(BackupE2e, AFullTargetDiskNeverCorruptsAnything) {
   // About 1 KiB each after sealing: 300 of them do not fit in 96 KiB.
   for (int i = 0; i < 300; ++i) ids.push_back(Create(c, "Full" + std::to_string(i)));
   EXPECT_EQ(ServerErrorResponses(), errors);
-  ASSERT_TRUE(WaitUntil([&] {
-    return server->Log().find("No space left on device") != std::string::npos;
-  })) << server->Log();
+  ASSERT_TRUE(server->WaitForLog("No space left on device")) << server->Log();
   EXPECT_EQ(c.Request("GET", "/readyz").status, 200);
   for (const std::string& id : ids) {
     ASSERT_EQ(c.Fhir("GET", "/fhir/acme/Patient/" + id, token_).status, 200) << id;

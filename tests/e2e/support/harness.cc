@@ -249,6 +249,10 @@ int ServerProcess::Stop() {
 
 std::string ServerProcess::Log() const { return ReadAll(log_path_); }
 
+bool ServerProcess::WaitForLog(const std::string& text, int timeout_ms) const {
+  return WaitUntil([&] { return Log().find(text) != std::string::npos; }, timeout_ms);
+}
+
 std::string HttpResponse::Header(const std::string& name) const {
   auto it = headers.find(name);
   return it == headers.end() ? std::string() : it->second;

@@ -91,6 +91,8 @@ class ServerProcess {
   int Stop();
   // What the server wrote to stderr so far.
   std::string Log() const;
+  // Polls the log (as WaitUntil) until it holds `text`; whether it does.
+  bool WaitForLog(const std::string& text, int timeout_ms = 60000) const;
 
  private:
   ServerProcess(const std::string& data_dir, const ServeOptions& options, int tag);
