@@ -29,12 +29,10 @@ children_cpu() {
     awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t }')
 }
 
+source fuzz/common.sh
 status=0
-for bin in "$BUILD"/fuzz/*_fuzz; do
-  name=$(basename "$bin" _fuzz)
-  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $name "* ]]; then continue; fi
+for name in $(fuzz_targets "$BUILD"); do
   work="$BUILD/fuzz-work/$name"
-  mkdir -p "$work/corpus"
   seeds=$(find "fuzz/corpus/$name" -type f | wc -l)
   children_cpu
   base=$CHILDREN_CPU
@@ -42,14 +40,12 @@ for bin in "$BUILD"/fuzz/*_fuzz; do
   while [ "$cpu" -lt "$CPU_SECONDS" ]; do
     round=$((round + 1))
     rc=0
-    UBSAN_OPTIONS=print_stacktrace=1 "$bin" -max_total_time="$ROUND" -timeout=1 \
-      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" \
-      "$work/corpus" "fuzz/corpus/$name" >"$work/log.$round" 2>&1 || rc=$?
+    fuzz_run "$BUILD" "$name" "$ROUND" "$work/log.$round" || rc=$?
     children_cpu
     cpu=$((CHILDREN_CPU - base))
-    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log.$round" | tail -1)
-    execs=$((execs + ${n:-0}))
-    echo "fuzz campaign: $name round $round: ${n:-?} executions, $cpu CPU s of $CPU_SECONDS" >&2
+    n=$(fuzz_executions "$work/log.$round")
+    execs=$((execs + n))
+    echo "fuzz campaign: $name round $round: $n executions, $cpu CPU s of $CPU_SECONDS" >&2
     if [ "$rc" -ne 0 ]; then
       found=$(grep -m1 -E "ERROR: |SUMMARY: |Test unit written" "$work/log.$round" || echo "exit $rc")
       status=1

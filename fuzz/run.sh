@@ -11,12 +11,8 @@ BUILD=${1:-build-fuzz}
 SECONDS_EACH=${2:-60}
 JOBS=${3:-2}
 
-targets=()
-for bin in "$BUILD"/fuzz/*_fuzz; do
-  name=$(basename "$bin" _fuzz)
-  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $name "* ]]; then continue; fi
-  targets+=("$name")
-done
+source fuzz/common.sh
+mapfile -t targets < <(fuzz_targets "$BUILD")
 if [ "${#targets[@]}" -eq 0 ]; then
   echo "fuzz: no targets in $BUILD/fuzz (make fuzz builds them)" >&2
   exit 1
@@ -28,22 +24,19 @@ run_one() {
     echo "fuzz: $name: no seed corpus fuzz/corpus/$name/ (fuzz/make_corpus.sh writes it)"
     return 1
   fi
-  mkdir -p "$work/corpus"
   local rc=0
-  UBSAN_OPTIONS=print_stacktrace=1 "$BUILD/fuzz/${name}_fuzz" \
-    -max_total_time="$SECONDS_EACH" -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$work/" "$work/corpus" "fuzz/corpus/$name" >"$work/log" 2>&1 || rc=$?
+  fuzz_run "$BUILD" "$name" "$SECONDS_EACH" "$work/log" || rc=$?
   local execs
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
+  execs=$(fuzz_executions "$work/log")
   if [ "$rc" -eq 0 ]; then
-    echo "fuzz: $name: ok, ${execs:-?} executions in ${SECONDS_EACH} s"
+    echo "fuzz: $name: ok, $execs executions in ${SECONDS_EACH} s"
   else
-    echo "fuzz: $name: FAILED (exit $rc), ${execs:-?} executions; see $work/log:"
+    echo "fuzz: $name: FAILED (exit $rc), $execs executions; see $work/log:"
     grep -E "ERROR|invariant broken|Test unit written|SUMMARY" "$work/log" | head -5 | sed 's/^/  /'
   fi
   return "$rc"
 }
-export -f run_one
+export -f run_one fuzz_run fuzz_executions
 export BUILD SECONDS_EACH
 
 status=0
